@@ -1,0 +1,11 @@
+//! Domain types: parsed once at the edge, trusted everywhere after.
+
+mod country;
+mod domain_name;
+mod email;
+mod score;
+
+pub use country::{CountryCode, InvalidCountry};
+pub use domain_name::{Domain, DomainError};
+pub use email::{EmailAddress, EmailError};
+pub use score::{InvalidScore, Score};

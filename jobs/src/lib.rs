@@ -1,0 +1,55 @@
+//! # Prospector's pipeline stages
+//!
+//! Every stage of the lead pipeline is a typed job on a Postgres-backed apalis
+//! queue. This crate holds the payloads, their handlers and the SQL they run;
+//! the `prospector` binary wires them into worker processes.
+//!
+//! ```text
+//!   coverage grid ──► discover ──┬──► tech_scan ──► audit ──► score ──► send_email
+//!   import / CSV ────────────────┘         │                                ▲
+//!                                          └─(no website)─► build_site ──► screenshot
+//!   scheduler ──► snapshot_analytics (daily metrics)
+//! ```
+//!
+//! | queue                | payload                | writes                         |
+//! |----------------------|------------------------|--------------------------------|
+//! | `snapshot_analytics` | [`SnapshotAnalytics`]  | `analytics_snapshots`          |
+//! | `bench`              | [`BenchJob`]           | nothing (queue benchmarks)     |
+//!
+//! The other stages (discover, tech_scan, audit, score, build_site, screenshot,
+//! send_email) are named by [`Stage`] and get their modules as they are built;
+//! [`Stage::is_built`] says which ones a worker may run.
+//!
+//! ## Contracts shared by every stage
+//! - A payload type implements [`Job`]: its queue name is a constant, never the
+//!   Rust type name, so renaming a type does not strand queued rows.
+//! - A handler implements [`Handler`] and returns a [`StageError`] that says
+//!   whether a failure is permanent (bad input: fail once, with the reason) or
+//!   transient (timeouts, 5xx: retried later with a persisted backoff).
+//! - Delivery is at least once: handlers are idempotent, write with upserts,
+//!   and enqueue the next stage in the same transaction as their results
+//!   ([`Enqueuer::enqueue`] takes a `&mut PgConnection`).
+//! - Batch progress (`prospect_scan_jobs`) counts each item exactly once, via
+//!   [`scan_jobs::record_item`].
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod domain;
+pub mod queue;
+pub mod runtime;
+pub mod scan_jobs;
+pub mod snapshot_analytics;
+mod stage;
+
+pub use bench::BenchJob;
+pub use queue::{EnqueueError, EnqueueOptions, Enqueued, Enqueuer, Job, QueuePolicy};
+pub use runtime::{Handler, JobContext, StageError};
+pub use snapshot_analytics::SnapshotAnalytics;
+pub use stage::{Stage, UnknownStage};
+
+/// Prospector's own schema migrations (the `migrations/` folder).
+///
+/// They assume the job queue's schema exists: run
+/// `apalis_postgres::PostgresStorage::setup` first (the binary's
+/// `db::migrate` does both, in that order).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -1,0 +1,68 @@
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::job_control::ControlError;
+
+/// Every admin error. 4xx show their message; 5xx show generic text and
+/// log the detail.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Missing or wrong bearer token.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// No token configured on the server.
+    #[error("admin API disabled: no admin token is configured (set PROSPECTOR__ADMIN__TOKEN)")]
+    NoTokenConfigured,
+    /// Unknown resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// Bad parameters.
+    #[error("{0}")]
+    BadRequest(String),
+    /// State conflict.
+    #[error("{0}")]
+    Conflict(String),
+    /// Anything else.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<ControlError> for AdminError {
+    fn from(e: ControlError) -> Self {
+        match e {
+            ControlError::NotFound(_) => AdminError::NotFound(e.to_string()),
+            ControlError::Conflict { .. } => AdminError::Conflict(e.to_string()),
+            ControlError::Database(e) => AdminError::Database(e),
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AdminError::Unauthorized | AdminError::NoTokenConfigured => StatusCode::UNAUTHORIZED,
+            AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status.is_server_error() {
+            tracing::error!(error = ?self, "admin request failed");
+            "internal error".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"prospector\""),
+            );
+        }
+        response
+    }
+}

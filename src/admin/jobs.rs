@@ -1,0 +1,41 @@
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AdminError, AdminState};
+use crate::job_control::{self, DeadJob};
+
+#[derive(Debug, Deserialize)]
+pub struct DeadQuery {
+    queue: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/jobs/dead?queue=&limit=`
+pub async fn list_dead(
+    State(state): State<AdminState>,
+    Query(query): Query<DeadQuery>,
+) -> Result<Json<Vec<DeadJob>>, AdminError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AdminError::BadRequest("limit must be between 1 and 1000".into()));
+    }
+    Ok(Json(job_control::list_dead(&state.pool, query.queue.as_deref(), limit).await?))
+}
+
+/// `POST /api/jobs/{id}/retry`
+pub async fn retry(State(state): State<AdminState>, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
+    job_control::retry(&state.pool, &id).await?;
+    tracing::info!(job.id = %id, "job retried by operator");
+    Ok(Json(json!({ "id": id, "status": "Pending" })))
+}
+
+/// `POST /api/jobs/{id}/cancel`
+pub async fn cancel(State(state): State<AdminState>, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
+    job_control::cancel(&state.pool, &id).await?;
+    tracing::info!(job.id = %id, "job cancelled by operator");
+    Ok(Json(json!({ "id": id, "status": "Killed" })))
+}

@@ -1,0 +1,98 @@
+//! The admin HTTP server (`prospector web`).
+//!
+//! | route                              | auth   | what                                   |
+//! |------------------------------------|--------|----------------------------------------|
+//! | `GET /healthz`                     | none   | the process answers                    |
+//! | `GET /readyz`                      | none   | database reachable, migrations current |
+//! | `GET /metrics`                     | none   | Prometheus text format                 |
+//! | `GET /api/status`                  | bearer | queues, workers, batches               |
+//! | `GET /api/jobs/dead`               | bearer | dead jobs (`?queue=&limit=`)           |
+//! | `POST /api/jobs/{id}/retry`        | bearer | retry a dead job                       |
+//! | `POST /api/jobs/{id}/cancel`       | bearer | cancel a waiting job                   |
+//! | `GET /api/scan-jobs`               | bearer | recent batches                         |
+//! | `GET /api/scan-jobs/{id}`          | bearer | one batch, per-stage progress, failures|
+//!
+//! Protected routes compare `Authorization: Bearer …` with `admin.token`
+//! in constant time; with no token configured they refuse every request.
+
+mod auth;
+mod error;
+mod health;
+mod jobs;
+mod metrics;
+mod scan_jobs;
+mod status;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
+
+pub use error::AdminError;
+
+use crate::config::Settings;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The pool.
+    pub pool: PgPool,
+    /// Settings (queue timings for the status page).
+    pub settings: Arc<Settings>,
+    /// The bearer token, if configured.
+    pub token: Option<Arc<SecretString>>,
+}
+
+impl AdminState {
+    /// State from settings.
+    pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
+        let token = settings.admin.token.clone().map(Arc::new);
+        Self { pool, settings, token }
+    }
+}
+
+/// The full admin router.
+pub fn router(state: AdminState) -> Router {
+    let protected = Router::new()
+        .route("/api/status", get(status::get_status))
+        .route("/api/jobs/dead", get(jobs::list_dead))
+        .route("/api/jobs/{id}/retry", post(jobs::retry))
+        .route("/api/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/api/scan-jobs", get(scan_jobs::list))
+        .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .merge(protected)
+        .layer(axum::middleware::from_fn(metrics::track_requests))
+        .layer(TraceLayer::new_for_http())
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(state)
+}
+
+/// Only `/metrics` and `/healthz`, for worker and scheduler processes.
+pub fn metrics_router(state: AdminState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::render))
+        .with_state(state)
+}
+
+/// Serve `router` until `stop` is cancelled.
+pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+}

@@ -1,0 +1,121 @@
+//! The application: settings, pool and shared handles, and the roles built
+//! from them. `main` and the integration tests build the same thing.
+
+use std::sync::Arc;
+
+use prospector_jobs::{Enqueuer, Stage};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::{
+    admin::{self, AdminState},
+    config::Settings,
+    db::{self, DbError},
+    maintenance,
+    scheduler::Scheduler,
+    shutdown::Shutdown,
+    worker_pool::{Instance, PoolError, WorkerPool},
+};
+
+/// A connected application.
+#[derive(Clone)]
+pub struct Application {
+    /// Settings, shared.
+    pub settings: Arc<Settings>,
+    /// The pool.
+    pub pool: PgPool,
+    /// Pushes jobs with each queue's policy.
+    pub enqueuer: Enqueuer,
+    /// This process start's identity.
+    pub instance: Instance,
+    /// Shutdown tokens.
+    pub shutdown: Shutdown,
+}
+
+impl Application {
+    /// Connect (without migrating).
+    pub async fn connect(settings: Settings) -> Result<Self, DbError> {
+        let pool = db::connect(&settings.database).await?;
+        Ok(Self::with_pool(settings, pool))
+    }
+
+    /// Create the database if needed, connect and migrate.
+    pub async fn connect_and_migrate(settings: Settings) -> Result<Self, DbError> {
+        db::create_database_if_missing(&settings.database).await?;
+        let app = Self::connect(settings).await?;
+        db::migrate(&app.pool).await?;
+        Ok(app)
+    }
+
+    /// An application on an existing pool.
+    pub fn with_pool(settings: Settings, pool: PgPool) -> Self {
+        let enqueuer = Enqueuer::new(settings.queue_policies());
+        Self {
+            settings: Arc::new(settings),
+            pool,
+            enqueuer,
+            instance: Instance::new(),
+            shutdown: Shutdown::new(),
+        }
+    }
+
+    /// State for the admin handlers.
+    pub fn admin_state(&self) -> AdminState {
+        AdminState::new(self.pool.clone(), Arc::clone(&self.settings))
+    }
+
+    /// Serve the admin API on `listener` until shutdown.
+    pub async fn serve_admin(&self, listener: TcpListener) -> std::io::Result<()> {
+        if self.settings.admin.token.is_none() {
+            tracing::warn!("no admin token configured (PROSPECTOR__ADMIN__TOKEN): /api routes refuse every request");
+        }
+        let stop = self.shutdown.stop.clone();
+        admin::serve(listener, admin::router(self.admin_state()), stop).await
+    }
+
+    /// Serve only /metrics and /healthz (worker and scheduler processes).
+    pub async fn serve_metrics(&self, listener: TcpListener) -> std::io::Result<()> {
+        let stop = self.shutdown.stop.clone();
+        admin::serve(listener, admin::metrics_router(self.admin_state()), stop).await
+    }
+
+    /// A worker pool running `stages` (all built stages when empty).
+    pub fn worker_pool(&self, stages: &[Stage]) -> Result<WorkerPool, PoolError> {
+        let stages: Vec<Stage> = if stages.is_empty() {
+            Stage::built().collect()
+        } else {
+            stages.to_vec()
+        };
+        let mut pool = WorkerPool::new(
+            self.pool.clone(),
+            Arc::clone(&self.settings),
+            self.enqueuer.clone(),
+            self.shutdown.clone(),
+            self.instance.clone(),
+        );
+        for stage in stages {
+            pool.spawn_stage(stage)?;
+        }
+        Ok(pool)
+    }
+
+    /// The scheduler of the configured schedules.
+    pub fn scheduler(&self) -> Scheduler {
+        Scheduler::new(
+            self.pool.clone(),
+            self.enqueuer.clone(),
+            self.settings.schedules.clone(),
+            self.settings.scheduler.misfire_grace,
+            self.instance.role_name("scheduler"),
+        )
+    }
+
+    /// Scheduler and retention pruning until shutdown.
+    pub async fn run_scheduler(&self) {
+        let stop = self.shutdown.stop.clone();
+        tokio::join!(
+            self.scheduler().run(stop.clone()),
+            maintenance::run(self.pool.clone(), self.settings.retention.clone(), stop),
+        );
+    }
+}

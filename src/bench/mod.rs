@@ -1,0 +1,4 @@
+//! Benchmarks that print figures (`prospector bench …`). Speed is measured
+//! here, never in tests.
+
+pub mod queue;

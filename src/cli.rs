@@ -1,0 +1,214 @@
+//! The command line: one binary, one subcommand per role or task.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use prospector_jobs::Stage;
+
+use crate::import::{Channel, ImportFormat};
+
+/// Prospector: find local businesses that need a (better) website, on autopilot.
+///
+/// Every pipeline stage is a typed job on PostgreSQL. Run `web`, `work` and
+/// `schedule` as separate processes (see Procfile), or `run` for all three in
+/// one. Settings: config/default.toml, config/$PROSPECTOR_ENV.toml, --config
+/// FILE, then PROSPECTOR__SECTION__KEY environment variables; DATABASE_URL
+/// names the database.
+#[derive(Debug, Parser)]
+#[command(name = "prospector", version, propagate_version = true)]
+pub struct Cli {
+    /// An extra configuration file, layered over the defaults and
+    /// config/$PROSPECTOR_ENV.toml (environment variables still win).
+    #[arg(long, global = true, env = "PROSPECTOR_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply database migrations (the job queue's, then Prospector's) and exit.
+    ///
+    /// Creates the database if it does not exist. Safe to run from several
+    /// processes at once (the Procfile's release phase).
+    Migrate,
+
+    /// Serve the admin HTTP API: /healthz, /readyz, /metrics and the
+    /// token-protected /api/... routes (status, dead jobs, batches).
+    Web {
+        /// Listen address (default: admin.bind).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+    },
+
+    /// Run stage workers until SIGTERM.
+    ///
+    /// Runs every built stage unless --stages names a subset. Each stage's
+    /// workers, concurrency and batch size come from [stages.<name>] in the
+    /// configuration. Exits non-zero if workers keep failing (database gone)
+    /// for longer than queue.worker_give_up_after.
+    Work {
+        /// Stages to run, comma-separated (default: all built stages).
+        #[arg(long, value_delimiter = ',', value_parser = parse_stage)]
+        stages: Vec<Stage>,
+        /// Serve /metrics and /healthz for this process on this address.
+        #[arg(long)]
+        metrics_bind: Option<SocketAddr>,
+    },
+
+    /// Run the cron scheduler (and retention pruning) until SIGTERM.
+    ///
+    /// Each schedule slot enqueues exactly one job however many schedulers
+    /// run.
+    Schedule {
+        /// Serve /metrics and /healthz for this process on this address.
+        #[arg(long)]
+        metrics_bind: Option<SocketAddr>,
+    },
+
+    /// Migrate, then run web, workers and scheduler in one process (the
+    /// single-machine default).
+    Run {
+        /// Import the bundled sample leads first and print where to look.
+        #[arg(long)]
+        demo: bool,
+        /// Admin listen address (default: admin.bind).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        /// Stages to run, comma-separated (default: all built stages).
+        #[arg(long, value_delimiter = ',', value_parser = parse_stage)]
+        stages: Vec<Stage>,
+    },
+
+    /// Import leads from a domain list, CSV or JSON-lines file.
+    ///
+    /// Creates a batch (see `status`), shows a progress bar on a terminal,
+    /// reports each bad row with its line number and reason, and imports
+    /// every good row. Domains are normalised (scheme, www., path, case,
+    /// IDN) and deduplicated. Exits 0 when every row was imported, 65 when
+    /// some rows were rejected (the good ones are imported).
+    Import(ImportArgs),
+
+    /// Print queues, workers and batches (what /api/status returns) as tables.
+    Status {
+        /// Read from a running admin server instead of the database
+        /// (uses PROSPECTOR__ADMIN__TOKEN).
+        #[arg(long)]
+        url: Option<url::Url>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Dead jobs: list them, retry or cancel jobs, prune finished ones.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+/// `prospector import` arguments.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import.
+    pub file: PathBuf,
+    /// Its format (default: from the extension: .csv, .jsonl/.ndjson, else a domain list).
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    /// Channel of rows that name none (default: digital with a domain, offline without).
+    #[arg(long, value_enum)]
+    pub channel: Option<Channel>,
+    /// `source` of rows that name none.
+    #[arg(long, default_value = "import")]
+    pub source: String,
+    /// A tag to add to every row (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Country of rows that name none (default: import.default_country).
+    #[arg(long)]
+    pub country: Option<String>,
+}
+
+/// `prospector jobs …`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List dead jobs (failed for good), newest first.
+    Dead {
+        /// Only this queue.
+        #[arg(long)]
+        queue: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead or cancelled jobs back on their queue with fresh attempts.
+    Retry {
+        /// Job ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Cancel waiting jobs (pending, delayed or awaiting a retry).
+    Cancel {
+        /// Job ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Delete finished jobs older than the retention settings now.
+    Prune,
+}
+
+/// `prospector bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Queue throughput and latency with no-op jobs.
+    ///
+    /// Uses a scratch database (<database>_bench, recreated). Enqueues
+    /// --jobs no-op jobs in bulk, starts --processes worker processes, and
+    /// prints enqueue jobs/s, process jobs/s and enqueue→start latency
+    /// p50/p99 (measured separately, with jobs enqueued one at a time).
+    Queue(BenchQueueArgs),
+    /// A worker process for `bench queue` (started by it).
+    #[command(hide = true)]
+    Work,
+}
+
+/// `prospector bench queue` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BenchQueueArgs {
+    /// No-op jobs for the throughput runs.
+    #[arg(long, default_value_t = 50_000)]
+    pub jobs: usize,
+    /// Worker processes.
+    #[arg(long, default_value_t = 1)]
+    pub processes: usize,
+    /// Queue consumers per process (default: stages.bench.workers).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Jobs fetched per round trip (default: stages.bench.batch_size).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Jobs per enqueue statement.
+    #[arg(long, default_value_t = 5_000)]
+    pub chunk: usize,
+    /// Jobs for the latency run, enqueued one at a time.
+    #[arg(long, default_value_t = 500)]
+    pub latency_jobs: usize,
+    /// Rate of the latency run, jobs per second.
+    #[arg(long, default_value_t = 100)]
+    pub latency_rate: u32,
+}
+
+fn parse_stage(s: &str) -> Result<Stage, String> {
+    s.parse::<Stage>().map_err(|e| e.to_string())
+}

@@ -1,0 +1,31 @@
+//! `prospector bench queue|work`
+
+use std::process::ExitCode;
+
+use crate::{application::Application, bench, cli::BenchQueueArgs, config::Settings};
+
+pub async fn queue(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<ExitCode> {
+    bench::queue::run(settings, args).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A worker process running only the benchmark queue.
+pub async fn work(settings: Settings) -> anyhow::Result<ExitCode> {
+    let app = Application::connect(settings).await?;
+    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    let mut pool = crate::worker_pool::WorkerPool::new(
+        app.pool.clone(),
+        std::sync::Arc::clone(&app.settings),
+        app.enqueuer.clone(),
+        app.shutdown.clone(),
+        app.instance.clone(),
+    );
+    pool.spawn_bench();
+    Ok(match pool.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "bench worker pool stopped");
+            ExitCode::FAILURE
+        }
+    })
+}

@@ -1,0 +1,36 @@
+//! One module per subcommand; [`run`] dispatches.
+
+mod bench;
+mod demo;
+mod import;
+mod jobs;
+mod roles;
+mod status;
+
+use std::process::ExitCode;
+
+use crate::{
+    cli::{BenchCommand, Command},
+    config::Settings,
+};
+
+/// Exit status for "some input rows were rejected" (sysexits EX_DATAERR).
+pub const EXIT_DATA_ERROR: u8 = 65;
+
+/// Run a subcommand to completion.
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Migrate => roles::migrate(settings).await,
+        Command::Web { bind } => roles::web(settings, bind).await,
+        Command::Work { stages, metrics_bind } => roles::work(settings, &stages, metrics_bind).await,
+        Command::Schedule { metrics_bind } => roles::schedule(settings, metrics_bind).await,
+        Command::Run { demo, bind, stages } => roles::run_all(settings, demo, bind, &stages).await,
+        Command::Import(args) => import::run(settings, args).await,
+        Command::Status { url, json } => status::run(settings, url, json).await,
+        Command::Jobs { command } => jobs::run(settings, command).await,
+        Command::Bench { command } => match command {
+            BenchCommand::Queue(args) => bench::queue(settings, args).await,
+            BenchCommand::Work => bench::work(settings).await,
+        },
+    }
+}

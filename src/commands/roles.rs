@@ -1,0 +1,134 @@
+//! The long-running roles: migrate, web, work, schedule, and run (all three).
+
+use std::{net::SocketAddr, process::ExitCode};
+
+use anyhow::Context;
+use prospector_jobs::Stage;
+use tokio::net::TcpListener;
+
+use super::demo;
+use crate::{application::Application, config::Settings, worker_pool::PoolError};
+
+pub async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {
+    let app = Application::connect_and_migrate(settings).await?;
+    let count = prospector_jobs::MIGRATOR.iter().count();
+    println!("database migrated ({count} Prospector migrations, plus the job queue's)");
+    app.pool.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
+}
+
+pub async fn web(settings: Settings, address: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    let address = address.unwrap_or(settings.admin.bind);
+    let app = Application::connect(settings).await?;
+    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    let listener = bind(address).await?;
+    tracing::info!(address = %listener.local_addr()?, "admin HTTP server listening");
+    app.serve_admin(listener).await.context("admin HTTP server failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_built(stages: &[Stage]) -> anyhow::Result<()> {
+    if let Some(stage) = stages.iter().find(|s| !s.is_built()) {
+        return Err(PoolError::NotBuilt(*stage).into());
+    }
+    Ok(())
+}
+
+async fn spawn_metrics(app: &Application, address: Option<SocketAddr>) -> anyhow::Result<()> {
+    if let Some(address) = address {
+        let listener = bind(address).await?;
+        tracing::info!(address = %listener.local_addr()?, "metrics endpoint listening");
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = app.serve_metrics(listener).await {
+                tracing::error!(error = %e, "metrics endpoint failed");
+            }
+        });
+    }
+    Ok(())
+}
+
+pub async fn work(settings: Settings, stages: &[Stage], metrics: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    check_built(stages)?;
+    let app = Application::connect(settings).await?;
+    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    spawn_metrics(&app, metrics).await?;
+    let pool = app.worker_pool(stages)?;
+    tracing::info!(queues = ?pool.queues(), "worker pool running");
+    match pool.run().await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            tracing::error!(error = %e, "worker pool stopped");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+pub async fn schedule(settings: Settings, metrics: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    let app = Application::connect(settings).await?;
+    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    spawn_metrics(&app, metrics).await?;
+    app.run_scheduler().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run_all(
+    mut settings: Settings,
+    demo: bool,
+    address: Option<SocketAddr>,
+    stages: &[Stage],
+) -> anyhow::Result<ExitCode> {
+    check_built(stages)?;
+    let address = address.unwrap_or(settings.admin.bind);
+    let demo_token = if demo { demo::ensure_token(&mut settings) } else { None };
+    let app = Application::connect_and_migrate(settings).await?;
+    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    let listener = bind(address).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "admin HTTP server listening");
+
+    let pool = app.worker_pool(stages)?;
+    let web = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let result = app.serve_admin(listener).await;
+            // The server ending (other than at shutdown) ends the process.
+            app.shutdown.trigger();
+            result
+        })
+    };
+    let scheduler = {
+        let app = app.clone();
+        tokio::spawn(async move { app.run_scheduler().await })
+    };
+    if demo {
+        demo::show(&app, local, demo_token.as_deref()).await?;
+    }
+    let workers = pool.run().await;
+    app.shutdown.trigger();
+    let web = web.await;
+    scheduler.await.ok();
+    let mut failed = false;
+    if let Err(e) = workers {
+        tracing::error!(error = %e, "worker pool stopped");
+        failed = true;
+    }
+    match web {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "admin HTTP server failed");
+            failed = true;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "admin HTTP server panicked");
+            failed = true;
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

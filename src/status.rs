@@ -1,0 +1,199 @@
+//! The status read model shared by `/api/status`, `prospector status` and
+//! the queue gauges of `/metrics`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use prospector_jobs::{Stage, scan_jobs};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use crate::config::QueueSettings;
+
+/// Everything an operator checks first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// When this was read.
+    pub generated_at: DateTime<Utc>,
+    /// One entry per queue.
+    pub queues: Vec<QueueStatus>,
+    /// Workers seen in the last ten minutes.
+    pub workers: Vec<WorkerStatus>,
+    /// Unfinished batches, then recent ones.
+    pub scan_jobs: Vec<ScanJobStatus>,
+}
+
+/// Jobs of one queue by state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct QueueStatus {
+    /// Queue name.
+    pub queue: String,
+    /// Whether this build has workers for it.
+    pub built: bool,
+    /// Ready to run now.
+    pub pending: i64,
+    /// Scheduled for later.
+    pub delayed: i64,
+    /// Fetched or running.
+    pub running: i64,
+    /// Failed, waiting for a retry.
+    pub retrying: i64,
+    /// Failed for good (see `prospector jobs dead`).
+    pub dead: i64,
+    /// Succeeded in the last hour.
+    pub done_last_hour: i64,
+    /// Age of the oldest job that could run now (queue lag).
+    pub oldest_ready_age_seconds: Option<f64>,
+    /// Workers with a recent heartbeat.
+    pub workers_alive: i64,
+}
+
+/// One worker.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkerStatus {
+    /// Unique per process start.
+    pub name: String,
+    /// Queue it consumes.
+    pub queue: String,
+    /// Last heartbeat.
+    pub last_seen: DateTime<Utc>,
+    /// Heartbeat within `heartbeat_interval × missed_heartbeats`.
+    pub alive: bool,
+}
+
+/// One batch with its progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScanJobStatus {
+    /// The batch.
+    #[serde(flatten)]
+    pub batch: scan_jobs::BatchSummary,
+    /// Finished share, 0–100.
+    pub progress_percent: f64,
+    /// Estimated seconds left.
+    pub eta_seconds: Option<f64>,
+}
+
+fn queue_entry<'a>(queues: &'a mut BTreeMap<String, QueueStatus>, name: &str) -> &'a mut QueueStatus {
+    queues.entry(name.to_owned()).or_insert_with(|| QueueStatus {
+        queue: name.to_owned(),
+        built: false,
+        ..QueueStatus::default()
+    })
+}
+
+impl StatusReport {
+    /// Read the current status.
+    pub async fn load(pool: &PgPool, queue_settings: &QueueSettings) -> Result<Self, sqlx::Error> {
+        let now = Utc::now();
+        let mut queues: BTreeMap<String, QueueStatus> = Stage::known_queues()
+            .map(|q| {
+                (
+                    q.to_owned(),
+                    QueueStatus {
+                        queue: q.to_owned(),
+                        built: q.parse::<Stage>().map(Stage::is_built).unwrap_or(true),
+                        ..QueueStatus::default()
+                    },
+                )
+            })
+            .collect();
+        let live = sqlx::query!(
+            r#"
+            SELECT job_type AS "queue!",
+                   count(*) FILTER (WHERE status = 'Pending' AND run_at <= now()) AS "pending!",
+                   count(*) FILTER (WHERE status = 'Pending' AND run_at > now()) AS "delayed!",
+                   count(*) FILTER (WHERE status IN ('Queued', 'Running')) AS "running!",
+                   count(*) FILTER (WHERE status = 'Failed') AS "retrying!",
+                   extract(epoch FROM now() - min(run_at) FILTER (
+                       WHERE status IN ('Pending', 'Failed') AND run_at <= now()))::float8 AS oldest_ready
+            FROM apalis.jobs
+            WHERE status IN ('Pending', 'Queued', 'Running')
+               OR (status = 'Failed' AND attempts < max_attempts)
+            GROUP BY job_type
+            "#
+        )
+        .fetch_all(pool)
+        .await?;
+        for row in live {
+            let q = queue_entry(&mut queues, &row.queue);
+            q.pending = row.pending;
+            q.delayed = row.delayed;
+            q.running = row.running;
+            q.retrying = row.retrying;
+            q.oldest_ready_age_seconds = row.oldest_ready;
+        }
+
+        let dead = sqlx::query!(
+            r#"
+            SELECT job_type AS "queue!", count(*) AS "dead!"
+            FROM apalis.jobs
+            WHERE (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
+              AND NOT coalesce(exist(metadata, 'cancelled_at'), false)
+            GROUP BY job_type
+            "#
+        )
+        .fetch_all(pool)
+        .await?;
+        for row in dead {
+            let q = queue_entry(&mut queues, &row.queue);
+            q.dead = row.dead;
+        }
+
+        let done = sqlx::query!(
+            r#"
+            SELECT job_type AS "queue!", count(*) AS "done!"
+            FROM apalis.jobs
+            WHERE status = 'Done' AND done_at > now() - interval '1 hour'
+            GROUP BY job_type
+            "#
+        )
+        .fetch_all(pool)
+        .await?;
+        for row in done {
+            let q = queue_entry(&mut queues, &row.queue);
+            q.done_last_hour = row.done;
+        }
+
+        let alive_within = queue_settings.heartbeat_interval * u32::try_from(queue_settings.missed_heartbeats).unwrap_or(u32::MAX);
+        let alive_after = now - chrono::Duration::from_std(alive_within).unwrap_or_default();
+        let workers: Vec<WorkerStatus> = sqlx::query!(
+            r#"
+            SELECT id, worker_type, last_seen
+            FROM apalis.workers
+            WHERE last_seen > now() - interval '10 minutes'
+            ORDER BY worker_type, id
+            "#
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|w| WorkerStatus {
+            alive: w.last_seen > alive_after,
+            name: w.id,
+            queue: w.worker_type,
+            last_seen: w.last_seen,
+        })
+        .collect();
+        for worker in workers.iter().filter(|w| w.alive) {
+            let q = queue_entry(&mut queues, &worker.queue);
+            q.workers_alive += 1;
+        }
+
+        let scan_jobs = scan_jobs::list_recent(pool, 20)
+            .await?
+            .into_iter()
+            .map(|batch| ScanJobStatus {
+                progress_percent: batch.progress_percent(),
+                eta_seconds: batch.eta_seconds(now),
+                batch,
+            })
+            .collect();
+
+        Ok(Self {
+            generated_at: now,
+            queues: queues.into_values().collect(),
+            workers,
+            scan_jobs,
+        })
+    }
+}

@@ -1,0 +1,324 @@
+//! Running one job: decode, call the stage's handler, decide what a failure
+//! means for the queue row.
+//!
+//! | handler result                     | row afterwards                          | counted as   |
+//! |------------------------------------|-----------------------------------------|--------------|
+//! | `Ok`                               | `Done`                                  | `succeeded`  |
+//! | transient, attempts left           | `Failed`, `run_at` = now + backoff      | `retried`    |
+//! | transient, last attempt            | `Failed`, attempts = max (dead)         | `dead`       |
+//! | permanent (or undecodable, panic)  | `Killed` (dead), reason kept            | `failed`     |
+//! | `wait(d)`                          | `Pending`, `run_at` = now + d           | `deferred`   |
+//! | shutdown grace over                | `Pending`, `run_at` = now               | `interrupted`|
+//!
+//! A job that ends dead and belongs to a batch records its item as failed
+//! with the reason, so the batch still finishes.
+
+use std::{
+    convert::Infallible,
+    fmt,
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use apalis::prelude::{AbortError, BoxDynError, Data, FromRequest, RetryAfterError, Task};
+use futures::FutureExt;
+use prospector_jobs::{
+    Enqueuer, Handler, JobContext, StageError,
+    scan_jobs::{self, BatchItem, ItemOutcome},
+};
+use rand::Rng;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::queries;
+use crate::{config::StageSettings, metrics as names};
+
+/// What every run of one queue's jobs shares.
+pub struct QueueRuntime<H: Handler> {
+    /// The pool.
+    pub pool: PgPool,
+    /// For follow-up jobs.
+    pub enqueuer: Enqueuer,
+    /// The handler's dependencies.
+    pub deps: H::Deps,
+    /// Timeout and backoff.
+    pub settings: StageSettings,
+    /// Cancelled when running jobs must stop.
+    pub abort: CancellationToken,
+}
+
+/// The queue row's identity, extracted from the apalis task.
+#[derive(Debug, Clone)]
+pub struct JobMeta {
+    id: String,
+    attempt: u32,
+    max_attempts: u32,
+    worker: String,
+}
+
+impl FromRequest<Task<Value>> for JobMeta {
+    type Error = Infallible;
+
+    async fn from_request(task: &Task<Value>) -> Result<Self, Infallible> {
+        let ctx = task.ctx();
+        Ok(Self {
+            id: ctx.task_id().map(ToString::to_string).unwrap_or_default(),
+            attempt: u32::try_from(ctx.attempt()).unwrap_or(u32::MAX).max(1),
+            max_attempts: ctx
+                .max_attempts()
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(1),
+            worker: ctx.lock_by().unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+/// A failure message stored as the job's result.
+#[derive(Debug)]
+struct Failure(String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The error and its causes on one line.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// Exponential backoff with ±20% jitter: `base × 2^(attempt−1)`, capped.
+pub fn retry_delay(attempt: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(30);
+    let raw = base.saturating_mul(1u32 << exponent).min(max);
+    let factor = 1.0 + jitter.clamp(-0.2, 0.2);
+    raw.mul_f64(factor).min(max.mul_f64(1.2))
+}
+
+enum Outcome {
+    Succeeded,
+    Retried,
+    Dead,
+    Failed,
+    Deferred,
+    Interrupted,
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Retried => "retried",
+            Outcome::Dead => "dead",
+            Outcome::Failed => "failed",
+            Outcome::Deferred => "deferred",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The apalis handler of every queue: runs `H` on one job.
+pub async fn execute<H: Handler>(
+    payload: Value,
+    meta: JobMeta,
+    runtime: Data<Arc<QueueRuntime<H>>>,
+) -> Result<(), BoxDynError> {
+    let runtime: &QueueRuntime<H> = &runtime;
+    let started = Instant::now();
+    let span = tracing::info_span!("job", queue = H::QUEUE, job.id = %meta.id, job.attempt = meta.attempt);
+    let (outcome, result) = tracing::Instrument::instrument(run::<H>(payload, &meta, runtime), span).await;
+    metrics::counter!(names::JOBS_TOTAL, "queue" => H::QUEUE, "outcome" => outcome.label()).increment(1);
+    metrics::histogram!(names::JOB_DURATION_SECONDS, "queue" => H::QUEUE).record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn run<H: Handler>(
+    payload: Value,
+    meta: &JobMeta,
+    runtime: &QueueRuntime<H>,
+) -> (Outcome, Result<(), BoxDynError>) {
+    let batch: Option<BatchItem> = payload
+        .get("batch")
+        .and_then(|b| serde_json::from_value(b.clone()).ok());
+    let job: H = match serde_json::from_value(payload) {
+        Ok(job) => job,
+        Err(e) => {
+            let reason = format!("payload is not a valid {} job: {e}", H::QUEUE);
+            return fail_permanently::<H>(runtime, batch.as_ref(), reason).await;
+        }
+    };
+    let batch = job.batch_item().cloned().or(batch);
+
+    let ctx = JobContext {
+        pool: runtime.pool.clone(),
+        enqueuer: runtime.enqueuer.clone(),
+        job_id: meta.id.clone(),
+        attempt: meta.attempt,
+        max_attempts: meta.max_attempts,
+        worker: meta.worker.clone(),
+        abort: runtime.abort.clone(),
+    };
+    let timeout = runtime.settings.timeout;
+    let work = AssertUnwindSafe(job.handle(&ctx, &runtime.deps)).catch_unwind();
+    let result = tokio::select! {
+        biased;
+        () = runtime.abort.cancelled() => None,
+        result = tokio::time::timeout(timeout, work) => Some(result),
+    };
+
+    match result {
+        // Shutdown: put the job straight back; it did not fail.
+        None => {
+            if let Err(e) = queries::delay_next_run(&runtime.pool, &meta.id, Duration::ZERO).await {
+                tracing::warn!(error = %e, "could not reschedule an interrupted job; it will be re-queued when this worker's heartbeat expires");
+            }
+            tracing::info!("job interrupted by shutdown; back on the queue");
+            (
+                Outcome::Interrupted,
+                Err(Box::new(RetryAfterError::new(Failure("interrupted by shutdown".into()), Duration::ZERO))),
+            )
+        }
+        Some(Ok(Ok(Ok(())))) => (Outcome::Succeeded, Ok(())),
+        Some(Ok(Ok(Err(error)))) => handle_error::<H>(runtime, meta, batch.as_ref(), &error).await,
+        Some(Ok(Err(panic))) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            fail_permanently::<H>(runtime, batch.as_ref(), format!("handler panicked: {message}")).await
+        }
+        Some(Err(_elapsed)) => {
+            let reason = format!("timed out after {}", humantime::format_duration(timeout));
+            retry_or_die::<H>(runtime, meta, batch.as_ref(), reason, None).await
+        }
+    }
+}
+
+async fn handle_error<H: Handler>(
+    runtime: &QueueRuntime<H>,
+    meta: &JobMeta,
+    batch: Option<&BatchItem>,
+    error: &H::Error,
+) -> (Outcome, Result<(), BoxDynError>) {
+    let reason = error_chain(error);
+    if let Some(wait) = error.wait() {
+        if let Err(e) = queries::delay_next_run(&runtime.pool, &meta.id, wait).await {
+            tracing::warn!(error = %e, "could not defer the job; it will run again now");
+        }
+        tracing::info!(reason = %reason, wait_seconds = wait.as_secs_f64(), "job deferred");
+        return (
+            Outcome::Deferred,
+            Err(Box::new(RetryAfterError::new(Failure(reason), wait))),
+        );
+    }
+    if error.is_permanent() {
+        return fail_permanently::<H>(runtime, batch, reason).await;
+    }
+    retry_or_die::<H>(runtime, meta, batch, reason, error.retry_after()).await
+}
+
+async fn retry_or_die<H: Handler>(
+    runtime: &QueueRuntime<H>,
+    meta: &JobMeta,
+    batch: Option<&BatchItem>,
+    reason: String,
+    retry_after: Option<Duration>,
+) -> (Outcome, Result<(), BoxDynError>) {
+    if meta.attempt >= meta.max_attempts {
+        let reason = format!("gave up after {} attempts: {reason}", meta.attempt);
+        tracing::error!(reason = %reason, "job is dead");
+        record_failure::<H>(runtime, batch, &reason).await;
+        return (Outcome::Dead, Err(Box::new(Failure(reason))));
+    }
+    let settings = &runtime.settings;
+    let jitter = rand::rng().random_range(-0.2..=0.2);
+    let backoff = retry_delay(meta.attempt, settings.backoff_base, settings.backoff_max, jitter);
+    // Never sooner than the remote side asked, nor sooner than our backoff.
+    let delay = retry_after.map_or(backoff, |asked| asked.max(backoff));
+    if let Err(e) = queries::delay_next_run(&runtime.pool, &meta.id, delay).await {
+        tracing::warn!(error = %e, "could not persist the retry delay; the job will be retried at once");
+    }
+    tracing::warn!(
+        reason = %reason,
+        retry_in_seconds = delay.as_secs_f64(),
+        attempts_left = meta.max_attempts - meta.attempt,
+        "job failed; will retry"
+    );
+    (Outcome::Retried, Err(Box::new(Failure(reason))))
+}
+
+async fn fail_permanently<H: Handler>(
+    runtime: &QueueRuntime<H>,
+    batch: Option<&BatchItem>,
+    reason: String,
+) -> (Outcome, Result<(), BoxDynError>) {
+    tracing::warn!(reason = %reason, "job failed permanently");
+    record_failure::<H>(runtime, batch, &reason).await;
+    (
+        Outcome::Failed,
+        Err(Box::new(AbortError::new(Failure(reason)))),
+    )
+}
+
+async fn record_failure<H: Handler>(runtime: &QueueRuntime<H>, batch: Option<&BatchItem>, reason: &str) {
+    let Some(item) = batch else {
+        return;
+    };
+    let outcome = ItemOutcome::Failed(reason.to_owned());
+    if let Err(e) = scan_jobs::record_item(&runtime.pool, item, H::QUEUE, &outcome).await {
+        tracing::error!(error = %e, scan_job.id = item.scan_job_id, "could not record a failed batch item");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_per_attempt_up_to_the_cap() {
+        let base = Duration::from_secs(5);
+        let max = Duration::from_secs(60);
+        let delays: Vec<u64> = (1..=6).map(|a| retry_delay(a, base, max, 0.0).as_secs()).collect();
+        assert_eq!(delays, vec![5, 10, 20, 40, 60, 60]);
+    }
+
+    #[test]
+    fn jitter_stays_within_twenty_percent() {
+        let base = Duration::from_secs(10);
+        let max = Duration::from_secs(600);
+        assert_eq!(retry_delay(1, base, max, 0.2), Duration::from_secs(12));
+        assert_eq!(retry_delay(1, base, max, -0.2), Duration::from_secs(8));
+        assert_eq!(retry_delay(1, base, max, 5.0), Duration::from_secs(12));
+    }
+
+    #[test]
+    fn huge_attempt_numbers_do_not_overflow() {
+        let d = retry_delay(u32::MAX, Duration::from_secs(1), Duration::from_secs(3600), 0.0);
+        assert_eq!(d, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn error_chain_joins_causes_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other("inner"));
+        assert_eq!(error_chain(&e), "outer: inner");
+    }
+}
