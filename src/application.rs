@@ -49,6 +49,8 @@ impl Application {
 
     /// An application on an existing pool.
     pub fn with_pool(settings: Settings, pool: PgPool) -> Self {
+        crate::tls::init();
+        crate::metrics::handle();
         let enqueuer = Enqueuer::new(settings.queue_policies());
         Self {
             settings: Arc::new(settings),
@@ -67,7 +69,9 @@ impl Application {
     /// Serve the admin API on `listener` until shutdown.
     pub async fn serve_admin(&self, listener: TcpListener) -> std::io::Result<()> {
         if self.settings.admin.token.is_none() {
-            tracing::warn!("no admin token configured (PROSPECTOR__ADMIN__TOKEN): /api routes refuse every request");
+            tracing::warn!(
+                "no admin token configured (PROSPECTOR__ADMIN__TOKEN): /api routes refuse every request"
+            );
         }
         let stop = self.shutdown.stop.clone();
         admin::serve(listener, admin::router(self.admin_state()), stop).await

@@ -445,11 +445,12 @@ impl Settings {
         }
 
         let admin = AdminSettings {
-            bind: raw
-                .admin
-                .bind
-                .parse()
-                .map_err(|e| invalid("admin.bind", format!("`{}` is not host:port ({e})", raw.admin.bind)))?,
+            bind: raw.admin.bind.parse().map_err(|e| {
+                invalid(
+                    "admin.bind",
+                    format!("`{}` is not host:port ({e})", raw.admin.bind),
+                )
+            })?,
             token: match raw.admin.token.map(|t| t.trim().to_owned()) {
                 None => None,
                 Some(t) if t.is_empty() => None,
@@ -465,7 +466,10 @@ impl Settings {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,
                 other => {
-                    return Err(invalid("log.format", format!("`{other}` is neither \"text\" nor \"json\"")));
+                    return Err(invalid(
+                        "log.format",
+                        format!("`{other}` is neither \"text\" nor \"json\""),
+                    ));
                 }
             },
             filter: raw.log.filter,
@@ -480,7 +484,10 @@ impl Settings {
                 }
                 raw.queue.missed_heartbeats
             },
-            worker_give_up_after: positive_duration("queue.worker_give_up_after", &raw.queue.worker_give_up_after)?,
+            worker_give_up_after: positive_duration(
+                "queue.worker_give_up_after",
+                &raw.queue.worker_give_up_after,
+            )?,
             shutdown_grace: duration("queue.shutdown_grace", &raw.queue.shutdown_grace)?,
         };
 
@@ -501,7 +508,10 @@ impl Settings {
             qualified_min_score: {
                 let v = raw.analytics.qualified_min_score;
                 if !(0..=100).contains(&v) {
-                    return Err(invalid("analytics.qualified_min_score", "must be between 0 and 100"));
+                    return Err(invalid(
+                        "analytics.qualified_min_score",
+                        "must be between 0 and 100",
+                    ));
                 }
                 v
             },
@@ -528,7 +538,10 @@ impl Settings {
         }
         for queue in Stage::ALL.map(Stage::queue).into_iter().chain([BENCH_QUEUE]) {
             if !stages.contains_key(queue) {
-                stages.insert(queue.to_owned(), parse_stage(&format!("stages.{queue}"), RawStage::empty())?);
+                stages.insert(
+                    queue.to_owned(),
+                    parse_stage(&format!("stages.{queue}"), RawStage::empty())?,
+                );
             }
         }
 
@@ -542,14 +555,21 @@ impl Settings {
                 return Err(invalid(format!("{key}.name"), "must be 1 to 100 characters"));
             }
             if schedules.iter().any(|s| s.name == schedule.name) {
-                return Err(invalid(format!("{key}.name"), format!("`{}` is used twice", schedule.name)));
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("`{}` is used twice", schedule.name),
+                ));
             }
-            let stage = Stage::from_str(&schedule.stage).map_err(|e| invalid(format!("{key}.stage"), e.to_string()))?;
+            let stage = Stage::from_str(&schedule.stage)
+                .map_err(|e| invalid(format!("{key}.stage"), e.to_string()))?;
             let job = scheduled_job(&key, stage, &schedule.args)?;
             let cron = cron::Schedule::from_str(&schedule.cron).map_err(|e| {
                 invalid(
                     format!("{key}.cron"),
-                    format!("`{}` is not a cron expression (sec min hour day month weekday): {e}", schedule.cron),
+                    format!(
+                        "`{}` is not a cron expression (sec min hour day month weekday): {e}",
+                        schedule.cron
+                    ),
                 )
             })?;
             let tz = time_zone(&format!("{key}.tz"), &schedule.tz)?;
@@ -614,15 +634,24 @@ fn parse_stage(key: &str, raw: RawStage) -> Result<StageSettings, ConfigError> {
     }
     let concurrency = raw.concurrency.unwrap_or(1);
     if concurrency == 0 || concurrency > 10_000 {
-        return Err(invalid(format!("{key}.concurrency"), "must be between 1 and 10000"));
+        return Err(invalid(
+            format!("{key}.concurrency"),
+            "must be between 1 and 10000",
+        ));
     }
     let batch_size = raw.batch_size.unwrap_or(concurrency);
     if batch_size == 0 || batch_size > 10_000 {
-        return Err(invalid(format!("{key}.batch_size"), "must be between 1 and 10000"));
+        return Err(invalid(
+            format!("{key}.batch_size"),
+            "must be between 1 and 10000",
+        ));
     }
     let max_attempts = raw.max_attempts.unwrap_or(5);
     if max_attempts == 0 || max_attempts > 100 {
-        return Err(invalid(format!("{key}.max_attempts"), "must be between 1 and 100"));
+        return Err(invalid(
+            format!("{key}.max_attempts"),
+            "must be between 1 and 100",
+        ));
     }
     let timeout = match raw.timeout {
         Some(t) => positive_duration(&format!("{key}.timeout"), &t)?,
@@ -637,7 +666,10 @@ fn parse_stage(key: &str, raw: RawStage) -> Result<StageSettings, ConfigError> {
         None => Duration::from_secs(600),
     };
     if backoff_max < backoff_base {
-        return Err(invalid(format!("{key}.backoff_max"), "must not be shorter than backoff_base"));
+        return Err(invalid(
+            format!("{key}.backoff_max"),
+            "must not be shorter than backoff_base",
+        ));
     }
     Ok(StageSettings {
         workers,
@@ -651,12 +683,19 @@ fn parse_stage(key: &str, raw: RawStage) -> Result<StageSettings, ConfigError> {
     })
 }
 
-fn scheduled_job(key: &str, stage: Stage, args: &HashMap<String, String>) -> Result<ScheduledJob, ConfigError> {
+fn scheduled_job(
+    key: &str,
+    stage: Stage,
+    args: &HashMap<String, String>,
+) -> Result<ScheduledJob, ConfigError> {
     let allow_only = |allowed: &[&str]| -> Result<(), ConfigError> {
         match args.keys().find(|k| !allowed.contains(&k.as_str())) {
             Some(unknown) => Err(invalid(
                 format!("{key}.args.{unknown}"),
-                format!("not an argument of the {stage} schedule (allowed: {})", allowed.join(", ")),
+                format!(
+                    "not an argument of the {stage} schedule (allowed: {})",
+                    allowed.join(", ")
+                ),
             )),
             None => Ok(()),
         }
@@ -690,8 +729,12 @@ fn scheduled_job(key: &str, stage: Stage, args: &HashMap<String, String>) -> Res
 }
 
 fn duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(value.trim())
-        .map_err(|e| invalid(key, format!("`{value}` is not a duration like \"5s\" or \"10m\" ({e})")))
+    humantime::parse_duration(value.trim()).map_err(|e| {
+        invalid(
+            key,
+            format!("`{value}` is not a duration like \"5s\" or \"10m\" ({e})"),
+        )
+    })
 }
 
 fn positive_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
@@ -710,10 +753,12 @@ fn positive_u32(key: &str, value: u32) -> Result<u32, ConfigError> {
 }
 
 fn time_zone(key: &str, value: &str) -> Result<Tz, ConfigError> {
-    value
-        .trim()
-        .parse::<Tz>()
-        .map_err(|_| invalid(key, format!("`{value}` is not an IANA time zone like \"Europe/Luxembourg\"")))
+    value.trim().parse::<Tz>().map_err(|_| {
+        invalid(
+            key,
+            format!("`{value}` is not an IANA time zone like \"Europe/Luxembourg\""),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -722,7 +767,10 @@ mod tests {
 
     fn load_with(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         Settings::load(&Sources {
-            env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             ..Sources::default()
         })
     }
@@ -759,13 +807,25 @@ mod tests {
     fn bad_values_name_their_key() {
         let cases = [
             ("PROSPECTOR__QUEUE__POLL_INTERVAL", "soon", "queue.poll_interval"),
-            ("PROSPECTOR__QUEUE__MISSED_HEARTBEATS", "1", "queue.missed_heartbeats"),
-            ("PROSPECTOR__ANALYTICS__TIME_ZONE", "Mars/Olympus", "analytics.time_zone"),
+            (
+                "PROSPECTOR__QUEUE__MISSED_HEARTBEATS",
+                "1",
+                "queue.missed_heartbeats",
+            ),
+            (
+                "PROSPECTOR__ANALYTICS__TIME_ZONE",
+                "Mars/Olympus",
+                "analytics.time_zone",
+            ),
             ("PROSPECTOR__ADMIN__BIND", "nowhere", "admin.bind"),
             ("PROSPECTOR__ADMIN__TOKEN", "short", "admin.token"),
             ("PROSPECTOR__STAGES__AUDIT__WORKERS", "0", "stages.audit.workers"),
             ("PROSPECTOR__STAGES__SCRAPE__WORKERS", "1", "stages.scrape"),
-            ("PROSPECTOR__IMPORT__DEFAULT_COUNTRY", "LUX", "import.default_country"),
+            (
+                "PROSPECTOR__IMPORT__DEFAULT_COUNTRY",
+                "LUX",
+                "import.default_country",
+            ),
             ("DATABASE_URL", "mysql://x", "database.url"),
         ];
         for (var, value, key) in cases {
@@ -801,7 +861,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let err = load_with(&[("PROSPECTOR__QUEUE__POLL_INTERVALL", "1s")]).unwrap_err().to_string();
+        let err = load_with(&[("PROSPECTOR__QUEUE__POLL_INTERVALL", "1s")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("poll_intervall"), "{err}");
     }
 }

@@ -72,7 +72,10 @@ pub async fn create_database_if_missing(settings: &DatabaseSettings) -> Result<(
     if !exists {
         // Identifiers cannot be bound; quote it (doubling quotes) instead.
         let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
-        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+        {
             Ok(_) => tracing::info!(database = %name, "created database"),
             // Another process created it at the same moment.
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
@@ -103,7 +106,7 @@ pub async fn migrations_current(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let applied: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
             .fetch_all(pool)
-    .await?;
+            .await?;
     Ok(prospector_jobs::MIGRATOR
         .iter()
         .filter(|m| m.migration_type.is_up_migration())

@@ -132,14 +132,25 @@ pub async fn cancel(pool: &PgPool, id: &str) -> Result<(), ControlError> {
     .fetch_optional(pool)
     .await?;
     let Some(row) = cancelled else {
-        return Err(refusal(pool, id, "only waiting jobs (pending, delayed or awaiting a retry) can be cancelled").await);
+        return Err(refusal(
+            pool,
+            id,
+            "only waiting jobs (pending, delayed or awaiting a retry) can be cancelled",
+        )
+        .await);
     };
     let batch = serde_json::from_slice::<serde_json::Value>(&row.job)
         .ok()
         .and_then(|v| v.get("batch").cloned())
         .and_then(|b| serde_json::from_value::<BatchItem>(b).ok());
     if let Some(item) = batch {
-        scan_jobs::record_item(pool, &item, &row.job_type, &ItemOutcome::Failed("cancelled by operator".into())).await?;
+        scan_jobs::record_item(
+            pool,
+            &item,
+            &row.job_type,
+            &ItemOutcome::Failed("cancelled by operator".into()),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -167,7 +178,10 @@ mod tests {
 
     #[test]
     fn reasons_lose_the_abort_prefix() {
-        assert_eq!(reason_of(&json!({"Err": "AbortError: bad input"})), Some("bad input".into()));
+        assert_eq!(
+            reason_of(&json!({"Err": "AbortError: bad input"})),
+            Some("bad input".into())
+        );
         assert_eq!(reason_of(&json!({"Err": "timed out"})), Some("timed out".into()));
         assert_eq!(reason_of(&json!({"Ok": null})), None);
     }

@@ -6,19 +6,20 @@
 //! - [`config`]: layered settings, checked at start-up.
 //! - [`db`]: the pool and migrations.
 //! - [`worker_pool`]: apalis workers per stage, supervised.
+pub mod admin;
+pub mod application;
+pub mod bench;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod db;
-pub mod metrics;
-pub mod shutdown;
-pub mod telemetry;
-pub mod worker_pool;
+pub mod import;
 pub mod job_control;
 pub mod maintenance;
+pub mod metrics;
 pub mod scheduler;
+pub mod shutdown;
 pub mod status;
-pub mod admin;
-pub mod import;
-pub mod application;
-pub mod cli;
-pub mod bench;
-pub mod commands;
+pub mod telemetry;
+pub mod tls;
+pub mod worker_pool;

@@ -5,7 +5,7 @@ use prospector::{
     cli::Cli,
     commands,
     config::{Settings, Sources},
-    telemetry,
+    telemetry, tls,
 };
 
 fn main() -> ExitCode {
@@ -18,8 +18,7 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
-    // One TLS provider for every client in the process (sqlx and reqwest).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    tls::init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -29,9 +29,10 @@ pub struct Pruned {
 /// One pass, unless another process holds the pruning lock (then `None`).
 pub async fn prune_once(pool: &PgPool, retention: &RetentionSettings) -> Result<Option<Pruned>, sqlx::Error> {
     let mut lock = pool.acquire().await?;
-    let locked: bool = sqlx::query_scalar!(r#"SELECT pg_try_advisory_lock(hashtext('prospector.prune')) AS "locked!""#)
-        .fetch_one(&mut *lock)
-        .await?;
+    let locked: bool =
+        sqlx::query_scalar!(r#"SELECT pg_try_advisory_lock(hashtext('prospector.prune')) AS "locked!""#)
+            .fetch_one(&mut *lock)
+            .await?;
     if !locked {
         return Ok(None);
     }

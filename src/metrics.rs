@@ -12,7 +12,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const JOBS_TOTAL: &str = "prospector_jobs_total";
 /// Job run time by queue.
 pub const JOB_DURATION_SECONDS: &str = "prospector_job_duration_seconds";
-/// Jobs on a queue by state (set at scrape time from the database).
+/// Jobs on a queue by state (read from the database at each scrape).
 pub const QUEUE_JOBS: &str = "prospector_queue_jobs";
 /// Age of the oldest job ready to run, by queue.
 pub const QUEUE_LAG_SECONDS: &str = "prospector_queue_lag_seconds";
@@ -41,7 +41,9 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Full(JOB_DURATION_SECONDS.to_owned()),
-                &[0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0],
+                &[
+                    0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+                ],
             )
             .and_then(|b| {
                 b.set_buckets_for_metric(
@@ -62,20 +64,29 @@ pub fn handle() -> &'static PrometheusHandle {
 }
 
 fn describe() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    use metrics::{Unit, describe_counter, describe_histogram};
     describe_counter!(JOBS_TOTAL, "Job runs by queue and outcome.");
-    describe_histogram!(JOB_DURATION_SECONDS, Unit::Seconds, "Time one job run took, by queue.");
-    describe_gauge!(QUEUE_JOBS, "Jobs on each queue by state.");
-    describe_gauge!(QUEUE_LAG_SECONDS, Unit::Seconds, "Age of the oldest job ready to run, by queue.");
-    describe_gauge!(QUEUE_WORKERS, "Workers with a recent heartbeat, by queue.");
-    describe_counter!(WORKER_RESTARTS_TOTAL, "Worker restarts after a failure, by queue.");
-    describe_counter!(SCHEDULE_SLOTS_TOTAL, "Schedule slots seen, by schedule and outcome.");
+    describe_histogram!(
+        JOB_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time one job run took, by queue."
+    );
+    describe_counter!(
+        WORKER_RESTARTS_TOTAL,
+        "Worker restarts after a failure, by queue."
+    );
+    describe_counter!(
+        SCHEDULE_SLOTS_TOTAL,
+        "Schedule slots seen, by schedule and outcome."
+    );
     describe_counter!(PRUNED_ROWS_TOTAL, "Rows deleted by retention pruning, by table.");
-    describe_counter!(HTTP_REQUESTS_TOTAL, "Admin HTTP requests by method, route and status.");
+    describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        "Admin HTTP requests by method, route and status."
+    );
     describe_histogram!(
         HTTP_REQUEST_DURATION_SECONDS,
         Unit::Seconds,
         "Admin HTTP request latency by method and route."
     );
-    describe_gauge!(DATABASE_UP, "1 when the database answered the last scrape's queries.");
 }

@@ -30,7 +30,10 @@ impl Shutdown {
         let this = self.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
-            tracing::info!(grace_seconds = grace.as_secs_f64(), "shutdown requested: finishing running jobs");
+            tracing::info!(
+                grace_seconds = grace.as_secs_f64(),
+                "shutdown requested: finishing running jobs"
+            );
             this.stop.cancel();
             tokio::select! {
                 () = tokio::time::sleep(grace) => {

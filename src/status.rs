@@ -154,7 +154,8 @@ impl StatusReport {
             q.done_last_hour = row.done;
         }
 
-        let alive_within = queue_settings.heartbeat_interval * u32::try_from(queue_settings.missed_heartbeats).unwrap_or(u32::MAX);
+        let alive_within = queue_settings.heartbeat_interval
+            * u32::try_from(queue_settings.missed_heartbeats).unwrap_or(u32::MAX);
         let alive_after = now - chrono::Duration::from_std(alive_within).unwrap_or_default();
         let workers: Vec<WorkerStatus> = sqlx::query!(
             r#"

@@ -16,7 +16,12 @@ pub fn init(settings: &LogSettings) {
             .with(fmt::layer().with_writer(std::io::stderr).with_target(false))
             .try_init(),
         LogFormat::Json => registry
-            .with(fmt::layer().json().with_writer(std::io::stderr).flatten_event(true))
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .flatten_event(true),
+            )
             .try_init(),
     };
     // A second init (tests) keeps the first subscriber.

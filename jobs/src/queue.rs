@@ -125,13 +125,8 @@ impl Enqueuer {
     }
 
     /// Enqueue one job now, on the caller's connection or transaction.
-    pub async fn enqueue<J: Job>(
-        &self,
-        conn: &mut PgConnection,
-        job: &J,
-    ) -> Result<Enqueued, EnqueueError> {
-        self.enqueue_with(conn, job, EnqueueOptions::default())
-            .await
+    pub async fn enqueue<J: Job>(&self, conn: &mut PgConnection, job: &J) -> Result<Enqueued, EnqueueError> {
+        self.enqueue_with(conn, job, EnqueueOptions::default()).await
     }
 
     /// Enqueue one job with overrides.

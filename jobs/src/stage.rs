@@ -97,7 +97,9 @@ impl fmt::Display for Stage {
 
 /// A stage name that is not one of [`Stage::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown stage `{0}` (expected one of: discover, tech_scan, audit, score, build_site, screenshot, send_email, snapshot_analytics)")]
+#[error(
+    "unknown stage `{0}` (expected one of: discover, tech_scan, audit, score, build_site, screenshot, send_email, snapshot_analytics)"
+)]
 pub struct UnknownStage(pub String);
 
 impl FromStr for Stage {

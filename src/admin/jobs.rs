@@ -23,18 +23,26 @@ pub async fn list_dead(
     if !(1..=1000).contains(&limit) {
         return Err(AdminError::BadRequest("limit must be between 1 and 1000".into()));
     }
-    Ok(Json(job_control::list_dead(&state.pool, query.queue.as_deref(), limit).await?))
+    Ok(Json(
+        job_control::list_dead(&state.pool, query.queue.as_deref(), limit).await?,
+    ))
 }
 
 /// `POST /api/jobs/{id}/retry`
-pub async fn retry(State(state): State<AdminState>, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
+pub async fn retry(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AdminError> {
     job_control::retry(&state.pool, &id).await?;
     tracing::info!(job.id = %id, "job retried by operator");
     Ok(Json(json!({ "id": id, "status": "Pending" })))
 }
 
 /// `POST /api/jobs/{id}/cancel`
-pub async fn cancel(State(state): State<AdminState>, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
+pub async fn cancel(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AdminError> {
     job_control::cancel(&state.pool, &id).await?;
     tracing::info!(job.id = %id, "job cancelled by operator");
     Ok(Json(json!({ "id": id, "status": "Killed" })))

@@ -54,7 +54,11 @@ impl AdminState {
     /// State from settings.
     pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
         let token = settings.admin.token.clone().map(Arc::new);
-        Self { pool, settings, token }
+        Self {
+            pool,
+            settings,
+            token,
+        }
     }
 }
 
@@ -67,7 +71,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/scan-jobs", get(scan_jobs::list))
         .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

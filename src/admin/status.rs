@@ -5,5 +5,7 @@ use crate::status::StatusReport;
 
 /// `GET /api/status`
 pub async fn get_status(State(state): State<AdminState>) -> Result<Json<StatusReport>, AdminError> {
-    Ok(Json(StatusReport::load(&state.pool, &state.settings.queue).await?))
+    Ok(Json(
+        StatusReport::load(&state.pool, &state.settings.queue).await?,
+    ))
 }

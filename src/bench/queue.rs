@@ -66,7 +66,11 @@ pub async fn run(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<Que
 
     // 1. Enqueue.
     let jobs: Vec<BenchJob> = (0..args.jobs as u64)
-        .map(|seq| BenchJob { seq, work_ms: 0, batch: None })
+        .map(|seq| BenchJob {
+            seq,
+            work_ms: 0,
+            batch: None,
+        })
         .collect();
     let started = Instant::now();
     let mut conn = pool.acquire().await?;
@@ -76,7 +80,10 @@ pub async fn run(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<Que
     drop(conn);
     let enqueue_seconds = started.elapsed().as_secs_f64();
     let enqueue_per_second = args.jobs as f64 / enqueue_seconds;
-    println!("  enqueue: {:>10.0} jobs/s  ({} jobs in {enqueue_seconds:.2}s)", enqueue_per_second, args.jobs);
+    println!(
+        "  enqueue: {:>10.0} jobs/s  ({} jobs in {enqueue_seconds:.2}s)",
+        enqueue_per_second, args.jobs
+    );
 
     // 2. Process.
     let mut children = Vec::new();
@@ -132,11 +139,21 @@ async fn measure(
     let mut conn = pool.acquire().await?;
     for seq in 0..args.latency_jobs as u64 {
         ticker.tick().await;
-        let job = BenchJob { seq: u64::MAX - seq, work_ms: 0, batch: None };
+        let job = BenchJob {
+            seq: u64::MAX - seq,
+            work_ms: 0,
+            batch: None,
+        };
         enqueuer.enqueue(&mut conn, &job).await?;
     }
     drop(conn);
-    wait_done(pool, (args.jobs + args.latency_jobs) as i64, children, Duration::from_secs(120)).await?;
+    wait_done(
+        pool,
+        (args.jobs + args.latency_jobs) as i64,
+        children,
+        Duration::from_secs(120),
+    )
+    .await?;
     let latency = sqlx::query!(
         r#"
         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM lock_at - run_at) * 1000)::float8 AS "p50!",
@@ -152,7 +169,12 @@ async fn measure(
     Ok((process_per_second, span, (latency.p50, latency.p99)))
 }
 
-async fn wait_done(pool: &PgPool, expected: i64, children: &mut [Child], limit: Duration) -> anyhow::Result<()> {
+async fn wait_done(
+    pool: &PgPool,
+    expected: i64,
+    children: &mut [Child],
+    limit: Duration,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     loop {
         let done: i64 = sqlx::query_scalar!(
@@ -193,9 +215,15 @@ fn spawn_worker(url: &str, workers: usize, batch: usize, concurrency: usize) -> 
 
 async fn stop(child: &mut Child) {
     if let Some(pid) = child.id() {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
     }
-    if tokio::time::timeout(Duration::from_secs(30), child.wait()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .is_err()
+    {
         let _ = child.kill().await;
     }
 }
@@ -211,9 +239,11 @@ async fn recreate_database(settings: &crate::config::DatabaseSettings, name: &st
     let options = db::connect_options(settings)?.database("postgres");
     let mut admin = sqlx::PgConnection::connect_with(&options).await?;
     let quoted = name.replace('"', "\"\"");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{quoted}\" WITH (FORCE)")))
-        .execute(&mut admin)
-        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{quoted}\" WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{quoted}\"")))
         .execute(&mut admin)
         .await?;

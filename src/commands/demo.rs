@@ -51,7 +51,9 @@ pub async fn show(app: &Application, address: SocketAddr, token: Option<&str>) -
         report.rejected.len()
     );
 
-    let today = Utc::now().with_timezone(&app.settings.analytics.time_zone).date_naive();
+    let today = Utc::now()
+        .with_timezone(&app.settings.analytics.time_zone)
+        .date_naive();
     let mut conn = app.pool.acquire().await?;
     let job = prospector_jobs::SnapshotAnalytics { date: today };
     app.enqueuer.enqueue(&mut conn, &job).await?;

@@ -49,9 +49,11 @@ pub async fn run(settings: Settings, args: ImportArgs) -> anyhow::Result<ExitCod
     let bar = ProgressBar::new(0);
     if std::io::stderr().is_terminal() {
         bar.set_style(
-            ProgressStyle::with_template("{spinner} importing [{bar:40}] {pos}/{len} rows ({per_sec}, eta {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} importing [{bar:40}] {pos}/{len} rows ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -75,7 +77,10 @@ pub async fn run(settings: Settings, args: ImportArgs) -> anyhow::Result<ExitCod
     if report.rejected.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("{} rows were rejected (listed above); every other row was imported", report.rejected.len());
+        eprintln!(
+            "{} rows were rejected (listed above); every other row was imported",
+            report.rejected.len()
+        );
         Ok(ExitCode::from(EXIT_DATA_ERROR))
     }
 }

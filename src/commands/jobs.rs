@@ -26,7 +26,9 @@ pub async fn run(settings: Settings, command: JobsCommand) -> anyhow::Result<Exi
                         job.queue,
                         job.status,
                         format!("{}/{}", job.attempts, job.max_attempts),
-                        job.died_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+                        job.died_at
+                            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                            .unwrap_or_default(),
                         job.reason.unwrap_or_default(),
                     ]);
                 }
@@ -34,16 +36,20 @@ pub async fn run(settings: Settings, command: JobsCommand) -> anyhow::Result<Exi
             }
             Ok(ExitCode::SUCCESS)
         }
-        JobsCommand::Retry { ids } => each(&ids, "retried", |id| {
-            let pool = pool.clone();
-            async move { job_control::retry(&pool, &id).await }
-        })
-        .await,
-        JobsCommand::Cancel { ids } => each(&ids, "cancelled", |id| {
-            let pool = pool.clone();
-            async move { job_control::cancel(&pool, &id).await }
-        })
-        .await,
+        JobsCommand::Retry { ids } => {
+            each(&ids, "retried", |id| {
+                let pool = pool.clone();
+                async move { job_control::retry(&pool, &id).await }
+            })
+            .await
+        }
+        JobsCommand::Cancel { ids } => {
+            each(&ids, "cancelled", |id| {
+                let pool = pool.clone();
+                async move { job_control::cancel(&pool, &id).await }
+            })
+            .await
+        }
         JobsCommand::Prune => {
             match maintenance::prune_once(&pool, &settings.retention).await? {
                 Some(p) => println!(
@@ -72,5 +78,9 @@ where
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -29,7 +29,9 @@ pub async fn web(settings: Settings, address: Option<SocketAddr>) -> anyhow::Res
     app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
     let listener = bind(address).await?;
     tracing::info!(address = %listener.local_addr()?, "admin HTTP server listening");
-    app.serve_admin(listener).await.context("admin HTTP server failed")?;
+    app.serve_admin(listener)
+        .await
+        .context("admin HTTP server failed")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -54,7 +56,11 @@ async fn spawn_metrics(app: &Application, address: Option<SocketAddr>) -> anyhow
     Ok(())
 }
 
-pub async fn work(settings: Settings, stages: &[Stage], metrics: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+pub async fn work(
+    settings: Settings,
+    stages: &[Stage],
+    metrics: Option<SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     check_built(stages)?;
     let app = Application::connect(settings).await?;
     app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
@@ -86,7 +92,11 @@ pub async fn run_all(
 ) -> anyhow::Result<ExitCode> {
     check_built(stages)?;
     let address = address.unwrap_or(settings.admin.bind);
-    let demo_token = if demo { demo::ensure_token(&mut settings) } else { None };
+    let demo_token = if demo {
+        demo::ensure_token(&mut settings)
+    } else {
+        None
+    };
     let app = Application::connect_and_migrate(settings).await?;
     app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
     let listener = bind(address).await?;
@@ -130,5 +140,9 @@ pub async fn run_all(
             failed = true;
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -30,13 +30,16 @@ async fn fetch(settings: &Settings, base: url::Url) -> anyhow::Result<StatusRepo
     if let Some(token) = &settings.admin.token {
         request = request.bearer_auth(token.expose_secret());
     }
-    let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();
     if !status.is_success() {
         let body = response.text().await.unwrap_or_default();
         anyhow::bail!("{url} answered {status}: {body}");
     }
-    Ok(response.json().await.context("unexpected /api/status response")?)
+    response.json().await.context("unexpected /api/status response")
 }
 
 fn age(seconds: Option<f64>) -> String {
@@ -55,7 +58,11 @@ pub fn render(report: &StatusReport) -> String {
         "queue", "pending", "delayed", "running", "retrying", "dead", "done 1h", "lag", "workers",
     ]);
     for q in &report.queues {
-        let name = if q.built { q.queue.clone() } else { format!("{} (not built)", q.queue) };
+        let name = if q.built {
+            q.queue.clone()
+        } else {
+            format!("{} (not built)", q.queue)
+        };
         queues.add_row(vec![
             name,
             q.pending.to_string(),
@@ -85,7 +92,15 @@ pub fn render(report: &StatusReport) -> String {
 
     let mut batches = Table::new();
     batches.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
-        "batch", "type", "status", "progress", "done", "failed", "total", "eta", "description",
+        "batch",
+        "type",
+        "status",
+        "progress",
+        "done",
+        "failed",
+        "total",
+        "eta",
+        "description",
     ]);
     for s in &report.scan_jobs {
         let b = &s.batch;
@@ -102,7 +117,10 @@ pub fn render(report: &StatusReport) -> String {
         ]);
     }
 
-    let mut out = format!("Queues ({})\n{queues}\n", report.generated_at.format("%Y-%m-%d %H:%M:%S UTC"));
+    let mut out = format!(
+        "Queues ({})\n{queues}\n",
+        report.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
     if report.workers.is_empty() {
         out.push_str("\nWorkers: none seen in the last 10 minutes\n");
     } else {

@@ -102,15 +102,32 @@ impl Progress for Silent {
 
 /// Import a file. Rejected rows are in the report; only a file-level or
 /// database failure is an error.
-pub async fn import_file(pool: &PgPool, request: &ImportRequest, progress: &dyn Progress) -> Result<ImportReport, ImportError> {
-    let bytes = tokio::fs::read(&request.path).await.map_err(|source| ImportError::Read {
-        path: request.path.clone(),
-        source,
-    })?;
+pub async fn import_file(
+    pool: &PgPool,
+    request: &ImportRequest,
+    progress: &dyn Progress,
+) -> Result<ImportReport, ImportError> {
+    let bytes = tokio::fs::read(&request.path)
+        .await
+        .map_err(|source| ImportError::Read {
+            path: request.path.clone(),
+            source,
+        })?;
     let text = String::from_utf8(bytes).map_err(|_| ImportError::NotText(request.path.clone()))?;
-    let format = request.format.unwrap_or_else(|| ImportFormat::from_path(&request.path));
+    let format = request
+        .format
+        .unwrap_or_else(|| ImportFormat::from_path(&request.path));
     let name = request.path.display().to_string();
-    import_text(pool, &name, &text, format, &request.defaults, request.chunk_size, progress).await
+    import_text(
+        pool,
+        &name,
+        &text,
+        format,
+        &request.defaults,
+        request.chunk_size,
+        progress,
+    )
+    .await
 }
 
 /// Import already-read text; `name` identifies it in the batch.
@@ -138,8 +155,15 @@ pub async fn import_text(
         "source": defaults.source,
         "tags": defaults.tags,
     });
-    let scan_job_id =
-        scan_jobs::create_batch(pool, BatchKind::Import, &[], total, Some(&description), &parameters).await?;
+    let scan_job_id = scan_jobs::create_batch(
+        pool,
+        BatchKind::Import,
+        &[],
+        total,
+        Some(&description),
+        &parameters,
+    )
+    .await?;
 
     let mut report = ImportReport {
         scan_job_id,
@@ -220,7 +244,10 @@ fn item_key(line: usize) -> String {
     format!("line:{line}")
 }
 
-async fn upsert_chunk(pool: &PgPool, work: &[(&ParsedRow, &LeadRecord)]) -> Result<Vec<queries::Upserted>, sqlx::Error> {
+async fn upsert_chunk(
+    pool: &PgPool,
+    work: &[(&ParsedRow, &LeadRecord)],
+) -> Result<Vec<queries::Upserted>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut results = Vec::with_capacity(work.len());
     for (_, lead) in work {

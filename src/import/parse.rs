@@ -145,7 +145,9 @@ pub struct ParsedRow {
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
     /// CSV header problems.
-    #[error("the CSV header has no usable column: it needs `domain` (or website/url) or `business_name` (or name); found: {0}")]
+    #[error(
+        "the CSV header has no usable column: it needs `domain` (or website/url) or `business_name` (or name); found: {0}"
+    )]
     NoUsableColumns(String),
     /// CSV header missing.
     #[error("the CSV file is empty: it needs a header row")]
@@ -156,7 +158,11 @@ pub enum FormatError {
 }
 
 /// Parse a whole file. Also returns header columns that were ignored.
-pub fn parse(text: &str, format: ImportFormat, defaults: &RowDefaults) -> Result<(Vec<ParsedRow>, Vec<String>), FormatError> {
+pub fn parse(
+    text: &str,
+    format: ImportFormat,
+    defaults: &RowDefaults,
+) -> Result<(Vec<ParsedRow>, Vec<String>), FormatError> {
     match format {
         ImportFormat::Domains => Ok((parse_domains(text, defaults), Vec::new())),
         ImportFormat::Csv => parse_csv(text, defaults),
@@ -184,8 +190,22 @@ fn parse_domains(text: &str, defaults: &RowDefaults) -> Vec<ParsedRow> {
 
 /// Canonical field names and the header spellings that map to them.
 const ALIASES: &[(&str, &[&str])] = &[
-    ("domain", &["domain", "domain_name", "website", "website_url", "url", "site", "web"]),
-    ("business_name", &["business_name", "name", "company", "business", "company_name"]),
+    (
+        "domain",
+        &[
+            "domain",
+            "domain_name",
+            "website",
+            "website_url",
+            "url",
+            "site",
+            "web",
+        ],
+    ),
+    (
+        "business_name",
+        &["business_name", "name", "company", "business", "company_name"],
+    ),
     ("channel", &["channel"]),
     ("source", &["source"]),
     ("email", &["email", "e-mail", "email_address", "mail"]),
@@ -193,7 +213,10 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("address", &["address", "street", "street_address"]),
     ("city", &["city", "town", "locality"]),
     ("state", &["state", "region", "province"]),
-    ("postal_code", &["postal_code", "zip", "zip_code", "postcode", "post_code"]),
+    (
+        "postal_code",
+        &["postal_code", "zip", "zip_code", "postcode", "post_code"],
+    ),
     ("country", &["country", "country_code"]),
     ("notes", &["notes", "note", "comment", "comments"]),
     ("tags", &["tags", "tag"]),
@@ -202,7 +225,11 @@ const ALIASES: &[(&str, &[&str])] = &[
 ];
 
 fn canonical(header: &str) -> Option<&'static str> {
-    let h = header.trim().trim_start_matches('\u{feff}').to_ascii_lowercase().replace(' ', "_");
+    let h = header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_ascii_lowercase()
+        .replace(' ', "_");
     ALIASES
         .iter()
         .find(|(_, spellings)| spellings.contains(&h.as_str()))
@@ -214,7 +241,10 @@ fn parse_csv(text: &str, defaults: &RowDefaults) -> Result<(Vec<ParsedRow>, Vec<
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| FormatError::BadHeader(e.to_string()))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| FormatError::BadHeader(e.to_string()))?
+        .clone();
     if headers.is_empty() || headers.iter().all(str::is_empty) {
         return Err(FormatError::EmptyCsv);
     }
@@ -225,8 +255,13 @@ fn parse_csv(text: &str, defaults: &RowDefaults) -> Result<(Vec<ParsedRow>, Vec<
         .filter(|(_, c)| c.is_none())
         .map(|(h, _)| h.to_owned())
         .collect();
-    if !columns.iter().any(|c| matches!(c, Some("domain" | "business_name"))) {
-        return Err(FormatError::NoUsableColumns(headers.iter().collect::<Vec<_>>().join(", ")));
+    if !columns
+        .iter()
+        .any(|c| matches!(c, Some("domain" | "business_name")))
+    {
+        return Err(FormatError::NoUsableColumns(
+            headers.iter().collect::<Vec<_>>().join(", "),
+        ));
     }
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -243,7 +278,11 @@ fn parse_csv(text: &str, defaults: &RowDefaults) -> Result<(Vec<ParsedRow>, Vec<
                 if record.len() != headers.len() {
                     (
                         line,
-                        Err(format!("has {} fields but the header has {}", record.len(), headers.len())),
+                        Err(format!(
+                            "has {} fields but the header has {}",
+                            record.len(),
+                            headers.len()
+                        )),
                     )
                 } else {
                     let mut fields = Fields::default();
@@ -348,11 +387,17 @@ fn build_record(mut fields: Fields, defaults: &RowDefaults) -> Result<LeadRecord
                 "channel `{other}` is not digital or offline (maps listings come from discovery, not imports)"
             ));
         }
-        None => defaults.channel.unwrap_or(if domain.is_some() { Channel::Digital } else { Channel::Offline }),
+        None => defaults.channel.unwrap_or(if domain.is_some() {
+            Channel::Digital
+        } else {
+            Channel::Offline
+        }),
     };
     match channel {
         Channel::Digital if domain.is_none() => return Err("a digital lead needs a domain".to_owned()),
-        Channel::Offline if business_name.is_none() => return Err("an offline lead needs a business name".to_owned()),
+        Channel::Offline if business_name.is_none() => {
+            return Err("an offline lead needs a business name".to_owned());
+        }
         _ => {}
     }
     let email = match fields.take("email") {
@@ -366,8 +411,12 @@ fn build_record(mut fields: Fields, defaults: &RowDefaults) -> Result<LeadRecord
     let location = match (fields.take("lat"), fields.take("lng")) {
         (None, None) => None,
         (Some(lat), Some(lng)) => {
-            let lat: f64 = lat.parse().map_err(|_| format!("latitude `{lat}` is not a number"))?;
-            let lng: f64 = lng.parse().map_err(|_| format!("longitude `{lng}` is not a number"))?;
+            let lat: f64 = lat
+                .parse()
+                .map_err(|_| format!("latitude `{lat}` is not a number"))?;
+            let lng: f64 = lng
+                .parse()
+                .map_err(|_| format!("longitude `{lng}` is not a number"))?;
             if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lng) {
                 return Err(format!("coordinates ({lat}, {lng}) are out of range"));
             }
@@ -401,7 +450,9 @@ fn build_record(mut fields: Fields, defaults: &RowDefaults) -> Result<LeadRecord
         channel,
         business_name,
         domain,
-        source: fields.text("source", "source", 100)?.unwrap_or_else(|| defaults.source.clone()),
+        source: fields
+            .text("source", "source", 100)?
+            .unwrap_or_else(|| defaults.source.clone()),
         email,
         phone,
         address: fields.text("address", "address", 500)?,
@@ -506,13 +557,24 @@ mod tests {
     #[test]
     fn formats_are_guessed_from_the_extension() {
         assert_eq!(ImportFormat::from_path(Path::new("a.CSV")), ImportFormat::Csv);
-        assert_eq!(ImportFormat::from_path(Path::new("a.ndjson")), ImportFormat::Jsonl);
-        assert_eq!(ImportFormat::from_path(Path::new("domains.txt")), ImportFormat::Domains);
+        assert_eq!(
+            ImportFormat::from_path(Path::new("a.ndjson")),
+            ImportFormat::Jsonl
+        );
+        assert_eq!(
+            ImportFormat::from_path(Path::new("domains.txt")),
+            ImportFormat::Domains
+        );
     }
 
     #[test]
     fn identities_match_for_the_same_lead() {
-        let (rows, _) = parse("WWW.example.lu\nhttps://example.lu/x\n", ImportFormat::Domains, &defaults()).unwrap();
+        let (rows, _) = parse(
+            "WWW.example.lu\nhttps://example.lu/x\n",
+            ImportFormat::Domains,
+            &defaults(),
+        )
+        .unwrap();
         let a = rows[0].result.as_ref().unwrap().identity();
         let b = rows[1].result.as_ref().unwrap().identity();
         assert_eq!(a, b);

@@ -14,7 +14,7 @@ mod queries;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Days, Utc};
+use chrono::{DateTime, Days, Timelike, Utc};
 use prospector_jobs::{EnqueueOptions, Enqueuer, SnapshotAnalytics};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -34,14 +34,13 @@ pub fn next_slot(spec: &ScheduleSpec, after: DateTime<Utc>) -> Option<DateTime<U
 
 /// The last slot at or before `at`.
 pub fn previous_slot(spec: &ScheduleSpec, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    // Cron resolution is one second: a slot never has a fraction.
+    let at = at.with_nanosecond(0).unwrap_or(at);
     let local = at.with_timezone(&spec.tz);
     if spec.cron.includes(local) {
         return Some(at);
     }
-    spec.cron
-        .after(&local)
-        .next_back()
-        .map(|t| t.with_timezone(&Utc))
+    spec.cron.after(&local).next_back().map(|t| t.with_timezone(&Utc))
 }
 
 /// What a slot enqueues.
@@ -227,7 +226,10 @@ mod tests {
         let after = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
         let next = next_slot(&s, after).unwrap();
         assert_eq!(next, Utc.with_ymd_and_hms(2026, 11, 22, 23, 10, 0).unwrap());
-        assert_eq!(previous_slot(&s, after).unwrap(), Utc.with_ymd_and_hms(2026, 11, 21, 23, 10, 0).unwrap());
+        assert_eq!(
+            previous_slot(&s, after).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 21, 23, 10, 0).unwrap()
+        );
     }
 
     #[test]
@@ -235,7 +237,24 @@ mod tests {
         let s = spec("0 0 * * * *", "UTC", DayRef::Current);
         let at = Utc.with_ymd_and_hms(2026, 1, 1, 5, 0, 0).unwrap();
         assert_eq!(previous_slot(&s, at), Some(at));
-        assert_eq!(next_slot(&s, at), Some(Utc.with_ymd_and_hms(2026, 1, 1, 6, 0, 0).unwrap()));
+        assert_eq!(
+            next_slot(&s, at),
+            Some(Utc.with_ymd_and_hms(2026, 1, 1, 6, 0, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn slots_never_carry_fractions_of_a_second() {
+        let s = spec("* * * * * *", "UTC", DayRef::Current);
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 5, 0, 7).unwrap() + chrono::Duration::milliseconds(345);
+        assert_eq!(
+            previous_slot(&s, at),
+            Some(Utc.with_ymd_and_hms(2026, 1, 1, 5, 0, 7).unwrap())
+        );
+        assert_eq!(
+            next_slot(&s, at),
+            Some(Utc.with_ymd_and_hms(2026, 1, 1, 5, 0, 8).unwrap())
+        );
     }
 
     #[test]
@@ -259,7 +278,9 @@ mod tests {
             at = next_slot(&s, at).unwrap();
             days.push(at.with_timezone(&s.tz).date_naive());
         }
-        let expected: Vec<_> = (28..=31).map(|d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap()).collect();
+        let expected: Vec<_> = (27..=30)
+            .map(|d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap())
+            .collect();
         assert_eq!(days, expected);
     }
 }

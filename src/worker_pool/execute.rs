@@ -143,7 +143,8 @@ pub async fn execute<H: Handler>(
     let span = tracing::info_span!("job", queue = H::QUEUE, job.id = %meta.id, job.attempt = meta.attempt);
     let (outcome, result) = tracing::Instrument::instrument(run::<H>(payload, &meta, runtime), span).await;
     metrics::counter!(names::JOBS_TOTAL, "queue" => H::QUEUE, "outcome" => outcome.label()).increment(1);
-    metrics::histogram!(names::JOB_DURATION_SECONDS, "queue" => H::QUEUE).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(names::JOB_DURATION_SECONDS, "queue" => H::QUEUE)
+        .record(started.elapsed().as_secs_f64());
     result
 }
 
@@ -190,7 +191,10 @@ async fn run<H: Handler>(
             tracing::info!("job interrupted by shutdown; back on the queue");
             (
                 Outcome::Interrupted,
-                Err(Box::new(RetryAfterError::new(Failure("interrupted by shutdown".into()), Duration::ZERO))),
+                Err(Box::new(RetryAfterError::new(
+                    Failure("interrupted by shutdown".into()),
+                    Duration::ZERO,
+                ))),
             )
         }
         Some(Ok(Ok(Ok(())))) => (Outcome::Succeeded, Ok(())),
@@ -270,10 +274,7 @@ async fn fail_permanently<H: Handler>(
 ) -> (Outcome, Result<(), BoxDynError>) {
     tracing::warn!(reason = %reason, "job failed permanently");
     record_failure::<H>(runtime, batch, &reason).await;
-    (
-        Outcome::Failed,
-        Err(Box::new(AbortError::new(Failure(reason)))),
-    )
+    (Outcome::Failed, Err(Box::new(AbortError::new(Failure(reason)))))
 }
 
 async fn record_failure<H: Handler>(runtime: &QueueRuntime<H>, batch: Option<&BatchItem>, reason: &str) {
@@ -294,7 +295,9 @@ mod tests {
     fn backoff_doubles_per_attempt_up_to_the_cap() {
         let base = Duration::from_secs(5);
         let max = Duration::from_secs(60);
-        let delays: Vec<u64> = (1..=6).map(|a| retry_delay(a, base, max, 0.0).as_secs()).collect();
+        let delays: Vec<u64> = (1..=6)
+            .map(|a| retry_delay(a, base, max, 0.0).as_secs())
+            .collect();
         assert_eq!(delays, vec![5, 10, 20, 40, 60, 60]);
     }
 

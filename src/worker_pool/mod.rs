@@ -46,7 +46,9 @@ pub enum PoolError {
     #[error("the {0} stage is not built yet; built stages: {built}", built = built_list())]
     NotBuilt(Stage),
     /// A queue's workers kept dying.
-    #[error("the {queue} workers have been failing for over {seconds}s (last error: {last_error}); exiting so the process can be restarted")]
+    #[error(
+        "the {queue} workers have been failing for over {seconds}s (last error: {last_error}); exiting so the process can be restarted"
+    )]
     GaveUp {
         /// Queue.
         queue: &'static str,
@@ -89,7 +91,10 @@ impl Instance {
 
     /// `queue@host-pid-boot/slot.generation`
     pub fn worker_name(&self, queue: &str, slot: usize, generation: u32) -> String {
-        format!("{queue}@{}-{}-{}/{slot}.{generation}", self.host, self.pid, self.boot)
+        format!(
+            "{queue}@{}-{}-{}/{slot}.{generation}",
+            self.host, self.pid, self.boot
+        )
     }
 
     /// A name for a non-worker role (scheduler claims).
@@ -119,7 +124,13 @@ pub struct WorkerPool {
 
 impl WorkerPool {
     /// A pool with no queues yet (see [`spawn_stage`](Self::spawn_stage)).
-    pub fn new(pool: PgPool, settings: Arc<Settings>, enqueuer: Enqueuer, shutdown: Shutdown, instance: Instance) -> Self {
+    pub fn new(
+        pool: PgPool,
+        settings: Arc<Settings>,
+        enqueuer: Enqueuer,
+        shutdown: Shutdown,
+        instance: Instance,
+    ) -> Self {
         let wakeups = Wakeups::spawn(pool.clone(), shutdown.stop.clone());
         Self {
             pool,
@@ -186,10 +197,16 @@ impl WorkerPool {
                 names: Arc::clone(&self.names),
             };
             let runtime = Arc::clone(&runtime);
-            self.tasks.spawn(async move { supervisor.run::<H>(runtime).await });
+            self.tasks
+                .spawn(async move { supervisor.run::<H>(runtime).await });
         }
         self.queues.push(H::QUEUE);
-        tracing::info!(queue = H::QUEUE, workers = settings.workers, concurrency = settings.concurrency, "workers started");
+        tracing::info!(
+            queue = H::QUEUE,
+            workers = settings.workers,
+            concurrency = settings.concurrency,
+            "workers started"
+        );
     }
 
     /// Run until shutdown (Ok) or until a queue's workers give up (Err).
@@ -250,7 +267,9 @@ impl WorkerPool {
         match queries::hand_back_jobs(&self.pool, &names).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "handed back unfinished jobs"),
-            Err(e) => tracing::warn!(error = %e, "could not hand back unfinished jobs; they return to the queue when the heartbeat expires"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not hand back unfinished jobs; they return to the queue when the heartbeat expires")
+            }
         }
     }
 }

@@ -27,10 +27,7 @@ pub async fn delay_next_run(
 /// Give back every unfinished job locked by these workers (a shutdown whose
 /// grace period ran out): they go straight back to `Pending` instead of
 /// waiting for the orphan timeout.
-pub async fn hand_back_jobs(
-    executor: impl PgExecutor<'_>,
-    workers: &[String],
-) -> Result<u64, sqlx::Error> {
+pub async fn hand_back_jobs(executor: impl PgExecutor<'_>, workers: &[String]) -> Result<u64, sqlx::Error> {
     let result = sqlx::query!(
         r#"
         UPDATE apalis.jobs

@@ -18,7 +18,10 @@ impl CountryCode {
         let trimmed = input.trim();
         let bytes = trimmed.as_bytes();
         if bytes.len() == 2 && bytes.iter().all(u8::is_ascii_alphabetic) {
-            Ok(Self([bytes[0].to_ascii_uppercase(), bytes[1].to_ascii_uppercase()]))
+            Ok(Self([
+                bytes[0].to_ascii_uppercase(),
+                bytes[1].to_ascii_uppercase(),
+            ]))
         } else {
             Err(InvalidCountry(trimmed.chars().take(20).collect()))
         }

@@ -51,7 +51,10 @@ impl Domain {
         };
         let url = Url::parse(&candidate).map_err(|e| DomainError::Invalid(shown(), url_error(e)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(DomainError::Invalid(shown(), "only http and https URLs name a website"));
+            return Err(DomainError::Invalid(
+                shown(),
+                "only http and https URLs name a website",
+            ));
         }
         let host = match url.host() {
             Some(Host::Domain(host)) => host.to_owned(),
@@ -174,11 +177,15 @@ mod tests {
             ("example.lu.", "example.lu"),
             ("  shop.example.co.uk  ", "shop.example.co.uk"),
             ("café.lu", "xn--caf-dma.lu"),
-            ("https://Bäckerei-Müller.de/", "xn--bckerei-mller-gsbj.de"),
+            ("https://Bäckerei-Müller.de/", "xn--bckerei-mller-bfb28a.de"),
             ("www.com", "www.com"),
         ];
         for (input, expected) in cases {
-            assert_eq!(Domain::parse(input).map(String::from), Ok(expected.to_owned()), "{input}");
+            assert_eq!(
+                Domain::parse(input).map(String::from),
+                Ok(expected.to_owned()),
+                "{input}"
+            );
         }
     }
 
@@ -206,7 +213,10 @@ mod tests {
     #[test]
     fn errors_name_the_input_and_the_reason() {
         let err = Domain::parse("info@example.lu").unwrap_err();
-        assert_eq!(err.to_string(), "`info@example.lu` looks like an e-mail address, not a domain");
+        assert_eq!(
+            err.to_string(),
+            "`info@example.lu` looks like an e-mail address, not a domain"
+        );
         let err = Domain::parse("localhost").unwrap_err();
         assert!(err.to_string().contains("top-level domain"), "{err}");
     }

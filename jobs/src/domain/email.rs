@@ -114,16 +114,31 @@ mod tests {
         for (input, expected) in [
             ("info@example.lu", "info@example.lu"),
             ("  Jean.Dupont@Example.LU ", "Jean.Dupont@example.lu"),
-            ("mailto:contact@shop.example.com?subject=hi", "contact@shop.example.com"),
+            (
+                "mailto:contact@shop.example.com?subject=hi",
+                "contact@shop.example.com",
+            ),
             ("a+tag@x.io", "a+tag@x.io"),
         ] {
-            assert_eq!(EmailAddress::parse(input).map(String::from), Ok(expected.to_owned()));
+            assert_eq!(
+                EmailAddress::parse(input).map(String::from),
+                Ok(expected.to_owned())
+            );
         }
     }
 
     #[test]
     fn rejects_what_is_not_an_address() {
-        for input in ["", "example.lu", "@example.lu", "info@", "info@localhost", "a b@x.lu", "x..y@x.lu", "info@-x.lu"] {
+        for input in [
+            "",
+            "example.lu",
+            "@example.lu",
+            "info@",
+            "info@localhost",
+            "a b@x.lu",
+            "x..y@x.lu",
+            "info@-x.lu",
+        ] {
             assert!(EmailAddress::parse(input).is_err(), "{input:?}");
         }
     }

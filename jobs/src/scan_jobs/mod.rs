@@ -11,8 +11,8 @@ mod queries;
 use serde::{Deserialize, Serialize};
 
 pub use queries::{
-    add_total_items, cancel_batch, create_batch, get_batch, list_failures, list_recent,
-    record_item, record_items, record_stage, stage_progress,
+    add_total_items, cancel_batch, create_batch, get_batch, list_failures, list_recent, record_item,
+    record_items, record_stage, stage_progress,
 };
 
 /// The part of a job payload that ties it to a batch item.

@@ -1,8 +1,6 @@
 use sqlx::{PgConnection, PgExecutor};
 
-use super::{
-    BatchItem, BatchKind, BatchSummary, ItemFailure, ItemOutcome, StageOutcome, StageProgress,
-};
+use super::{BatchItem, BatchKind, BatchSummary, ItemFailure, ItemOutcome, StageOutcome, StageProgress};
 
 /// Create a batch of `total_items` items going through `stages`.
 pub async fn create_batch(
@@ -169,10 +167,7 @@ pub async fn record_stage(
 }
 
 /// Mark a batch cancelled (its remaining jobs are cancelled separately).
-pub async fn cancel_batch(
-    executor: impl PgExecutor<'_>,
-    scan_job_id: i64,
-) -> Result<bool, sqlx::Error> {
+pub async fn cancel_batch(executor: impl PgExecutor<'_>, scan_job_id: i64) -> Result<bool, sqlx::Error> {
     let result = sqlx::query!(
         r#"
         UPDATE prospect_scan_jobs

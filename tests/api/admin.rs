@@ -1,0 +1,204 @@
+//! The admin HTTP API: auth, health, readiness, status, metrics, batches.
+
+use prospector::{application::Application, config::Settings};
+use prospector_jobs::scan_jobs::{self, BatchItem, BatchKind, ItemOutcome};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::helpers::{TOKEN, TestApp, TestDb, settings};
+
+#[tokio::test]
+async fn api_routes_refuse_requests_without_the_right_token() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/api/status",
+        "/api/jobs/dead",
+        "/api/scan-jobs",
+        "/api/scan-jobs/1",
+    ] {
+        let url = format!("{}{path}", app.address);
+        let none = app.http.get(&url).send().await.unwrap();
+        assert_eq!(none.status(), 401, "{path} without a token");
+        assert!(none.headers().contains_key("www-authenticate"));
+        let wrong = app
+            .http
+            .get(&url)
+            .bearer_auth("test-admin-token-0123456788")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "{path} with a wrong token");
+    }
+    let post = app
+        .http
+        .post(format!("{}/api/jobs/x/retry", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 401);
+    assert_eq!(app.get("/api/status").await.status(), 200);
+}
+
+async fn spawn_without_token() -> (TestDb, String) {
+    let db = TestDb::new().await;
+    let mut settings: Settings = settings(&db.url);
+    settings.admin.token = None;
+    let app = Application::with_pool(settings, db.pool().await);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { app.serve_admin(listener).await });
+    (db, address)
+}
+
+#[tokio::test]
+async fn with_no_token_configured_api_routes_are_closed_but_health_and_metrics_open() {
+    let (_db, address) = spawn_without_token().await;
+    let client = reqwest::Client::new();
+    let status = client
+        .get(format!("{address}/api/status"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 401);
+    let body: Value = status.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no admin token is configured")
+    );
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = client.get(format!("{address}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn readiness_reports_an_unmigrated_database() {
+    let db = TestDb::empty().await;
+    let app = Application::with_pool(settings(&db.url), db.pool().await);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { app.serve_admin(listener).await });
+    let response = reqwest::get(format!("{address}/readyz")).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let liveness = reqwest::get(format!("{address}/healthz")).await.unwrap();
+    assert_eq!(liveness.status(), 200);
+}
+
+#[tokio::test]
+async fn status_shows_queues_workers_and_batch_progress() {
+    let app = TestApp::spawn().await;
+    let batch = scan_jobs::create_batch(
+        app.pool(),
+        BatchKind::Scan,
+        &["tech_scan"],
+        4,
+        Some("nightly"),
+        &Value::Null,
+    )
+    .await
+    .unwrap();
+    for (key, outcome) in [
+        ("a", ItemOutcome::Processed),
+        ("b", ItemOutcome::Failed("site returned 404".into())),
+    ] {
+        let item = BatchItem {
+            scan_job_id: batch,
+            item_key: key.into(),
+            prospect_id: None,
+        };
+        scan_jobs::record_item(app.pool(), &item, "tech_scan", &outcome)
+            .await
+            .unwrap();
+        // Recording the same outcome again changes nothing.
+        scan_jobs::record_item(app.pool(), &item, "tech_scan", &outcome)
+            .await
+            .unwrap();
+    }
+    let mut conn = app.pool().acquire().await.unwrap();
+    app.app
+        .enqueuer
+        .enqueue(
+            &mut conn,
+            &prospector_jobs::SnapshotAnalytics {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let status: Value = app.get("/api/status").await.json().await.unwrap();
+    let queue = status["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "snapshot_analytics")
+        .unwrap();
+    assert_eq!(queue["pending"], 1);
+    assert_eq!(queue["built"], true);
+    assert!(queue["oldest_ready_age_seconds"].as_f64().is_some());
+    let audit = status["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "audit")
+        .unwrap();
+    assert_eq!(audit["built"], false);
+    let scan = &status["scan_jobs"][0];
+    assert_eq!(scan["id"], batch);
+    assert_eq!(scan["processed_items"], 1);
+    assert_eq!(scan["failed_items"], 1);
+    assert_eq!(scan["status"], "running");
+    assert_eq!(scan["progress_percent"], 50.0);
+
+    let detail: Value = app
+        .get(&format!("/api/scan-jobs/{batch}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["failures"][0]["reason"], "site returned 404");
+    assert_eq!(app.get("/api/scan-jobs/999999").await.status(), 404);
+    assert_eq!(app.get("/api/jobs/dead?limit=0").await.status(), 400);
+}
+
+#[tokio::test]
+async fn metrics_expose_queue_depth_and_http_series() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.pool().acquire().await.unwrap();
+    app.app
+        .enqueuer
+        .enqueue(
+            &mut conn,
+            &prospector_jobs::SnapshotAnalytics {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let _ = app.get("/api/status").await;
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("prospector_queue_jobs{queue=\"snapshot_analytics\",state=\"pending\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("prospector_database_up 1"), "{text}");
+    assert!(
+        text.contains("prospector_http_requests_total{method=\"GET\",route=\"/api/status\",status=\"200\"}"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("route=\"/api/scan-jobs/1\""),
+        "routes are templates, never raw paths"
+    );
+}

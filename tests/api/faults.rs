@@ -1,0 +1,270 @@
+//! Real worker processes under faults: SIGKILL mid-job, SIGTERM with and
+//! without enough grace, and a database that goes away.
+
+use std::{process::Stdio, time::Duration};
+
+use nix::sys::signal::Signal;
+use prospector_jobs::{
+    BenchJob, Enqueuer,
+    scan_jobs::{self, BatchItem, BatchKind},
+};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::helpers::{TestDb, command, count, settings, signal, wait_for};
+
+fn bench_worker(db: &TestDb, concurrency: &str) -> tokio::process::Child {
+    command(&db.url)
+        .args(["bench", "work"])
+        .env("PROSPECTOR__STAGES__BENCH__WORKERS", "1")
+        .env("PROSPECTOR__STAGES__BENCH__CONCURRENCY", concurrency)
+        .env("PROSPECTOR__STAGES__BENCH__BATCH_SIZE", concurrency)
+        .env("PROSPECTOR__QUEUE__SHUTDOWN_GRACE", "10s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a bench worker")
+}
+
+async fn enqueue_batch(pool: &PgPool, items: u64, work_ms: u32) -> i64 {
+    let batch = scan_jobs::create_batch(
+        pool,
+        BatchKind::Scan,
+        &["bench"],
+        items as i32,
+        None,
+        &Value::Null,
+    )
+    .await
+    .unwrap();
+    let jobs: Vec<BenchJob> = (0..items)
+        .map(|seq| BenchJob {
+            seq,
+            work_ms,
+            batch: Some(BatchItem {
+                scan_job_id: batch,
+                item_key: format!("item-{seq}"),
+                prospect_id: None,
+            }),
+        })
+        .collect();
+    let enqueuer = Enqueuer::new(settings("postgres://unused/x").queue_policies());
+    let mut conn = pool.acquire().await.unwrap();
+    enqueuer.enqueue_many(&mut conn, &jobs).await.unwrap();
+    batch
+}
+
+/// Jobs locked by workers of the process with this pid.
+async fn locked_by_process(pool: &PgPool, pid: u32) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT id FROM apalis.jobs WHERE status IN ('Queued', 'Running') AND lock_by LIKE '%-' || $1 || '-%'",
+    )
+    .bind(pid.to_string())
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_job_loses_nothing_and_counts_each_item_once() {
+    // Arrange: 24 items of 300 ms each, one worker process.
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let batch = enqueue_batch(&pool, 24, 300).await;
+    let mut first = bench_worker(&db, "3");
+    let first_pid = first.id().unwrap();
+
+    // Act: kill it while it holds jobs, after it finished a few.
+    wait_for(
+        Duration::from_secs(30),
+        "the first worker to be mid-job",
+        || async {
+            let done = scan_jobs::get_batch(&pool, batch)
+                .await
+                .unwrap()
+                .unwrap()
+                .processed_items;
+            done >= 3 && !locked_by_process(&pool, first_pid).await.is_empty()
+        },
+    )
+    .await;
+    signal(&first, Signal::SIGKILL);
+    let status = first.wait().await.unwrap();
+    assert!(!status.success());
+    let orphaned = locked_by_process(&pool, first_pid).await;
+    assert!(!orphaned.is_empty(), "the killed worker held jobs");
+
+    let mut second = bench_worker(&db, "3");
+
+    // Assert: every item finished exactly once, nothing lost or left running.
+    wait_for(Duration::from_secs(60), "the batch to complete", || async {
+        scan_jobs::get_batch(&pool, batch).await.unwrap().unwrap().status == "completed"
+    })
+    .await;
+    let summary = scan_jobs::get_batch(&pool, batch).await.unwrap().unwrap();
+    assert_eq!(
+        (summary.processed_items, summary.failed_items, summary.total_items),
+        (24, 0, 24)
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM scan_job_items").await, 24);
+    wait_for(
+        Duration::from_secs(10),
+        "every job to be acknowledged",
+        || async {
+            count(
+                &pool,
+                "SELECT count(*) FROM apalis.jobs WHERE job_type = 'bench' AND status = 'Done'",
+            )
+            .await
+                == 24
+        },
+    )
+    .await;
+    for id in &orphaned {
+        let (lock_by, attempts): (String, i32) =
+            sqlx::query_as("SELECT lock_by, attempts FROM apalis.jobs WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert!(
+            !lock_by.contains(&format!("-{first_pid}-")),
+            "job {id} was finished by the second worker"
+        );
+        assert!(attempts >= 2, "job {id} ran again after the kill");
+    }
+
+    signal(&second, Signal::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(20), second.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "SIGTERM is a clean exit: {status}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_running_job_finish_then_exits_cleanly() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let batch = enqueue_batch(&pool, 1, 2_000).await;
+    let mut worker = bench_worker(&db, "1");
+    let pid = worker.id().unwrap();
+    wait_for(Duration::from_secs(20), "the job to start", || async {
+        !locked_by_process(&pool, pid).await.is_empty()
+    })
+    .await;
+    signal(&worker, Signal::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(20), worker.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let summary = scan_jobs::get_batch(&pool, batch).await.unwrap().unwrap();
+    assert_eq!(summary.processed_items, 1, "the running job finished before exit");
+}
+
+#[tokio::test]
+async fn sigterm_hands_back_a_job_that_outlives_the_grace_period() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let batch = enqueue_batch(&pool, 1, 60_000).await;
+    let mut worker = command(&db.url)
+        .args(["bench", "work"])
+        .env("PROSPECTOR__STAGES__BENCH__WORKERS", "1")
+        .env("PROSPECTOR__STAGES__BENCH__CONCURRENCY", "1")
+        .env("PROSPECTOR__STAGES__BENCH__BATCH_SIZE", "1")
+        .env("PROSPECTOR__QUEUE__SHUTDOWN_GRACE", "1s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = worker.id().unwrap();
+    wait_for(Duration::from_secs(20), "the job to start", || async {
+        !locked_by_process(&pool, pid).await.is_empty()
+    })
+    .await;
+    let job: String = sqlx::query_scalar("SELECT id FROM apalis.jobs WHERE job_type = 'bench'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    signal(&worker, Signal::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(20), worker.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+
+    // The job is back on the queue at once (not waiting for a heartbeat timeout)…
+    let (state, ready): (String, bool) =
+        sqlx::query_as("SELECT status, run_at <= now() FROM apalis.jobs WHERE id = $1")
+            .bind(&job)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "Pending");
+    assert!(ready, "it can run again right away");
+    // …and not counted as failed.
+    let summary = scan_jobs::get_batch(&pool, batch).await.unwrap().unwrap();
+    assert_eq!((summary.processed_items, summary.failed_items), (0, 0));
+}
+
+#[tokio::test]
+async fn workers_exit_non_zero_when_the_database_stays_unreachable() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let mut worker = command(&db.url)
+        .args(["work", "--stages", "snapshot_analytics"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(20), "the worker to register", || async {
+        count(&pool, "SELECT count(*) FROM apalis.workers").await > 0
+    })
+    .await;
+
+    // The database refuses every connection from now on.
+    let admin = PgPool::connect(&format!("{}/postgres", crate::helpers::server_url()))
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+        db.name
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&db.name)
+        .execute(&admin)
+        .await
+        .unwrap();
+
+    // Give-up is 4 s in test settings; restarts back off meanwhile.
+    let status = tokio::time::timeout(Duration::from_secs(45), worker.wait())
+        .await
+        .expect("the worker exits instead of idling with dead workers")
+        .unwrap();
+    let mut stderr = String::new();
+    use tokio::io::AsyncReadExt;
+    worker
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(!status.success(), "exit status {status}");
+    assert!(
+        stderr.contains("failing for over"),
+        "the reason is logged: {stderr}"
+    );
+
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+        db.name
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real application on real PostgreSQL.
+//! One test binary; each test gets its own database.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod admin;
+mod analytics;
+mod faults;
+mod helpers;
+mod import;
+mod queue;
+mod scheduler;
+mod schema;
