@@ -16,6 +16,9 @@
 //! | `snapshot_analytics` | [`SnapshotAnalytics`]  | `analytics_snapshots`          |
 //! | `bench`              | [`BenchJob`]           | nothing (queue benchmarks)     |
 //!
+//! `tech_scan`, `audit` and `score` take a [`pipeline::ProspectJob`] each and
+//! chain with [`pipeline::advance`].
+//!
 //! The other stages (discover, tech_scan, audit, score, build_site, screenshot,
 //! send_email) are named by [`Stage`] and get their modules as they are built;
 //! [`Stage::is_built`] says which ones a worker may run.
@@ -35,6 +38,7 @@
 
 pub mod bench;
 pub mod domain;
+pub mod pipeline;
 pub mod queue;
 pub mod runtime;
 pub mod scan_jobs;

@@ -43,7 +43,7 @@ impl Stage {
     ];
 
     /// The queue (apalis `job_type`) this stage's jobs live on.
-    pub fn queue(self) -> &'static str {
+    pub const fn queue(self) -> &'static str {
         match self {
             Stage::Discover => "discover",
             Stage::TechScan => "tech_scan",

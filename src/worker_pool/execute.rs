@@ -25,7 +25,7 @@ use apalis::prelude::{AbortError, BoxDynError, Data, FromRequest, RetryAfterErro
 use futures::FutureExt;
 use prospector_jobs::{
     Enqueuer, Handler, JobContext, StageError,
-    scan_jobs::{self, BatchItem, ItemOutcome},
+    scan_jobs::{self, BatchItem, ItemOutcome, StageOutcome},
 };
 use rand::Rng;
 use serde_json::Value;
@@ -281,8 +281,15 @@ async fn record_failure<H: Handler>(runtime: &QueueRuntime<H>, batch: Option<&Ba
     let Some(item) = batch else {
         return;
     };
+    let stage = StageOutcome::Failed(reason.to_owned());
     let outcome = ItemOutcome::Failed(reason.to_owned());
-    if let Err(e) = scan_jobs::record_item(&runtime.pool, item, H::QUEUE, &outcome).await {
+    let recorded = async {
+        let mut tx = runtime.pool.begin().await?;
+        scan_jobs::record_stage(&mut *tx, item, H::QUEUE, &stage).await?;
+        scan_jobs::record_item(&mut *tx, item, H::QUEUE, &outcome).await?;
+        tx.commit().await
+    };
+    if let Err(e) = recorded.await {
         tracing::error!(error = %e, scan_job.id = item.scan_job_id, "could not record a failed batch item");
     }
 }

@@ -134,6 +134,35 @@ impl TestDb {
     }
 }
 
+impl Drop for TestDb {
+    /// Drop the database (and any connection still on it), so runs leave
+    /// nothing behind and never touch another run's databases.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let url = format!("{}/postgres", server_url());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&url).await.ok()?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("note: could not drop test database {}", self.name);
+        }
+    }
+}
+
 /// The admin token every test app uses.
 pub const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -175,6 +204,8 @@ pub fn test_queue(max_attempts: u32, backoff_base: Duration) -> StageSettings {
 
 /// The application on a fresh database, with its admin API on a random port.
 pub struct TestApp {
+    /// Kept so the database lives as long as the app.
+    _db: TestDb,
     /// The application.
     pub app: Application,
     /// `http://127.0.0.1:port`
@@ -202,6 +233,7 @@ impl TestApp {
         let server = app.clone();
         tokio::spawn(async move { server.serve_admin(listener).await });
         Self {
+            _db: db,
             app,
             address,
             http: reqwest::Client::new(),
