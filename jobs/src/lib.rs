@@ -42,6 +42,7 @@ pub mod pipeline;
 pub mod queue;
 pub mod runtime;
 pub mod scan_jobs;
+pub mod score;
 pub mod snapshot_analytics;
 mod stage;
 
