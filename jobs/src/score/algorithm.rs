@@ -268,7 +268,7 @@ impl ScoreCard {
             .iter()
             .filter(|f| f.kind == FlagKind::Problem)
             .collect();
-        problems.sort_by(|a, b| b.points.cmp(&a.points));
+        problems.sort_by_key(|f| std::cmp::Reverse(f.points));
         problems.into_iter()
     }
 }
