@@ -91,6 +91,14 @@ pub enum Command {
     /// some rows were rejected (the good ones are imported).
     Import(ImportArgs),
 
+    /// Start a batch through the digital branch (tech_scan → audit → score).
+    ///
+    /// Picks prospects by --file (imports it first), --tag, --status and/or
+    /// --stale (not tech-scanned for that long), and enqueues the first of
+    /// --stages for each, as one batch you can follow with `status`. A batch
+    /// that runs tech_scan or audit also re-scores.
+    Scan(ScanArgs),
+
     /// Print queues, workers and batches (what /api/status returns) as tables.
     Status {
         /// Read from a running admin server instead of the database
@@ -135,6 +143,29 @@ pub struct ImportArgs {
     /// Country of rows that name none (default: import.default_country).
     #[arg(long)]
     pub country: Option<String>,
+}
+
+/// `prospector scan` arguments.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Import this file (domain list, CSV or JSON lines) and scan its prospects.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Prospects with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Prospects with this status (pending, active, …).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Prospects not tech-scanned for this long (e.g. 30d), or never.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub stale: Option<std::time::Duration>,
+    /// Stages, comma-separated, in pipeline order.
+    #[arg(long, value_delimiter = ',', value_parser = parse_stage, default_value = "tech_scan,audit,score")]
+    pub stages: Vec<Stage>,
+    /// At most this many prospects (stalest first).
+    #[arg(long)]
+    pub limit: Option<i64>,
 }
 
 /// `prospector jobs …`

@@ -17,6 +17,7 @@ pub mod import;
 pub mod job_control;
 pub mod maintenance;
 pub mod metrics;
+pub mod scan;
 pub mod scheduler;
 pub mod shutdown;
 pub mod status;

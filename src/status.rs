@@ -71,6 +71,9 @@ pub struct ScanJobStatus {
     pub progress_percent: f64,
     /// Estimated seconds left.
     pub eta_seconds: Option<f64>,
+    /// Progress of each stage (done, skipped, failed items).
+    #[serde(default)]
+    pub stage_progress: Vec<scan_jobs::StageProgress>,
 }
 
 fn queue_entry<'a>(queues: &'a mut BTreeMap<String, QueueStatus>, name: &str) -> &'a mut QueueStatus {
@@ -79,6 +82,22 @@ fn queue_entry<'a>(queues: &'a mut BTreeMap<String, QueueStatus>, name: &str) ->
         built: false,
         ..QueueStatus::default()
     })
+}
+
+impl ScanJobStatus {
+    /// A batch with its derived figures.
+    pub fn new(
+        batch: scan_jobs::BatchSummary,
+        now: DateTime<Utc>,
+        stage_progress: Vec<scan_jobs::StageProgress>,
+    ) -> Self {
+        Self {
+            progress_percent: batch.progress_percent(),
+            eta_seconds: batch.eta_seconds(now),
+            stage_progress,
+            batch,
+        }
+    }
 }
 
 impl StatusReport {
@@ -180,13 +199,17 @@ impl StatusReport {
             q.workers_alive += 1;
         }
 
-        let scan_jobs = scan_jobs::list_recent(pool, 20)
-            .await?
+        let batches = scan_jobs::list_recent(pool, 20).await?;
+        let ids: Vec<i64> = batches.iter().map(|b| b.id).collect();
+        let mut progress = scan_jobs::stage_progress_many(pool, &ids).await?;
+        let scan_jobs = batches
             .into_iter()
-            .map(|batch| ScanJobStatus {
-                progress_percent: batch.progress_percent(),
-                eta_seconds: batch.eta_seconds(now),
-                batch,
+            .map(|batch| {
+                let stage_progress = progress
+                    .extract_if(.., |(id, _)| *id == batch.id)
+                    .map(|(_, p)| p)
+                    .collect();
+                ScanJobStatus::new(batch, now, stage_progress)
             })
             .collect();
 

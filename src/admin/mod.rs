@@ -9,6 +9,8 @@
 //! | `GET /api/jobs/dead`               | bearer | dead jobs (`?queue=&limit=`)           |
 //! | `POST /api/jobs/{id}/retry`        | bearer | retry a dead job                       |
 //! | `POST /api/jobs/{id}/cancel`       | bearer | cancel a waiting job                   |
+//! | `GET /api/prospects`               | bearer | list: tier, score range, city, CMS, …  |
+//! | `GET /api/prospects/{id}`          | bearer | profile, score, flags, contacts        |
 //! | `GET /api/scan-jobs`               | bearer | recent batches                         |
 //! | `GET /api/scan-jobs/{id}`          | bearer | one batch, per-stage progress, failures|
 //!
@@ -20,6 +22,7 @@ mod error;
 mod health;
 mod jobs;
 mod metrics;
+mod prospects;
 mod scan_jobs;
 mod status;
 
@@ -69,6 +72,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/jobs/dead", get(jobs::list_dead))
         .route("/api/jobs/{id}/retry", post(jobs::retry))
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/api/prospects", get(prospects::list))
+        .route("/api/prospects/{id}", get(prospects::get_one))
         .route("/api/scan-jobs", get(scan_jobs::list))
         .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
         .route_layer(axum::middleware::from_fn_with_state(

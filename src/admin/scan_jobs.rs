@@ -3,7 +3,7 @@ use axum::{
     extract::{Path, State},
 };
 use chrono::Utc;
-use prospector_jobs::scan_jobs::{self, ItemFailure, StageProgress};
+use prospector_jobs::scan_jobs::{self, ItemFailure};
 use serde::Serialize;
 
 use super::{AdminError, AdminState};
@@ -16,11 +16,7 @@ pub async fn list(State(state): State<AdminState>) -> Result<Json<Vec<ScanJobSta
     Ok(Json(
         batches
             .into_iter()
-            .map(|batch| ScanJobStatus {
-                progress_percent: batch.progress_percent(),
-                eta_seconds: batch.eta_seconds(now),
-                batch,
-            })
+            .map(|batch| ScanJobStatus::new(batch, now, Vec::new()))
             .collect(),
     ))
 }
@@ -29,7 +25,6 @@ pub async fn list(State(state): State<AdminState>) -> Result<Json<Vec<ScanJobSta
 pub struct ScanJobDetail {
     #[serde(flatten)]
     status: ScanJobStatus,
-    stages: Vec<StageProgress>,
     failures: Vec<ItemFailure>,
 }
 
@@ -44,12 +39,7 @@ pub async fn get_one(
     let stages = scan_jobs::stage_progress(&state.pool, id).await?;
     let failures = scan_jobs::list_failures(&state.pool, id, 200).await?;
     Ok(Json(ScanJobDetail {
-        status: ScanJobStatus {
-            progress_percent: batch.progress_percent(),
-            eta_seconds: batch.eta_seconds(Utc::now()),
-            batch,
-        },
-        stages,
+        status: ScanJobStatus::new(batch, Utc::now(), stages),
         failures,
     }))
 }

@@ -5,6 +5,7 @@ mod demo;
 mod import;
 mod jobs;
 mod roles;
+mod scan;
 mod status;
 
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Schedule { metrics_bind } => roles::schedule(settings, metrics_bind).await,
         Command::Run { demo, bind, stages } => roles::run_all(settings, demo, bind, &stages).await,
         Command::Import(args) => import::run(settings, args).await,
+        Command::Scan(args) => scan::run(settings, args).await,
         Command::Status { url, json } => status::run(settings, url, json).await,
         Command::Jobs { command } => jobs::run(settings, command).await,
         Command::Bench { command } => match command {

@@ -113,6 +113,20 @@ pub fn render(report: &StatusReport) -> String {
             b.failed_items.to_string(),
             b.total_items.to_string(),
             age(s.eta_seconds),
+            s.stage_progress
+                .iter()
+                .map(|p| {
+                    let mut text = format!("{} {}", p.stage, p.done);
+                    if p.skipped > 0 {
+                        text.push_str(&format!(" (+{} skipped)", p.skipped));
+                    }
+                    if p.failed > 0 {
+                        text.push_str(&format!(" ({} failed)", p.failed));
+                    }
+                    text
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
             b.description.clone().unwrap_or_default(),
         ]);
     }

@@ -278,3 +278,14 @@ fn db_message(e: &sqlx::Error) -> String {
         other => other.to_string(),
     }
 }
+
+/// The prospects an import batch created or updated.
+pub async fn imported_prospects(pool: &PgPool, scan_job_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT DISTINCT prospect_id AS "prospect_id!" FROM scan_job_items
+           WHERE scan_job_id = $1 AND prospect_id IS NOT NULL ORDER BY 1"#,
+        scan_job_id
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -160,6 +160,7 @@ async fn status_shows_queues_workers_and_batch_progress() {
         .await
         .unwrap();
     assert_eq!(detail["failures"][0]["reason"], "site returned 404");
+    assert!(detail["stage_progress"].is_array());
     assert_eq!(app.get("/api/scan-jobs/999999").await.status(), 404);
     assert_eq!(app.get("/api/jobs/dead?limit=0").await.status(), 400);
 }
@@ -201,4 +202,59 @@ async fn metrics_expose_queue_depth_and_http_series() {
         !text.contains("route=\"/api/scan-jobs/1\""),
         "routes are templates, never raw paths"
     );
+}
+
+#[tokio::test]
+async fn prospects_can_be_listed_by_tier_score_city_and_cms_and_read_in_full() {
+    let app = TestApp::spawn().await;
+    sqlx::raw_sql(
+        r#"
+        INSERT INTO prospects (id, domain_name, business_name, city) OVERRIDING SYSTEM VALUE VALUES
+            (1, 'a.lu', 'Alpha', 'Luxembourg'), (2, 'b.lu', 'Beta', 'Esch'), (3, 'c.lu', 'Gamma', 'Luxembourg');
+        INSERT INTO prospect_tech_profiles (prospect_id, cms) VALUES (1, 'WordPress'), (2, 'Joomla'), (3, 'WordPress');
+        INSERT INTO prospect_scores (prospect_id, score, lead_tier, reason_flags) VALUES
+            (1, 87, 'hot', '[{"code": "no_https", "kind": "problem", "points": 12, "title": "Your website is not secure"},
+                            {"code": "has_email", "kind": "signal", "points": 4, "title": "We have an e-mail address"}]'),
+            (2, 50, 'warm', '[]'),
+            (3, 20, 'cold', '[]');
+        INSERT INTO prospect_contacts (prospect_id, contact_type, value, is_primary) VALUES (1, 'email', 'info@a.lu', true);
+        "#,
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+
+    let page: Value = app.get("/api/prospects").await.json().await.unwrap();
+    let ids: Vec<i64> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![1, 2, 3], "highest score first");
+    assert_eq!(
+        page["items"][0]["top_reasons"],
+        serde_json::json!(["Your website is not secure"])
+    );
+
+    let filtered: Value = app
+        .get("/api/prospects?city=luxembourg&cms=wordpress&min_score=30")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(filtered["items"].as_array().unwrap().len(), 1);
+    assert_eq!(filtered["items"][0]["business_name"], "Alpha");
+    let tier: Value = app.get("/api/prospects?tier=warm").await.json().await.unwrap();
+    assert_eq!(tier["items"][0]["id"], 2);
+    assert_eq!(app.get("/api/prospects?tier=lukewarm").await.status(), 400);
+    assert_eq!(app.get("/api/prospects?sort=random()").await.status(), 400);
+
+    let profile: Value = app.get("/api/prospects/1").await.json().await.unwrap();
+    assert_eq!(profile["prospect"]["domain_name"], "a.lu");
+    assert_eq!(profile["tech"]["cms"], "WordPress");
+    assert_eq!(profile["score"]["reason_flags"][0]["code"], "no_https");
+    assert_eq!(profile["contacts"][0]["value"], "info@a.lu");
+    assert_eq!(profile["interactions"], serde_json::json!([]));
+    assert_eq!(app.get("/api/prospects/999").await.status(), 404);
 }

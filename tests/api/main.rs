@@ -8,5 +8,6 @@ mod faults;
 mod helpers;
 mod import;
 mod queue;
+mod scan;
 mod scheduler;
 mod schema;

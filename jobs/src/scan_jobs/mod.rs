@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use queries::{
     add_total_items, cancel_batch, create_batch, get_batch, list_failures, list_recent, record_item,
-    record_items, record_stage, stage_progress,
+    record_items, record_stage, stage_progress, stage_progress_many,
 };
 
 /// The part of a job payload that ties it to a batch item.

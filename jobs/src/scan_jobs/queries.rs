@@ -264,3 +264,40 @@ pub async fn stage_progress(
     .fetch_all(executor)
     .await
 }
+
+/// Per-stage progress of several batches at once.
+pub async fn stage_progress_many(
+    executor: impl PgExecutor<'_>,
+    scan_job_ids: &[i64],
+) -> Result<Vec<(i64, StageProgress)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT scan_job_id,
+               stage,
+               count(*) FILTER (WHERE outcome = 'done') AS "done!",
+               count(*) FILTER (WHERE outcome = 'skipped') AS "skipped!",
+               count(*) FILTER (WHERE outcome = 'failed') AS "failed!"
+        FROM scan_job_stage_items
+        WHERE scan_job_id = ANY($1)
+        GROUP BY scan_job_id, stage
+        ORDER BY scan_job_id, stage
+        "#,
+        scan_job_ids,
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.scan_job_id,
+                StageProgress {
+                    stage: r.stage,
+                    done: r.done,
+                    skipped: r.skipped,
+                    failed: r.failed,
+                },
+            )
+        })
+        .collect())
+}
