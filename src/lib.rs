@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod import;
 pub mod job_control;
 pub mod maintenance;
