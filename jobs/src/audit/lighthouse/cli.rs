@@ -20,7 +20,7 @@ use crate::audit::settings::{FormFactor, LighthouseSettings};
 const LOG: &str = "lighthouse.log";
 
 /// The CLI's script in the pinned install.
-pub(super) fn entry_point(settings: &LighthouseSettings) -> PathBuf {
+pub fn entry_point(settings: &LighthouseSettings) -> PathBuf {
     settings
         .install_dir
         .join("node_modules")
@@ -90,7 +90,7 @@ fn crashed(dir: &RunDir, status: String) -> RunnerError {
 /// The value of `--chrome-flags`: flags separated by spaces, a value with
 /// spaces in double quotes (`--host-resolver-rules="MAP a ~NOTFOUND, …"`),
 /// as Lighthouse's own parser reads it.
-fn chrome_flags_arg(flags: &[String]) -> String {
+pub fn chrome_flags_arg(flags: &[String]) -> String {
     flags
         .iter()
         .map(|flag| {

@@ -26,6 +26,7 @@ use std::{io, path::Path, sync::Arc, time::Duration};
 
 use url::Url;
 
+pub use self::cli::{chrome_flags_arg, entry_point as cli_entry_point};
 use super::settings::{FormFactor, LighthouseSettings, RunnerKind};
 
 /// Why a run produced no report. Every variant is worth a retry.
@@ -158,7 +159,7 @@ fn check_installation(settings: &LighthouseSettings) -> Result<(), NotInstalled>
         &settings.chrome_path,
         "apt-get install chromium, or set audit.lighthouse.chrome_path",
     )?;
-    require("Lighthouse", &cli::entry_point(settings), INSTALL_HINT)?;
+    require("Lighthouse", &cli_entry_point(settings), INSTALL_HINT)?;
     require(
         "the resident Lighthouse driver",
         &settings.install_dir.join("driver.mjs"),
