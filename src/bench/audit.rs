@@ -141,11 +141,11 @@ async fn run_stage(mut settings: Settings, urls: &[(&'static str, url::Url)]) ->
 
     let mut ids = Vec::with_capacity(urls.len());
     for (i, (_, url)) in urls.iter().enumerate() {
-        let id: i64 = sqlx::query_scalar(
+        let id = sqlx::query_scalar!(
             "INSERT INTO prospects (channel, domain_name, website_url, source) VALUES ('digital', $1, $2, 'bench') RETURNING id",
+            format!("bench-{i}.example"),
+            url.as_str(),
         )
-        .bind(format!("bench-{i}.example"))
-        .bind(url.as_str())
         .fetch_one(&pool)
         .await?;
         ids.push(id);
@@ -197,11 +197,12 @@ async fn run_stage(mut settings: Settings, urls: &[(&'static str, url::Url)]) ->
 }
 
 async fn progress(pool: &PgPool) -> anyhow::Result<(i64, i64)> {
-    let done: i64 = sqlx::query_scalar("SELECT count(*) FROM prospect_performance_profiles")
+    let done = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM prospect_performance_profiles"#)
         .fetch_one(pool)
         .await?;
-    let dead: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM apalis.jobs WHERE job_type = 'audit' AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))",
+    let dead = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM apalis.jobs
+           WHERE job_type = 'audit' AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))"#,
     )
     .fetch_one(pool)
     .await?;
@@ -209,18 +210,19 @@ async fn progress(pool: &PgPool) -> anyhow::Result<(i64, i64)> {
 }
 
 async fn stored_scores(pool: &PgPool, id: i64) -> anyhow::Result<Option<LighthouseScores>> {
-    let row: Option<(Option<i32>, Option<i32>, Option<i32>, Option<i32>)> = sqlx::query_as(
-        "SELECT performance_score, accessibility_score, best_practices_score, seo_score FROM prospect_performance_profiles WHERE prospect_id = $1",
+    let row = sqlx::query!(
+        "SELECT performance_score, accessibility_score, best_practices_score, seo_score
+         FROM prospect_performance_profiles WHERE prospect_id = $1",
+        id
     )
-    .bind(id)
     .fetch_optional(pool)
     .await?;
     let score = |v: Option<i32>| v.and_then(|v| prospector_jobs::domain::Score::new(i64::from(v)).ok());
-    Ok(row.map(|(p, a, b, s)| LighthouseScores {
-        performance: score(p),
-        accessibility: score(a),
-        best_practices: score(b),
-        seo: score(s),
+    Ok(row.map(|r| LighthouseScores {
+        performance: score(r.performance_score),
+        accessibility: score(r.accessibility_score),
+        best_practices: score(r.best_practices_score),
+        seo: score(r.seo_score),
     }))
 }
 

@@ -173,3 +173,127 @@ pub(super) fn pagespeed_api_key(env: &HashMap<String, String>) -> Result<Option<
         Some(key) => Ok(Some(SecretString::from(key.to_owned()))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::config::{Settings, Sources};
+
+    fn load_with(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::load(&Sources {
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Sources::default()
+        })
+    }
+
+    #[test]
+    fn defaults_audit_with_resident_lighthouse_on_mobile() {
+        let settings = load_with(&[]).unwrap();
+        let audit = &settings.audit;
+        assert_eq!(audit.provider, ProviderKind::Lighthouse);
+        assert_eq!(audit.form_factor, FormFactor::Mobile);
+        assert_eq!(audit.lighthouse.runner, RunnerKind::Resident);
+        assert!(
+            audit
+                .lighthouse
+                .chrome_flags
+                .iter()
+                .any(|f| f == "--headless=new")
+        );
+        assert!(audit.pagespeed.api_key.is_none());
+        assert_eq!(
+            settings.stage("audit").concurrency,
+            prospector_jobs::audit::capacity::default_concurrency(),
+            "the audit concurrency follows the machine"
+        );
+    }
+
+    #[test]
+    fn the_audit_concurrency_can_be_set_per_worker() {
+        let settings = load_with(&[("PROSPECTOR__STAGES__AUDIT__CONCURRENCY", "1")]).unwrap();
+        assert_eq!(settings.stage("audit").concurrency, 1);
+    }
+
+    #[test]
+    fn bad_audit_values_name_their_key() {
+        let cases = [
+            ("PROSPECTOR__AUDIT__PROVIDER", "webpagetest", "audit.provider"),
+            ("PROSPECTOR__AUDIT__FORM_FACTOR", "tablet", "audit.form_factor"),
+            ("PROSPECTOR__AUDIT__TIMEOUT", "forever", "audit.timeout"),
+            ("PROSPECTOR__AUDIT__TIMEOUT", "10m", "audit.timeout"),
+            (
+                "PROSPECTOR__AUDIT__LIGHTHOUSE__RUNNER",
+                "docker",
+                "audit.lighthouse.runner",
+            ),
+            (
+                "PROSPECTOR__AUDIT__LIGHTHOUSE__RECYCLE_AFTER",
+                "0",
+                "audit.lighthouse.recycle_after",
+            ),
+            (
+                "PROSPECTOR__AUDIT__LIGHTHOUSE__CHROME_PATH",
+                " ",
+                "audit.lighthouse.chrome_path",
+            ),
+            (
+                "PROSPECTOR__AUDIT__PAGESPEED__BASE_URL",
+                "ftp://example",
+                "audit.pagespeed.base_url",
+            ),
+            (
+                "PROSPECTOR__AUDIT__PAGESPEED__DAILY_QUOTA",
+                "0",
+                "audit.pagespeed.daily_quota",
+            ),
+            (PAGESPEED_API_KEY_VAR, "two words", PAGESPEED_API_KEY_VAR),
+        ];
+        for (var, value, key) in cases {
+            let err = load_with(&[(var, value)]).expect_err(var).to_string();
+            assert!(err.contains(key), "{var}={value}: `{err}` should name {key}");
+        }
+    }
+
+    #[test]
+    fn chrome_flags_the_runner_owns_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flags.toml");
+        std::fs::write(
+            &file,
+            "[audit.lighthouse]\nchrome_flags = [\"--headless=new\", \"--user-data-dir=/tmp/shared\"]\n",
+        )
+        .unwrap();
+        let err = Settings::load(&Sources {
+            extra_file: Some(file),
+            ..Sources::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("audit.lighthouse.chrome_flags"), "{err}");
+        assert!(err.contains("--user-data-dir"), "{err}");
+    }
+
+    #[test]
+    fn the_pagespeed_key_comes_from_the_environment_only() {
+        let settings = load_with(&[(PAGESPEED_API_KEY_VAR, "AIza-from-env")]).unwrap();
+        let key = settings.audit.pagespeed.api_key.as_ref().unwrap();
+        assert_eq!(key.expose_secret(), "AIza-from-env");
+        assert!(!format!("{:?}", settings.audit).contains("AIza-from-env"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key.toml");
+        std::fs::write(&file, "[audit.pagespeed]\napi_key = \"AIza-in-a-file\"\n").unwrap();
+        let err = Settings::load(&Sources {
+            extra_file: Some(file),
+            ..Sources::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("api_key"), "{err}");
+    }
+}

@@ -63,8 +63,7 @@ impl PageError {
     /// HTML) are permanent; a 5xx answer and Lighthouse's own trouble
     /// (`PROTOCOL_TIMEOUT`, `NO_FCP`, `TARGET_CRASHED`, …) are worth a retry.
     pub fn is_permanent(&self) -> bool {
-        SITE_ERROR_CODES.contains(&self.code.as_str())
-            && !self.http_status().is_some_and(|status| status >= 500)
+        SITE_ERROR_CODES.contains(&self.code.as_str()) && self.http_status().is_none_or(|status| status < 500)
     }
 
     /// The document's HTTP status, when the message names one
