@@ -13,7 +13,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axum::{
@@ -397,11 +397,7 @@ async fn a_missing_page_fails_once_with_lighthouses_code() {
         .await
         .unwrap();
     assert_eq!(score_jobs, 0);
-    assert!(
-        processes_using(runs.path()).is_empty(),
-        "{:?}",
-        processes_using(runs.path())
-    );
+    assert_all_gone(runs.path(), &BTreeSet::new()).await;
 }
 
 #[tokio::test]
@@ -458,21 +454,16 @@ async fn a_run_that_outlives_its_timeout_is_killed_with_all_its_processes() {
         let ctx = context(&pool, CancellationToken::new());
 
         // Act
-        let started = Instant::now();
         let job = AuditPage::new(prospect, None, vec![]);
         let run = tokio::spawn(async move { job.handle(&ctx, &deps).await });
         let seen = running_processes(runs.path()).await;
         let error = run.await.unwrap().expect_err("the run must time out");
 
-        // Assert: transient, on time, and nothing left behind.
+        // Assert: our timeout fired (not Lighthouse's own 45 s page-load
+        // limit), the failure is transient, and nothing is left behind.
         assert!(matches!(error, AuditError::Runner(_)), "{runner:?}: {error}");
         assert!(!error.is_permanent(), "{runner:?}: a timeout is retried");
-        assert!(error.to_string().contains("did not finish within"), "{error}");
-        assert!(
-            started.elapsed() < Duration::from_secs(40),
-            "{runner:?}: {:?}",
-            started.elapsed()
-        );
+        assert!(error.to_string().contains("did not finish within 6s"), "{error}");
         assert_all_gone(runs.path(), &seen).await;
         assert!(profile(&pool, prospect).await.is_none());
     }

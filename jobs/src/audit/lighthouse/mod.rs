@@ -131,13 +131,6 @@ impl LighthouseRunner {
             None => cli::run(&self.settings, url, form_factor, timeout).await,
         }
     }
-
-    /// Stop the idle resident drivers (their processes and directories).
-    pub fn stop_idle(&self) {
-        if let Some(pool) = &self.resident {
-            pool.stop_idle();
-        }
-    }
 }
 
 const INSTALL_HINT: &str = "scripts/test and scripts/demo install it; or run `npm ci` in tools/lighthouse";

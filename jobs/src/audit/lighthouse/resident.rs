@@ -80,12 +80,6 @@ impl ResidentPool {
         }
     }
 
-    /// Stop every idle driver now.
-    pub(super) fn stop_idle(&self) {
-        let idle = std::mem::take(&mut *self.shared.lock_idle());
-        drop(idle);
-    }
-
     /// Started on first use, so the pool can be built outside a runtime.
     fn start_reaper(&self) {
         let mut reaper = self.shared.reaper.lock().unwrap_or_else(PoisonError::into_inner);
