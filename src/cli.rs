@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
-use prospector_jobs::Stage;
+use prospector_jobs::{Stage, audit::RunnerKind};
 
 use crate::import::{Channel, ImportFormat};
 
@@ -201,8 +201,8 @@ pub struct BenchAuditArgs {
     #[arg(long)]
     pub concurrency: Option<usize>,
     /// The stage's runner: resident or cli (default: audit.lighthouse.runner).
-    #[arg(long)]
-    pub runner: Option<String>,
+    #[arg(long, value_parser = parse_runner)]
+    pub runner: Option<RunnerKind>,
     /// Skip the plain CLI loop.
     #[arg(long)]
     pub no_baseline: bool,
@@ -232,6 +232,10 @@ pub struct BenchQueueArgs {
     /// Rate of the latency run, jobs per second.
     #[arg(long, default_value_t = 100)]
     pub latency_rate: u32,
+}
+
+fn parse_runner(s: &str) -> Result<RunnerKind, String> {
+    s.parse()
 }
 
 fn parse_stage(s: &str) -> Result<Stage, String> {

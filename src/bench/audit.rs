@@ -76,8 +76,8 @@ pub async fn run(mut settings: Settings, args: BenchAuditArgs) -> anyhow::Result
     if args.urls == 0 {
         bail!("--urls must be at least 1");
     }
-    if let Some(runner) = &args.runner {
-        settings.audit.lighthouse.runner = runner.parse::<RunnerKind>().map_err(anyhow::Error::msg)?;
+    if let Some(runner) = args.runner {
+        settings.audit.lighthouse.runner = runner;
     }
     let concurrency = {
         let stage = settings
