@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
-use prospector_jobs::Stage;
+use prospector_jobs::{Stage, audit::RunnerKind};
 
 use crate::import::{Channel, ImportFormat};
 
@@ -212,6 +212,31 @@ pub enum BenchCommand {
     /// A worker process for `bench queue` (started by it).
     #[command(hide = true)]
     Work,
+    /// Audits per minute through the audit stage vs a plain `lighthouse` loop.
+    ///
+    /// Serves sample pages on loopback (lean, medium, heavy), audits --urls
+    /// of them through the audit stage's workers in this process (scratch
+    /// database <database>_bench_audit, recreated), then the same URLs with
+    /// the `lighthouse` CLI one after the other, and prints both rates and
+    /// the mean scores of each page from both runs.
+    Audit(BenchAuditArgs),
+}
+
+/// `prospector bench audit` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BenchAuditArgs {
+    /// Audits per run (the sample pages in turn).
+    #[arg(long, default_value_t = 12)]
+    pub urls: usize,
+    /// Audits at once in the stage (default: stages.audit.concurrency, which follows the machine).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// The stage's runner: resident or cli (default: audit.lighthouse.runner).
+    #[arg(long, value_parser = parse_runner)]
+    pub runner: Option<RunnerKind>,
+    /// Skip the plain CLI loop.
+    #[arg(long)]
+    pub no_baseline: bool,
 }
 
 /// `prospector bench queue` arguments.
@@ -238,6 +263,10 @@ pub struct BenchQueueArgs {
     /// Rate of the latency run, jobs per second.
     #[arg(long, default_value_t = 100)]
     pub latency_rate: u32,
+}
+
+fn parse_runner(s: &str) -> Result<RunnerKind, String> {
+    s.parse()
 }
 
 fn parse_stage(s: &str) -> Result<Stage, String> {

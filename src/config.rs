@@ -18,11 +18,17 @@ use prospector_jobs::{QueuePolicy, Stage, domain::CountryCode};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use self::audit::RawAudit;
+
+mod audit;
+
 /// The defaults, compiled in so the binary runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 /// The queue name of the benchmark job, configured like a stage.
 pub const BENCH_QUEUE: &str = prospector_jobs::bench::BENCH_QUEUE;
+
+pub use self::audit::PAGESPEED_API_KEY_VAR;
 
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +72,8 @@ pub struct Settings {
     pub analytics: AnalyticsSettings,
     /// `prospector import` defaults.
     pub import: ImportSettings,
+    /// The audit stage (`[audit]`).
+    pub audit: prospector_jobs::audit::AuditSettings,
     /// Worker settings per queue (every stage, plus `bench`).
     pub stages: BTreeMap<String, StageSettings>,
     /// Schedules.
@@ -252,6 +260,7 @@ struct RawSettings {
     scheduler: RawScheduler,
     analytics: RawAnalytics,
     import: RawImport,
+    audit: RawAudit,
     #[serde(default)]
     stages: HashMap<String, RawStage>,
     #[serde(default)]
@@ -406,7 +415,8 @@ impl Settings {
         let env_vars: HashMap<String, String> = sources
             .env
             .iter()
-            .filter(|(k, _)| k.starts_with("PROSPECTOR__"))
+            // The PageSpeed Insights key is read from the environment only, below.
+            .filter(|(k, _)| k.starts_with("PROSPECTOR__") && k.as_str() != PAGESPEED_API_KEY_VAR)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         builder = builder.add_source(
@@ -418,7 +428,9 @@ impl Settings {
         );
         let raw: RawSettings = builder.build()?.try_deserialize()?;
         let database_url = sources.env.get("DATABASE_URL").cloned();
-        Self::parse(raw, database_url)
+        let mut settings = Self::parse(raw, database_url)?;
+        settings.audit.pagespeed.api_key = audit::pagespeed_api_key(&sources.env)?;
+        Ok(settings)
     }
 
     fn parse(raw: RawSettings, database_url: Option<String>) -> Result<Self, ConfigError> {
@@ -529,10 +541,14 @@ impl Settings {
         };
 
         let mut stages = BTreeMap::new();
-        for (name, stage) in raw.stages {
+        for (name, mut stage) in raw.stages {
             let key = format!("stages.{name}");
             if name != BENCH_QUEUE && Stage::from_str(&name).is_err() {
                 return Err(invalid(key, format!("`{name}` is not a stage")));
+            }
+            if name == Stage::Audit.queue() && stage.concurrency.is_none() {
+                // One Lighthouse run per core, as memory allows (audit::capacity).
+                stage.concurrency = Some(prospector_jobs::audit::capacity::default_concurrency());
             }
             stages.insert(name, parse_stage(&key, stage)?);
         }
@@ -581,6 +597,11 @@ impl Settings {
             });
         }
 
+        let audit = audit::parse(raw.audit)?;
+        if let Some(stage) = stages.get(Stage::Audit.queue()) {
+            audit::check_timeouts(&audit, stage)?;
+        }
+
         Ok(Settings {
             database,
             admin,
@@ -590,6 +611,7 @@ impl Settings {
             scheduler,
             analytics,
             import,
+            audit,
             stages,
             schedules,
         })

@@ -13,6 +13,7 @@
 //!
 //! | queue                | payload                | writes                         |
 //! |----------------------|------------------------|--------------------------------|
+//! | `audit`              | [`pipeline::AuditPage`] | `prospect_performance_profiles`, `prospect_audit_reports` |
 //! | `snapshot_analytics` | [`SnapshotAnalytics`]  | `analytics_snapshots`          |
 //! | `bench`              | [`BenchJob`]           | nothing (queue benchmarks)     |
 //!
@@ -36,6 +37,7 @@
 //!   [`scan_jobs::record_item`].
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod bench;
 pub mod domain;
 pub mod pipeline;

@@ -65,9 +65,9 @@ impl Stage {
     pub fn is_built(self) -> bool {
         match self {
             Stage::SnapshotAnalytics => true,
+            Stage::Audit => true,
             Stage::Discover
             | Stage::TechScan
-            | Stage::Audit
             | Stage::Score
             | Stage::BuildSite
             | Stage::Screenshot

@@ -29,6 +29,9 @@ pub enum AdminError {
     /// Anything else.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// A server-side failure that is not the database's (detail logged).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<ControlError> for AdminError {
@@ -49,6 +52,7 @@ impl IntoResponse for AdminError {
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = if status.is_server_error() {
             tracing::error!(error = ?self, "admin request failed");

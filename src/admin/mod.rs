@@ -13,10 +13,12 @@
 //! | `GET /api/prospects/{id}`          | bearer | profile, score, flags, contacts        |
 //! | `GET /api/scan-jobs`               | bearer | recent batches                         |
 //! | `GET /api/scan-jobs/{id}`          | bearer | one batch, per-stage progress, failures|
+//! | `GET /api/prospects/{id}/audit-report` | bearer | the latest full audit report (JSON, gzip) |
 //!
 //! Protected routes compare `Authorization: Bearer …` with `admin.token`
 //! in constant time; with no token configured they refuse every request.
 
+mod audit_reports;
 mod auth;
 mod error;
 mod health;
@@ -76,6 +78,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/prospects/{id}", get(prospects::get_one))
         .route("/api/scan-jobs", get(scan_jobs::list))
         .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
+        .route("/api/prospects/{id}/audit-report", get(audit_reports::get_report))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -1,4 +1,6 @@
 //! Benchmarks that print figures (`prospector bench …`). Speed is measured
 //! here, never in tests.
 
+pub mod audit;
+pub mod audit_site;
 pub mod queue;

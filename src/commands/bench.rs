@@ -1,8 +1,13 @@
-//! `prospector bench queue|work`
+//! `prospector bench queue|work|audit`
 
 use std::process::ExitCode;
 
-use crate::{application::Application, bench, cli::BenchQueueArgs, config::Settings};
+use crate::{
+    application::Application,
+    bench,
+    cli::{BenchAuditArgs, BenchQueueArgs},
+    config::Settings,
+};
 
 pub async fn queue(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<ExitCode> {
     bench::queue::run(settings, args).await?;
@@ -28,4 +33,10 @@ pub async fn work(settings: Settings) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         }
     })
+}
+
+/// Audits per minute through the stage vs a plain `lighthouse` loop.
+pub async fn audit(settings: Settings, args: BenchAuditArgs) -> anyhow::Result<ExitCode> {
+    bench::audit::run(settings, args).await?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -30,6 +30,7 @@ use apalis_postgres::PostgresStorage;
 use prospector_jobs::{
     BenchJob, Enqueuer, Handler, SnapshotAnalytics, Stage, snapshot_analytics::AnalyticsDeps,
 };
+use prospector_jobs::{audit::AuditDeps, pipeline::AuditPage};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
@@ -45,6 +46,14 @@ pub enum PoolError {
     /// The stage has no handler yet.
     #[error("the {0} stage is not built yet; built stages: {built}", built = built_list())]
     NotBuilt(Stage),
+    /// The stage cannot run on this machine as configured (a tool is missing).
+    #[error("the {stage} stage cannot start: {reason}")]
+    Setup {
+        /// The stage.
+        stage: Stage,
+        /// What is missing.
+        reason: String,
+    },
     /// A queue's workers kept dying.
     #[error(
         "the {queue} workers have been failing for over {seconds}s (last error: {last_error}); exiting so the process can be restarted"
@@ -156,9 +165,16 @@ impl WorkerPool {
                 self.spawn_queue::<SnapshotAnalytics>(deps);
                 Ok(())
             }
+            Stage::Audit => {
+                let deps = AuditDeps::new(&self.settings.audit).map_err(|e| PoolError::Setup {
+                    stage,
+                    reason: e.to_string(),
+                })?;
+                self.spawn_queue::<AuditPage>(deps);
+                Ok(())
+            }
             Stage::Discover
             | Stage::TechScan
-            | Stage::Audit
             | Stage::Score
             | Stage::BuildSite
             | Stage::Screenshot

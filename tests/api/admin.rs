@@ -139,13 +139,13 @@ async fn status_shows_queues_workers_and_batch_progress() {
     assert_eq!(queue["pending"], 1);
     assert_eq!(queue["built"], true);
     assert!(queue["oldest_ready_age_seconds"].as_f64().is_some());
-    let audit = status["queues"]
+    let screenshot = status["queues"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|q| q["queue"] == "audit")
+        .find(|q| q["queue"] == "screenshot")
         .unwrap();
-    assert_eq!(audit["built"], false);
+    assert_eq!(screenshot["built"], false);
     let scan = &status["scan_jobs"][0];
     assert_eq!(scan["id"], batch);
     assert_eq!(scan["processed_items"], 1);

@@ -174,6 +174,11 @@ async fn stages_that_are_not_built_are_refused() {
         app.app.shutdown.clone(),
         app.app.instance.clone(),
     );
-    let err = workers.spawn_stage(prospector_jobs::Stage::Audit).unwrap_err();
-    assert!(err.to_string().contains("audit stage is not built yet"), "{err}");
+    let err = workers
+        .spawn_stage(prospector_jobs::Stage::Screenshot)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("screenshot stage is not built yet"),
+        "{err}"
+    );
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod analytics;
+mod audit;
 mod faults;
 mod helpers;
 mod import;

@@ -1,0 +1,87 @@
+//! How an audit fails, and what the queue does about it.
+
+use super::{
+    lighthouse::RunnerError,
+    pagespeed::PageSpeedError,
+    report::{InvalidReport, PageError},
+    target::TargetError,
+};
+use crate::{
+    pipeline::AdvanceError,
+    runtime::{StageError, is_transient_db_error},
+};
+
+/// Why an audit failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The prospect is gone.
+    #[error("prospect {0} does not exist")]
+    UnknownProspect(i64),
+    /// There is no http(s) URL to audit.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// Lighthouse could not audit the page (its `runtimeError`).
+    #[error("Lighthouse could not audit {url}: {} ({})", .error.message, .error.code)]
+    Page {
+        /// The audited URL.
+        url: String,
+        /// Lighthouse's code and message.
+        error: PageError,
+    },
+    /// Lighthouse or Chromium failed (crash, timeout): no report.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    /// PageSpeed Insights gave no result.
+    #[error(transparent)]
+    PageSpeed(#[from] PageSpeedError),
+    /// The report could not be read.
+    #[error(transparent)]
+    InvalidReport(#[from] InvalidReport),
+    /// The report could not be compressed (or a blocking task died).
+    #[error("could not archive the report: {0}")]
+    Archive(String),
+    /// Shutdown: the run was stopped and its processes killed.
+    #[error("interrupted by shutdown")]
+    Interrupted,
+    /// Storing the results failed.
+    #[error("could not store the audit")]
+    Database(#[from] sqlx::Error),
+    /// Enqueueing the next stage failed.
+    #[error(transparent)]
+    Advance(#[from] AdvanceError),
+}
+
+impl StageError for AuditError {
+    fn is_permanent(&self) -> bool {
+        match self {
+            AuditError::UnknownProspect(_) | AuditError::Target(_) => true,
+            AuditError::Page { error, .. } => error.is_permanent(),
+            AuditError::PageSpeed(e) => e.is_permanent(),
+            AuditError::Runner(_)
+            | AuditError::InvalidReport(_)
+            | AuditError::Archive(_)
+            | AuditError::Interrupted => false,
+            AuditError::Database(e) => !is_transient_db_error(e),
+            AuditError::Advance(AdvanceError::Database(e)) => !is_transient_db_error(e),
+            AuditError::Advance(AdvanceError::Enqueue(crate::queue::EnqueueError::Database {
+                source,
+                ..
+            })) => !is_transient_db_error(source),
+            AuditError::Advance(_) => true,
+        }
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            AuditError::PageSpeed(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
+    fn wait(&self) -> Option<std::time::Duration> {
+        match self {
+            AuditError::PageSpeed(e) => e.wait(),
+            _ => None,
+        }
+    }
+}

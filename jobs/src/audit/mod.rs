@@ -1,0 +1,132 @@
+//! `audit`: Lighthouse (or PageSpeed Insights) on a prospect's website —
+//! the performance, accessibility, SEO and mobile evidence an agency shows
+//! a business owner.
+//!
+//! - **Input**: [`AuditPage`] (a [`ProspectJob`](crate::pipeline::ProspectJob)):
+//!   the prospect, its batch item, the stages after this one.
+//! - **Reads**: `prospects.website_url` (the final URL the tech scan
+//!   reached), else `https://{domain_name}/`.
+//! - **Writes**, in one transaction: `prospect_performance_profiles`
+//!   (upsert: scores, lab metrics, `is_mobile_friendly` and its checks,
+//!   failing audits with their displayed values, provider, form factor,
+//!   Lighthouse version, URLs), `prospect_audit_reports` (upsert: the full
+//!   report, gzip), `prospects.last_audit_at`; then [`pipeline::advance`].
+//!   Every column and JSON field is described in `docs/audit.md`.
+//! - **Next stage**: the next of the job's `then` (usually `score`), or the
+//!   batch item is processed.
+//! - **Idempotency**: upserts keyed by prospect; the next job's idempotency
+//!   key is `{queue}:{prospect}:{batch}`.
+//! - **Errors**: permanent — unknown prospect, no http(s) URL, a page
+//!   Lighthouse cannot audit (`runtimeError`: 404, DNS failure, TLS
+//!   interstitial, not HTML; a 5xx is retried), PageSpeed Insights refusing
+//!   the request. Transient — Lighthouse crashing or timing out, Lighthouse's
+//!   own errors (`PROTOCOL_TIMEOUT`, `NO_FCP`, …), PageSpeed Insights 5xx,
+//!   429 (after its `Retry-After`), lost connections. Not a failure — the
+//!   PageSpeed Insights daily quota: the job waits for the next day.
+//! - **External calls**: a local Lighthouse run (Node + Chromium child
+//!   processes, see [`lighthouse`]) or one PageSpeed Insights request (see
+//!   [`pagespeed`]).
+//! - **Timeout**: `audit.timeout` per Lighthouse run (processes killed with
+//!   their group), `audit.pagespeed.request_timeout` per PSI request, both
+//!   inside `stages.audit.timeout`. On shutdown (`ctx.abort`) the run is
+//!   killed and the job goes back to the queue.
+
+pub mod archive;
+pub mod capacity;
+mod error;
+pub mod evidence;
+pub mod lighthouse;
+pub mod mobile;
+pub mod pagespeed;
+mod provider;
+pub mod queries;
+pub mod report;
+pub mod settings;
+pub mod target;
+
+use std::time::Duration;
+
+pub use error::AuditError;
+pub use provider::{AuditProvider, Audited, SetupError};
+pub use settings::{
+    AuditSettings, FormFactor, LighthouseSettings, PageSpeedSettings, ProviderKind, RunnerKind,
+};
+
+use crate::{
+    pipeline::{self, AuditPage},
+    runtime::{Handler, JobContext},
+};
+
+/// What the audit stage needs besides the database.
+#[derive(Debug, Clone)]
+pub struct AuditDeps {
+    /// Lighthouse here or PageSpeed Insights.
+    pub provider: AuditProvider,
+    /// The device emulated.
+    pub form_factor: FormFactor,
+    /// Longest Lighthouse run.
+    pub timeout: Duration,
+}
+
+impl AuditDeps {
+    /// Dependencies from settings; fails when the provider is not installed.
+    pub fn new(settings: &AuditSettings) -> Result<Self, SetupError> {
+        Ok(Self {
+            provider: AuditProvider::new(settings)?,
+            form_factor: settings.form_factor,
+            timeout: settings.timeout,
+        })
+    }
+}
+
+impl Handler for AuditPage {
+    type Deps = AuditDeps;
+    type Error = AuditError;
+
+    #[tracing::instrument(skip_all, fields(prospect.id = self.prospect_id))]
+    async fn handle(self, ctx: &JobContext, deps: &AuditDeps) -> Result<(), AuditError> {
+        let target = queries::load_target(&ctx.pool, self.prospect_id)
+            .await?
+            .ok_or(AuditError::UnknownProspect(self.prospect_id))?;
+        let url = target::audit_url(target.website_url.as_deref(), target.domain_name.as_deref())?;
+
+        let audit = deps
+            .provider
+            .audit(&ctx.pool, &url, deps.form_factor, deps.timeout);
+        let audited = tokio::select! {
+            biased;
+            () = ctx.abort.cancelled() => return Err(AuditError::Interrupted),
+            audited = audit => audited?,
+        };
+        let measurements = match &audited.report.outcome {
+            Ok(measurements) => measurements,
+            Err(error) => {
+                return Err(AuditError::Page {
+                    url: url.to_string(),
+                    error: error.clone(),
+                });
+            }
+        };
+        let source = queries::ProfileSource {
+            provider: deps.provider.kind(),
+            form_factor: audited.report.form_factor.unwrap_or(deps.form_factor),
+            report: &audited.report,
+        };
+
+        let mut tx = ctx.pool.begin().await?;
+        queries::upsert_performance_profile(&mut tx, self.prospect_id, source, measurements).await?;
+        queries::upsert_audit_report(&mut tx, self.prospect_id, source, &audited.archive).await?;
+        queries::mark_audited(&mut tx, self.prospect_id).await?;
+        let next = pipeline::advance(&mut tx, &ctx.enqueuer, &self, &[]).await?;
+        tx.commit().await?;
+
+        tracing::info!(
+            performance = measurements.scores.performance.map(|s| s.get()),
+            mobile_friendly = measurements.mobile.is_mobile_friendly,
+            failing_audits = measurements.failing_audits.len(),
+            next = ?next,
+            "audit stored"
+        );
+        Ok(())
+    }
+}
