@@ -13,13 +13,14 @@
 //!
 //! | queue                | payload                | writes                         |
 //! |----------------------|------------------------|--------------------------------|
+//! | `discover`           | [`DiscoverBusinesses`] | `prospects` (maps), `coverage_grid`, `api_usage` |
 //! | `snapshot_analytics` | [`SnapshotAnalytics`]  | `analytics_snapshots`          |
 //! | `bench`              | [`BenchJob`]           | nothing (queue benchmarks)     |
 //!
 //! `tech_scan`, `audit` and `score` take a [`pipeline::ProspectJob`] each and
 //! chain with [`pipeline::advance`].
 //!
-//! The other stages (discover, tech_scan, audit, score, build_site, screenshot,
+//! The other stages (tech_scan, audit, score, build_site, screenshot,
 //! send_email) are named by [`Stage`] and get their modules as they are built;
 //! [`Stage::is_built`] says which ones a worker may run.
 //!
@@ -37,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod discover;
 pub mod domain;
 pub mod pipeline;
 pub mod queue;
@@ -46,6 +48,7 @@ pub mod snapshot_analytics;
 mod stage;
 
 pub use bench::BenchJob;
+pub use discover::DiscoverBusinesses;
 pub use queue::{EnqueueError, EnqueueOptions, Enqueued, Enqueuer, Job, QueuePolicy};
 pub use runtime::{Handler, JobContext, StageError};
 pub use snapshot_analytics::SnapshotAnalytics;
