@@ -108,6 +108,13 @@ pub enum Command {
         command: JobsCommand,
     },
 
+    /// The coverage grid (territories of city × industry) that the
+    /// discovery autopilot works through: import it from CSV, list it.
+    Grid {
+        #[command(subcommand)]
+        command: GridCommand,
+    },
+
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -166,6 +173,39 @@ pub enum JobsCommand {
     },
     /// Delete finished jobs older than the retention settings now.
     Prune,
+}
+
+/// `prospector grid …`
+#[derive(Debug, Subcommand)]
+pub enum GridCommand {
+    /// Add or update territories from a CSV file with a header row:
+    /// `country`, `state`, `city`, `industry` (required but country),
+    /// `industry_category`, `priority`, `population`.
+    ///
+    /// A territory is keyed by (country, state, city, industry): importing it
+    /// again updates its priority and population and keeps its status and
+    /// counters. Every bad row is reported with its line number; every good
+    /// row is imported. Exits 0 when every row was imported, 65 when some
+    /// were rejected.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Country of rows that name none (default: import.default_country).
+        #[arg(long)]
+        country: Option<String>,
+    },
+    /// List territories: pending ones first, in the autopilot's order.
+    List {
+        /// Only this status (pending, in_progress, completed, cooldown, paused).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `prospector bench …`

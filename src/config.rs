@@ -14,7 +14,7 @@ use std::{
 };
 
 use chrono_tz::Tz;
-use prospector_jobs::{QueuePolicy, Stage, domain::CountryCode};
+use prospector_jobs::{QueuePolicy, Stage, discover::AutopilotConfig, domain::CountryCode};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -66,6 +66,10 @@ pub struct Settings {
     pub analytics: AnalyticsSettings,
     /// `prospector import` defaults.
     pub import: ImportSettings,
+    /// The discover stage: provider, prices, qualification.
+    pub discover: DiscoverSettings,
+    /// The discovery autopilot's switch and daily target.
+    pub autopilot: AutopilotSettings,
     /// Worker settings per queue (every stage, plus `bench`).
     pub stages: BTreeMap<String, StageSettings>,
     /// Schedules.
@@ -167,6 +171,8 @@ pub struct ImportSettings {
     pub chunk_size: usize,
 }
 
+pub use crate::discovery::{AutopilotSettings, DiscoverSettings, OutscraperSettings, PlacesSettings};
+
 /// How one queue's workers run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageSettings {
@@ -206,6 +212,9 @@ pub enum ScheduledJob {
         /// Which day, relative to the slot.
         day: DayRef,
     },
+    /// Run the discovery autopilot: claim the next territories, enqueue a
+    /// `discover` job for each.
+    DiscoverAutopilot(AutopilotConfig),
 }
 
 impl ScheduledJob {
@@ -213,6 +222,7 @@ impl ScheduledJob {
     pub fn stage(&self) -> Stage {
         match self {
             ScheduledJob::SnapshotAnalytics { .. } => Stage::SnapshotAnalytics,
+            ScheduledJob::DiscoverAutopilot(_) => Stage::Discover,
         }
     }
 }
@@ -252,6 +262,8 @@ struct RawSettings {
     scheduler: RawScheduler,
     analytics: RawAnalytics,
     import: RawImport,
+    discover: crate::discovery::RawDiscover,
+    autopilot: crate::discovery::RawAutopilot,
     #[serde(default)]
     stages: HashMap<String, RawStage>,
     #[serde(default)]
@@ -375,7 +387,11 @@ impl Sources {
             environment: std::env::var("PROSPECTOR_ENV").ok().filter(|e| !e.is_empty()),
             extra_file,
             env: std::env::vars()
-                .filter(|(k, _)| k.starts_with("PROSPECTOR__") || k == "DATABASE_URL")
+                .filter(|(k, _)| {
+                    k.starts_with("PROSPECTOR__")
+                        || k == "DATABASE_URL"
+                        || crate::discovery::API_KEY_VARS.contains(&k.as_str())
+                })
                 .collect(),
         }
     }
@@ -418,10 +434,14 @@ impl Settings {
         );
         let raw: RawSettings = builder.build()?.try_deserialize()?;
         let database_url = sources.env.get("DATABASE_URL").cloned();
-        Self::parse(raw, database_url)
+        Self::parse(raw, database_url, &sources.env)
     }
 
-    fn parse(raw: RawSettings, database_url: Option<String>) -> Result<Self, ConfigError> {
+    fn parse(
+        raw: RawSettings,
+        database_url: Option<String>,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
         let database = DatabaseSettings {
             url: {
                 let url = database_url.unwrap_or(raw.database.url);
@@ -528,6 +548,9 @@ impl Settings {
             },
         };
 
+        let discover = crate::discovery::parse_discover(raw.discover, env)?;
+        let autopilot = crate::discovery::parse_autopilot(raw.autopilot)?;
+
         let mut stages = BTreeMap::new();
         for (name, stage) in raw.stages {
             let key = format!("stages.{name}");
@@ -562,7 +585,7 @@ impl Settings {
             }
             let stage = Stage::from_str(&schedule.stage)
                 .map_err(|e| invalid(format!("{key}.stage"), e.to_string()))?;
-            let job = scheduled_job(&key, stage, &schedule.args)?;
+            let job = scheduled_job(&key, stage, &schedule.args, &discover, &autopilot, &analytics)?;
             let cron = cron::Schedule::from_str(&schedule.cron).map_err(|e| {
                 invalid(
                     format!("{key}.cron"),
@@ -590,6 +613,8 @@ impl Settings {
             scheduler,
             analytics,
             import,
+            discover,
+            autopilot,
             stages,
             schedules,
         })
@@ -687,6 +712,9 @@ fn scheduled_job(
     key: &str,
     stage: Stage,
     args: &HashMap<String, String>,
+    discover: &DiscoverSettings,
+    autopilot: &AutopilotSettings,
+    analytics: &AnalyticsSettings,
 ) -> Result<ScheduledJob, ConfigError> {
     let allow_only = |allowed: &[&str]| -> Result<(), ConfigError> {
         match args.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -715,8 +743,25 @@ fn scheduled_job(
             };
             Ok(ScheduledJob::SnapshotAnalytics { day })
         }
-        Stage::Discover
-        | Stage::TechScan
+        Stage::Discover => {
+            allow_only(&["targets"])?;
+            let targets_per_run = match args.get("targets") {
+                None => 5,
+                Some(raw) => match raw.trim().parse::<u32>() {
+                    Ok(n) if (1..=1000).contains(&n) => n,
+                    _ => {
+                        return Err(invalid(
+                            format!("{key}.args.targets"),
+                            format!("`{raw}` is not a number of territories between 1 and 1000"),
+                        ));
+                    }
+                },
+            };
+            Ok(ScheduledJob::DiscoverAutopilot(
+                crate::discovery::autopilot_config(discover, autopilot, analytics.time_zone, targets_per_run),
+            ))
+        }
+        Stage::TechScan
         | Stage::Audit
         | Stage::Score
         | Stage::BuildSite
@@ -782,7 +827,7 @@ mod tests {
             assert!(settings.stages.contains_key(stage.queue()), "{stage}");
         }
         assert_eq!(settings.stage("tech_scan").max_attempts, 3);
-        assert_eq!(settings.schedules.len(), 2);
+        assert_eq!(settings.schedules.len(), 3);
         assert!(settings.admin.token.is_none());
     }
 

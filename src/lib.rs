@@ -13,6 +13,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod discovery;
+pub mod grid;
 pub mod import;
 pub mod job_control;
 pub mod maintenance;

@@ -11,11 +11,14 @@
 //! | `POST /api/jobs/{id}/cancel`       | bearer | cancel a waiting job                   |
 //! | `GET /api/scan-jobs`               | bearer | recent batches                         |
 //! | `GET /api/scan-jobs/{id}`          | bearer | one batch, per-stage progress, failures|
+//! | `GET /api/autopilot`               | bearer | autopilot switch, daily target, grid   |
+//! | `PUT /api/autopilot`               | bearer | change them at runtime                 |
 //!
 //! Protected routes compare `Authorization: Bearer …` with `admin.token`
 //! in constant time; with no token configured they refuse every request.
 
 mod auth;
+mod autopilot;
 mod error;
 mod health;
 mod jobs;
@@ -71,6 +74,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/scan-jobs", get(scan_jobs::list))
         .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
+        .route("/api/autopilot", get(autopilot::get).put(autopilot::put))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

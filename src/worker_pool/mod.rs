@@ -45,6 +45,9 @@ pub enum PoolError {
     /// The stage has no handler yet.
     #[error("the {0} stage is not built yet; built stages: {built}", built = built_list())]
     NotBuilt(Stage),
+    /// A stage's dependencies could not be built.
+    #[error("the {0} stage could not start: {1}")]
+    Setup(Stage, String),
     /// A queue's workers kept dying.
     #[error(
         "the {queue} workers have been failing for over {seconds}s (last error: {last_error}); exiting so the process can be restarted"
@@ -156,8 +159,13 @@ impl WorkerPool {
                 self.spawn_queue::<SnapshotAnalytics>(deps);
                 Ok(())
             }
-            Stage::Discover
-            | Stage::TechScan
+            Stage::Discover => {
+                let deps = crate::discovery::discover_deps(&self.settings)
+                    .map_err(|e| PoolError::Setup(stage, e.to_string()))?;
+                self.spawn_queue::<prospector_jobs::DiscoverBusinesses>(deps);
+                Ok(())
+            }
+            Stage::TechScan
             | Stage::Audit
             | Stage::Score
             | Stage::BuildSite

@@ -39,7 +39,7 @@ pub const ENABLED_KEY: &str = "autopilot.enabled";
 pub const DAILY_TARGET_KEY: &str = "autopilot.daily_target";
 
 /// The autopilot's configuration (runtime overrides apply on top).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutopilotConfig {
     /// On or off, per configuration.
     pub enabled: bool,
@@ -50,9 +50,15 @@ pub struct AutopilotConfig {
     /// Days start at midnight here.
     pub time_zone: Tz,
     /// How long a territory whose job vanished rests.
-    pub failure_cooldown_secs: f64,
+    pub failure_cooldown: std::time::Duration,
     /// Whether the configured provider has an API key.
     pub provider_ready: bool,
+}
+
+/// The start of `now`'s local day in `tz` (when daily targets and budgets
+/// start over).
+pub fn day_start(now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    local_midnight(now, tz, 0)
 }
 
 /// Where an effective value comes from.
@@ -183,7 +189,7 @@ pub async fn run_autopilot(
 ) -> Result<AutopilotRun, AutopilotError> {
     let mut run = AutopilotRun {
         released: queries::release_cooled_down(&mut *conn).await?,
-        orphaned: queries::release_orphaned_claims(&mut *conn, config.failure_cooldown_secs).await?,
+        orphaned: queries::release_orphaned_claims(&mut *conn, config.failure_cooldown.as_secs_f64()).await?,
         ..AutopilotRun::default()
     };
     let settings = effective_settings(&mut *conn, config).await?;
@@ -195,7 +201,8 @@ pub async fn run_autopilot(
         run.skipped = Some(Skipped::NoApiKey);
         return Ok(run);
     }
-    let leads_today = queries::count_maps_leads_since(&mut *conn, local_midnight(now, config.time_zone, 0)).await?;
+    let leads_today =
+        queries::count_maps_leads_since(&mut *conn, local_midnight(now, config.time_zone, 0)).await?;
     if leads_today >= i64::from(settings.daily_target) {
         run.skipped = Some(Skipped::DailyTargetReached {
             leads_today,
@@ -203,7 +210,8 @@ pub async fn run_autopilot(
         });
         return Ok(run);
     }
-    let claimed = queries::claim_next_targets(&mut *conn, i64::from(config.targets_per_run), claimant).await?;
+    let claimed =
+        queries::claim_next_targets(&mut *conn, i64::from(config.targets_per_run), claimant).await?;
     if claimed.is_empty() {
         run.skipped = Some(Skipped::NothingPending);
         return Ok(run);

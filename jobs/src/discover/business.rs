@@ -265,18 +265,12 @@ impl BusinessDraft {
                 city: text(self.city, 100),
                 state: text(self.state, 50),
                 postal_code: text(self.postal_code, 20),
-                country: self
-                    .country
-                    .as_deref()
-                    .and_then(|c| CountryCode::parse(c).ok()),
+                country: self.country.as_deref().and_then(|c| CountryCode::parse(c).ok()),
             },
             location,
             phone: text(self.phone, 50),
             website: text(self.website, 500),
-            email: self
-                .email
-                .as_deref()
-                .and_then(|e| EmailAddress::parse(e).ok()),
+            email: self.email.as_deref().and_then(|e| EmailAddress::parse(e).ok()),
             rating,
             review_count,
             last_review_at: self.last_review_at,
@@ -307,7 +301,14 @@ fn text(value: Option<String>, max: usize) -> Option<String> {
     if trimmed.is_empty() {
         return None;
     }
-    Some(trimmed.chars().take(max).collect::<String>().trim_end().to_owned())
+    Some(
+        trimmed
+            .chars()
+            .take(max)
+            .collect::<String>()
+            .trim_end()
+            .to_owned(),
+    )
 }
 
 #[cfg(test)]
@@ -378,10 +379,7 @@ mod tests {
             ),
             (
                 "half a coordinate",
-                BusinessDraft {
-                    lng: None,
-                    ..draft()
-                },
+                BusinessDraft { lng: None, ..draft() },
                 "only one of",
             ),
             (

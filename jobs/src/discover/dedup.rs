@@ -43,10 +43,7 @@ impl DedupKeys {
             gmb_id: business.gmb_id.clone(),
             host,
             registrable_domain,
-            phone_e164: business
-                .phone
-                .as_deref()
-                .and_then(|p| phone_e164(p, region)),
+            phone_e164: business.phone.as_deref().and_then(|p| phone_e164(p, region)),
         }
     }
 
@@ -121,6 +118,9 @@ mod tests {
 
         let social = website::classify(Some("https://facebook.com/dupont")).unwrap();
         let keys = DedupKeys::of(&business, social.as_ref(), country("LU"));
-        assert_eq!(keys.registrable_domain, None, "facebook.com is nobody's own domain");
+        assert_eq!(
+            keys.registrable_domain, None,
+            "facebook.com is nobody's own domain"
+        );
     }
 }

@@ -71,7 +71,9 @@ pub(super) async fn run(
 
     while !target.exhausted && target.results_fetched < deps.search.max_results as i32 {
         let fetched = match client {
-            ProviderClient::GooglePlaces(places) => fetch_places(ctx, deps, places, &target, &query, country).await?,
+            ProviderClient::GooglePlaces(places) => {
+                fetch_places(ctx, deps, places, &target, &query, country).await?
+            }
             ProviderClient::Outscraper(outscraper) => {
                 fetch_outscraper(ctx, deps, outscraper, &target, &query, country).await?
             }
@@ -89,13 +91,7 @@ pub(super) async fn run(
     let mut tx = ctx.pool.begin().await?;
     let completed = queries::complete_target(&mut *tx, id, job.run, deps.cooldown.as_secs_f64()).await?;
     if let (Some(item), Some(_)) = (&job.batch, completed) {
-        scan_jobs::record_item(
-            &mut *tx,
-            item,
-            "discover",
-            &scan_jobs::ItemOutcome::Processed,
-        )
-        .await?;
+        scan_jobs::record_item(&mut *tx, item, "discover", &scan_jobs::ItemOutcome::Processed).await?;
         scan_jobs::record_stage(&mut *tx, item, "discover", &scan_jobs::StageOutcome::Done).await?;
     }
     tx.commit().await?;
@@ -153,7 +149,10 @@ pub(super) fn local_midnight(now: DateTime<Utc>, tz: Tz, days_ahead: u64) -> Dat
     // A zone whose clocks skip midnight: the first instant of that day.
     tz.from_local_datetime(&midnight)
         .earliest()
-        .or_else(|| tz.from_local_datetime(&(midnight + chrono::Duration::hours(1))).earliest())
+        .or_else(|| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+                .earliest()
+        })
         .map_or(now, |t| t.with_timezone(&Utc))
 }
 
@@ -174,7 +173,9 @@ async fn fetch_places(
         region: Some(country.as_str().to_owned()),
         location_bias: None,
     };
-    let result = client.search_text(&search, target.next_page_token.as_deref()).await;
+    let result = client
+        .search_text(&search, target.next_page_token.as_deref())
+        .await;
     // A 2xx answer is billed even when it cannot be read.
     let billed = match &result {
         Ok(page) => Some(page.page.results),
@@ -253,7 +254,11 @@ async fn fetch_outscraper(
     };
     let results = page.results;
     let next = if results >= limit as usize {
-        Next::Offset(target.next_offset.saturating_add(i32::try_from(results).unwrap_or(i32::MAX)))
+        Next::Offset(
+            target
+                .next_offset
+                .saturating_add(i32::try_from(results).unwrap_or(i32::MAX)),
+        )
     } else {
         Next::End
     };

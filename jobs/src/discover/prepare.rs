@@ -150,7 +150,12 @@ impl PreparedLead {
                 url,
                 domain,
                 registrable,
-            }) => (Some(url.as_str()), Some(domain.as_str()), Some(registrable.as_str()), None),
+            }) => (
+                Some(url.as_str()),
+                Some(domain.as_str()),
+                Some(registrable.as_str()),
+                None,
+            ),
             Some(Website::Profile { url, .. }) => (None, None, None, Some(url.as_str())),
             None => (None, None, None, None),
         };
@@ -216,7 +221,10 @@ mod tests {
 
     #[test]
     fn leads_are_routed_by_website_qualification_and_status() {
-        assert_eq!(route(listing(Some("https://atelier.lu"), 4.8, None)), Route::TechScan);
+        assert_eq!(
+            route(listing(Some("https://atelier.lu"), 4.8, None)),
+            Route::TechScan
+        );
         assert_eq!(
             route(listing(Some("https://facebook.com/atelier"), 4.8, None)),
             Route::BuildSite,
@@ -228,7 +236,11 @@ mod tests {
         weak.review_count = 3;
         assert_eq!(route(weak), Route::Unqualified);
         assert_eq!(
-            route(listing(Some("https://atelier.lu"), 4.8, Some("CLOSED_PERMANENTLY"))),
+            route(listing(
+                Some("https://atelier.lu"),
+                4.8,
+                Some("CLOSED_PERMANENTLY")
+            )),
             Route::Closed
         );
     }

@@ -170,11 +170,17 @@ pub fn qualify(
     if has_website {
         add(&mut score, reason("website", 0, "has a website of its own"));
     } else {
-        add(&mut score, reason("no_website", points::NO_WEBSITE, "no website of its own"));
+        add(
+            &mut score,
+            reason("no_website", points::NO_WEBSITE, "no website of its own"),
+        );
     }
 
     if business.email.is_some() {
-        add(&mut score, reason("email", points::EMAIL, "has an e-mail address"));
+        add(
+            &mut score,
+            reason("email", points::EMAIL, "has an e-mail address"),
+        );
     } else {
         add(&mut score, reason("email", 0, "no e-mail address"));
     }
@@ -219,11 +225,7 @@ pub fn qualify(
             let penalty = points::STALE_REVIEW_PENALTY.min(score);
             add(
                 &mut score,
-                reason(
-                    "review_recency",
-                    -penalty,
-                    format!("last review {days} days ago"),
-                ),
+                reason("review_recency", -penalty, format!("last review {days} days ago")),
             );
         }
     }
@@ -367,9 +369,18 @@ mod tests {
         assert!(rules_of(&q).contains(&("chain", -30)), "{:?}", rules_of(&q));
         assert_eq!(q.score, 0);
         assert!(!q.qualified);
-        for local in ["Targeted Fitness", "International Bakery", "Shelly's Nails", "BPM Studio"] {
+        for local in [
+            "Targeted Fitness",
+            "International Bakery",
+            "Shelly's Nails",
+            "BPM Studio",
+        ] {
             let q = qualify(&business(local), false, &rules, Utc::now());
-            assert!(rules_of(&q).contains(&("local", 10)), "{local}: {:?}", rules_of(&q));
+            assert!(
+                rules_of(&q).contains(&("local", 10)),
+                "{local}: {:?}",
+                rules_of(&q)
+            );
         }
         assert_eq!(
             chain_keyword("Bath & Body Works - Mall", &rules.chain_keywords),

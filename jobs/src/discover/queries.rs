@@ -265,7 +265,12 @@ pub async fn insert_lead(
 }
 
 /// Update a lead found again.
-pub async fn update_lead(conn: &mut PgConnection, id: i64, lead: &PreparedLead, grid: Uuid) -> Result<(), sqlx::Error> {
+pub async fn update_lead(
+    conn: &mut PgConnection,
+    id: i64,
+    lead: &PreparedLead,
+    grid: Uuid,
+) -> Result<(), sqlx::Error> {
     let row = lead.row();
     sqlx::query_file!(
         "src/discover/sql/update_lead.sql",
@@ -400,7 +405,11 @@ pub async fn claim_next_targets(
 }
 
 /// Remember which job works on a claimed target.
-pub async fn set_target_job(executor: impl PgExecutor<'_>, id: Uuid, job_id: &str) -> Result<(), sqlx::Error> {
+pub async fn set_target_job(
+    executor: impl PgExecutor<'_>,
+    id: Uuid,
+    job_id: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE coverage_grid SET discover_job_id = $2 WHERE id = $1",
         id,
@@ -427,7 +436,10 @@ pub async fn release_cooled_down(executor: impl PgExecutor<'_>) -> Result<u64, s
 
 /// Claims whose job is gone (dead, timed out on its last attempt, deleted)
 /// cool down for `cooldown_secs` instead of staying in progress forever.
-pub async fn release_orphaned_claims(executor: impl PgExecutor<'_>, cooldown_secs: f64) -> Result<u64, sqlx::Error> {
+pub async fn release_orphaned_claims(
+    executor: impl PgExecutor<'_>,
+    cooldown_secs: f64,
+) -> Result<u64, sqlx::Error> {
     let result = sqlx::query!(
         r#"
         UPDATE coverage_grid g
@@ -449,7 +461,10 @@ pub async fn release_orphaned_claims(executor: impl PgExecutor<'_>, cooldown_sec
 }
 
 /// Maps leads created since `since`.
-pub async fn count_maps_leads_since(executor: impl PgExecutor<'_>, since: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+pub async fn count_maps_leads_since(
+    executor: impl PgExecutor<'_>,
+    since: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM prospects WHERE channel = 'maps' AND created_at >= $1"#,
         since,
@@ -473,7 +488,11 @@ pub async fn runtime_settings(
 }
 
 /// Store a runtime override.
-pub async fn put_runtime_setting(executor: impl PgExecutor<'_>, key: &str, value: &Value) -> Result<(), sqlx::Error> {
+pub async fn put_runtime_setting(
+    executor: impl PgExecutor<'_>,
+    key: &str,
+    value: &Value,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"
         INSERT INTO runtime_settings (key, value) VALUES ($1, $2)

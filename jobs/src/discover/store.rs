@@ -206,8 +206,12 @@ async fn report_problems(
             (key, None, ItemOutcome::Failed(reason))
         })
         .collect();
-    scan_jobs::add_total_items(&mut *conn, item.scan_job_id, i32::try_from(items.len()).unwrap_or(i32::MAX))
-        .await?;
+    scan_jobs::add_total_items(
+        &mut *conn,
+        item.scan_job_id,
+        i32::try_from(items.len()).unwrap_or(i32::MAX),
+    )
+    .await?;
     scan_jobs::record_items(conn, item.scan_job_id, "discover", &items).await?;
     Ok(())
 }

@@ -200,16 +200,25 @@ mod tests {
             ("https://instagram.com/dupont.bakes", ProfileKind::Social),
             ("https://x.com/dupont", ProfileKind::Social),
             ("https://wa.me/352621000000", ProfileKind::Social),
-            ("https://www.yelp.com/biz/dupont-luxembourg", ProfileKind::Directory),
+            (
+                "https://www.yelp.com/biz/dupont-luxembourg",
+                ProfileKind::Directory,
+            ),
             ("https://www.yelp.co.uk/biz/dupont", ProfileKind::Directory),
-            ("https://www.tripadvisor.fr/Restaurant_Review-g1", ProfileKind::Directory),
+            (
+                "https://www.tripadvisor.fr/Restaurant_Review-g1",
+                ProfileKind::Directory,
+            ),
             ("https://linktr.ee/dupont", ProfileKind::LinkInBio),
             ("https://sites.google.com/view/dupont", ProfileKind::Google),
             ("https://g.page/dupont", ProfileKind::Google),
             ("https://dupont-bakery.business.site/", ProfileKind::Google),
             ("https://maps.google.lu/?cid=1", ProfileKind::Google),
             ("https://www.doordash.com/store/dupont", ProfileKind::Platform),
-            ("https://www.booking.com/hotel/lu/dupont.html", ProfileKind::Platform),
+            (
+                "https://www.booking.com/hotel/lu/dupont.html",
+                ProfileKind::Platform,
+            ),
         ];
         for (raw, expected) in cases {
             assert_eq!(kind(raw), Some(expected), "{raw}");
@@ -220,7 +229,9 @@ mod tests {
     fn own_sites_are_websites_with_their_registrable_domain() {
         let Website::Real {
             domain, registrable, ..
-        } = classify(Some("https://shop.Dupont.co.uk/menu?x=1")).unwrap().unwrap()
+        } = classify(Some("https://shop.Dupont.co.uk/menu?x=1"))
+            .unwrap()
+            .unwrap()
         else {
             panic!("a real website");
         };

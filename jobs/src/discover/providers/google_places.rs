@@ -59,7 +59,13 @@ pub struct GooglePlacesClient {
 
 impl GooglePlacesClient {
     /// A client for `base_url` (`https://places.googleapis.com`).
-    pub fn new(http: reqwest::Client, base_url: Url, key: ApiKey, field_mask: String, retry: RetryPolicy) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: Url,
+        key: ApiKey,
+        field_mask: String,
+        retry: RetryPolicy,
+    ) -> Self {
         Self {
             http,
             base_url,
@@ -74,7 +80,11 @@ impl GooglePlacesClient {
     }
 
     /// One page: the first when `page_token` is `None`.
-    pub async fn search_text(&self, search: &TextSearch, page_token: Option<&str>) -> Result<PlacesPage, ProviderError> {
+    pub async fn search_text(
+        &self,
+        search: &TextSearch,
+        page_token: Option<&str>,
+    ) -> Result<PlacesPage, ProviderError> {
         let provider = ProviderKind::GooglePlaces;
         let mut body = json!({
             "textQuery": search.text_query,
@@ -103,10 +113,11 @@ impl GooglePlacesClient {
                 .json(&body)
         })
         .await?;
-        let raw: RawSearchResponse = serde_json::from_slice(&bytes).map_err(|e| ProviderError::Malformed {
-            provider,
-            message: format!("not a Text Search response: {e}"),
-        })?;
+        let raw: RawSearchResponse =
+            serde_json::from_slice(&bytes).map_err(|e| ProviderError::Malformed {
+                provider,
+                message: format!("not a Text Search response: {e}"),
+            })?;
         let results = raw.places.len();
         let records = raw
             .places
@@ -120,14 +131,19 @@ impl GooglePlacesClient {
         })
     }
 
-    fn record(&self, index: usize, value: Value) -> Result<crate::discover::business::DiscoveredBusiness, RecordProblem> {
+    fn record(
+        &self,
+        index: usize,
+        value: Value,
+    ) -> Result<crate::discover::business::DiscoveredBusiness, RecordProblem> {
         let listing_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
         let problem = |reason: String| RecordProblem {
             index,
             listing_id: listing_id.clone(),
             reason,
         };
-        let raw: RawPlace = serde_json::from_value(value).map_err(|e| problem(format!("malformed place: {e}")))?;
+        let raw: RawPlace =
+            serde_json::from_value(value).map_err(|e| problem(format!("malformed place: {e}")))?;
         raw.into_draft(&self.base_url)
             .check(ProviderKind::GooglePlaces)
             .map_err(problem)
@@ -253,9 +269,7 @@ impl RawPlace {
             .iter()
             .find(|t| Some(*t) != self.primary_type.as_ref() && !GENERIC_TYPES.contains(&t.as_str()))
             .cloned();
-        let (lat, lng) = self
-            .location
-            .map_or((None, None), |l| (l.latitude, l.longitude));
+        let (lat, lng) = self.location.map_or((None, None), |l| (l.latitude, l.longitude));
         BusinessDraft {
             place_id: self.id,
             gmb_id: None,

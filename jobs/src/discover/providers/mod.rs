@@ -281,7 +281,10 @@ fn error_message(body: &[u8]) -> String {
     }
 }
 
-async fn read_body(provider: ProviderKind, mut response: reqwest::Response) -> Result<Vec<u8>, ProviderError> {
+async fn read_body(
+    provider: ProviderKind,
+    mut response: reqwest::Response,
+) -> Result<Vec<u8>, ProviderError> {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
@@ -307,7 +310,10 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -327,7 +333,10 @@ mod tests {
             HeaderValue::from_str(&httpdate::fmt_http_date(soon)).unwrap(),
         );
         let d = retry_after(&headers).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
     }

@@ -95,27 +95,26 @@ impl OutscraperClient {
         if let Some(region) = &search.region {
             params.push(("region", region.clone()));
         }
-        let mut url = Url::parse(&format!("{}/maps/search-v3", self.base())).map_err(|e| ProviderError::Malformed {
-            provider,
-            message: format!("the base URL does not make a search URL: {e}"),
-        })?;
+        let mut url =
+            Url::parse(&format!("{}/maps/search-v3", self.base())).map_err(|e| ProviderError::Malformed {
+                provider,
+                message: format!("the base URL does not make a search URL: {e}"),
+            })?;
         url.query_pairs_mut().extend_pairs(&params);
         let bytes = send(provider, &self.retry, || {
-            self.http
-                .get(url.clone())
-                .header("X-API-KEY", self.key.expose())
+            self.http.get(url.clone()).header("X-API-KEY", self.key.expose())
         })
         .await?;
         let raw = parse_envelope(&bytes)?;
         match raw.status.as_deref() {
             Some("Pending") => {
-                let request_id = raw
-                    .id
-                    .filter(|id| !id.is_empty())
-                    .ok_or_else(|| ProviderError::Malformed {
-                        provider,
-                        message: "a pending request has no id".to_owned(),
-                    })?;
+                let request_id =
+                    raw.id
+                        .filter(|id| !id.is_empty())
+                        .ok_or_else(|| ProviderError::Malformed {
+                            provider,
+                            message: "a pending request has no id".to_owned(),
+                        })?;
                 if let Some(location) = &raw.results_location
                     && !location.starts_with(&format!("{}/", self.base()))
                 {
@@ -158,7 +157,12 @@ impl OutscraperClient {
     }
 
     /// Poll every `interval` until done, for at most `max_wait`.
-    pub async fn wait(&self, request_id: &str, interval: Duration, max_wait: Duration) -> Result<Page, ProviderError> {
+    pub async fn wait(
+        &self,
+        request_id: &str,
+        interval: Duration,
+        max_wait: Duration,
+    ) -> Result<Page, ProviderError> {
         let started = Instant::now();
         loop {
             if let Polled::Done(page) = self.poll(request_id).await? {
@@ -214,7 +218,11 @@ fn finished(raw: RawEnvelope) -> Result<Page, ProviderError> {
         Some(_) => return Err(malformed("`data` is not a list")),
     };
     let results = places.len();
-    let records = places.into_iter().enumerate().map(|(i, v)| record(i, v)).collect();
+    let records = places
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| record(i, v))
+        .collect();
     Ok(Page { records, results })
 }
 
@@ -232,10 +240,9 @@ fn record(index: usize, value: Value) -> Result<DiscoveredBusiness, RecordProble
     if !value.is_object() {
         return Err(problem("a place is not a JSON object".to_owned()));
     }
-    let raw: RawPlace = serde_json::from_value(value).map_err(|e| problem(format!("malformed place: {e}")))?;
-    raw.into_draft()
-        .check(ProviderKind::Outscraper)
-        .map_err(problem)
+    let raw: RawPlace =
+        serde_json::from_value(value).map_err(|e| problem(format!("malformed place: {e}")))?;
+    raw.into_draft().check(ProviderKind::Outscraper).map_err(problem)
 }
 
 /// A number that some answers send as a string.
@@ -312,11 +319,7 @@ impl RawPlace {
             website: self.site,
             email: self.email_1,
             rating: self.rating.as_ref().and_then(Number::value),
-            review_count: self
-                .reviews
-                .as_ref()
-                .and_then(Number::value)
-                .map(|n| n as i64),
+            review_count: self.reviews.as_ref().and_then(Number::value).map(|n| n as i64),
             last_review_at: None,
             photos: self.photo.into_iter().collect(),
             opening_hours: hours(self.working_hours.as_ref()),
