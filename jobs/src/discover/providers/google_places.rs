@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{ApiKey, Page, ProviderError, RecordProblem, RetryPolicy, send};
-use crate::discover::business::{BusinessDraft, ProviderKind};
+use crate::discover::business::{BusinessDraft, DiscoveredBusiness, ProviderKind};
 
 /// The fields asked for by default: everything `DiscoveredBusiness` holds.
 pub const DEFAULT_FIELD_MASK: &str = "places.id,places.displayName,places.formattedAddress,\
@@ -113,41 +113,41 @@ impl GooglePlacesClient {
                 .json(&body)
         })
         .await?;
-        let raw: RawSearchResponse =
-            serde_json::from_slice(&bytes).map_err(|e| ProviderError::Malformed {
-                provider,
-                message: format!("not a Text Search response: {e}"),
-            })?;
-        let results = raw.places.len();
-        let records = raw
-            .places
-            .into_iter()
-            .enumerate()
-            .map(|(index, value)| self.record(index, value))
-            .collect();
-        Ok(PlacesPage {
-            page: Page { records, results },
-            next_page_token: raw.next_page_token.filter(|t| !t.is_empty()),
-        })
+        parse_response(&bytes, &self.base_url)
     }
+}
 
-    fn record(
-        &self,
-        index: usize,
-        value: Value,
-    ) -> Result<crate::discover::business::DiscoveredBusiness, RecordProblem> {
-        let listing_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-        let problem = |reason: String| RecordProblem {
-            index,
-            listing_id: listing_id.clone(),
-            reason,
-        };
-        let raw: RawPlace =
-            serde_json::from_value(value).map_err(|e| problem(format!("malformed place: {e}")))?;
-        raw.into_draft(&self.base_url)
-            .check(ProviderKind::GooglePlaces)
-            .map_err(problem)
-    }
+/// Read a Text Search answer; each place is checked on its own.
+pub fn parse_response(bytes: &[u8], base_url: &Url) -> Result<PlacesPage, ProviderError> {
+    let raw: RawSearchResponse = serde_json::from_slice(bytes).map_err(|e| ProviderError::Malformed {
+        provider: ProviderKind::GooglePlaces,
+        message: format!("not a Text Search response: {e}"),
+    })?;
+    let results = raw.places.len();
+    let records = raw
+        .places
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| record(index, value, base_url))
+        .collect();
+    Ok(PlacesPage {
+        page: Page { records, results },
+        next_page_token: raw.next_page_token.filter(|t| !t.is_empty()),
+    })
+}
+
+fn record(index: usize, value: Value, base_url: &Url) -> Result<DiscoveredBusiness, RecordProblem> {
+    let listing_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+    let problem = |reason: String| RecordProblem {
+        index,
+        listing_id: listing_id.clone(),
+        reason,
+    };
+    let raw: RawPlace =
+        serde_json::from_value(value).map_err(|e| problem(format!("malformed place: {e}")))?;
+    raw.into_draft(base_url)
+        .check(ProviderKind::GooglePlaces)
+        .map_err(problem)
 }
 
 #[derive(Deserialize)]
@@ -301,3 +301,86 @@ impl RawPlace {
 
 /// Types every place has; not a useful subcategory.
 const GENERIC_TYPES: &[&str] = &["point_of_interest", "establishment", "store", "food"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::business::BusinessStatus;
+
+    fn base() -> Url {
+        Url::parse("https://places.googleapis.com").unwrap()
+    }
+
+    #[test]
+    fn a_text_search_page_maps_into_discovered_businesses() {
+        let page = parse_response(
+            include_bytes!("../../../tests/fixtures/places_text_search_page1.json"),
+            &base(),
+        )
+        .unwrap();
+        assert_eq!(page.next_page_token.as_deref(), Some("AeeoHcLjkyoUi0c_page2"));
+        assert_eq!(page.page.results, 2);
+        let dupont = page.page.records[0].as_ref().unwrap();
+        assert_eq!(dupont.place_id.as_deref(), Some("ChIJ7cv00DxZwokRMZFxJ2lqgAA"));
+        assert_eq!(dupont.name, "Boulangerie Dupont");
+        assert_eq!(dupont.category.as_deref(), Some("Bakery"));
+        assert_eq!(dupont.subcategory.as_deref(), Some("cafe"));
+        assert_eq!(dupont.address.city.as_deref(), Some("Luxembourg"));
+        assert_eq!(dupont.address.postal_code.as_deref(), Some("1611"));
+        assert_eq!(dupont.address.country.unwrap().as_str(), "LU");
+        assert_eq!(dupont.phone.as_deref(), Some("+352 26 12 34 56"));
+        assert_eq!(
+            dupont.website.as_deref(),
+            Some("https://www.facebook.com/BoulangerieDupontLux/")
+        );
+        assert_eq!(dupont.rating, Some(4.7));
+        assert_eq!(dupont.review_count, 214);
+        assert_eq!(dupont.business_status, Some(BusinessStatus::Operational));
+        assert_eq!(dupont.opening_hours.len(), 7);
+        assert_eq!(
+            dupont.photos,
+            vec![
+                "https://places.googleapis.com/v1/places/ChIJ7cv00DxZwokRMZFxJ2lqgAA/photos/AUc7tXW0dE5xkqZ3/media?maxWidthPx=1600"
+            ]
+        );
+        assert_eq!(
+            dupont.last_review_at.unwrap().to_rfc3339(),
+            "2026-10-02T08:15:21.405+00:00"
+        );
+        let location = dupont.location.unwrap();
+        assert!((location.lat() - 49.6003201).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_places_are_refused_one_by_one() {
+        let page = parse_response(
+            include_bytes!("../../../tests/fixtures/places_text_search_page2.json"),
+            &base(),
+        )
+        .unwrap();
+        assert_eq!(page.next_page_token, None, "the last page has no token");
+        let problems: Vec<(usize, String)> = page
+            .page
+            .records
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|p| (p.index, p.reason.clone())))
+            .collect();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].1.contains("out of range"), "{problems:?}");
+        assert!(problems[1].1.contains("no name"), "{problems:?}");
+        assert!(problems[2].1.contains("malformed place"), "{problems:?}");
+        // The duplicate id is a valid record here; the page store refuses it.
+        assert_eq!(page.page.records.iter().filter(|r| r.is_ok()).count(), 2);
+    }
+
+    #[test]
+    fn empty_and_broken_answers() {
+        let empty = parse_response(b"{}", &base()).unwrap();
+        assert_eq!(empty.page.results, 0);
+        assert!(empty.next_page_token.is_none());
+        let broken = parse_response(b"{\"places\": [", &base()).unwrap_err();
+        assert!(matches!(broken, ProviderError::Malformed { .. }));
+        let wrong = parse_response(b"{\"places\": {\"id\": 1}}", &base()).unwrap_err();
+        assert!(matches!(wrong, ProviderError::Malformed { .. }));
+    }
+}

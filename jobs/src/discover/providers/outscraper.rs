@@ -195,6 +195,12 @@ fn parse_envelope(bytes: &[u8]) -> Result<RawEnvelope, ProviderError> {
     })
 }
 
+/// Read a finished search answer (the body of a sync search or of a
+/// request whose status is `Success`).
+pub fn parse_finished(bytes: &[u8]) -> Result<Page, ProviderError> {
+    finished(parse_envelope(bytes)?)
+}
+
 /// The places of a finished answer: `data` is one list per query (we send
 /// one query); a flat list of places is accepted too.
 fn finished(raw: RawEnvelope) -> Result<Page, ProviderError> {
@@ -347,4 +353,73 @@ fn hours(value: Option<&Value>) -> Vec<String> {
             Some(format!("{day}: {text}"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::business::BusinessStatus;
+
+    #[test]
+    fn a_search_answer_maps_into_discovered_businesses() {
+        let page = parse_finished(include_bytes!(
+            "../../../tests/fixtures/outscraper_search_success.json"
+        ))
+        .unwrap();
+        assert_eq!(page.results, 2);
+        let dupont = page.records[0].as_ref().unwrap();
+        assert_eq!(dupont.place_id.as_deref(), Some("ChIJ7cv00DxZwokRMZFxJ2lqgAA"));
+        assert_eq!(
+            dupont.gmb_id.as_deref(),
+            Some("0x47954f3b5e2a6f3d:0x8a6a69271f718131")
+        );
+        assert_eq!(dupont.category.as_deref(), Some("Bakery"));
+        assert_eq!(dupont.subcategory.as_deref(), Some("Cafe"));
+        assert_eq!(
+            dupont.email.as_ref().unwrap().as_str(),
+            "contact@boulangerie-dupont.lu"
+        );
+        assert_eq!(dupont.review_count, 214);
+        assert_eq!(dupont.business_status, Some(BusinessStatus::Operational));
+        assert_eq!(dupont.photos.len(), 1);
+        assert!(
+            dupont.opening_hours.contains(&"Saturday: 7AM-1PM".to_owned()),
+            "{:?}",
+            dupont.opening_hours
+        );
+        let paul = page.records[1].as_ref().unwrap();
+        assert!(
+            (paul.location.unwrap().lat() - 49.5996).abs() < 1e-9,
+            "string coordinates are read"
+        );
+        assert_eq!(
+            paul.website.as_deref(),
+            Some("https://www.paul.lu/boutiques/gare")
+        );
+    }
+
+    #[test]
+    fn empty_flat_and_broken_answers() {
+        let empty = parse_finished(br#"{"id": "x", "status": "Success", "data": [[]]}"#).unwrap();
+        assert_eq!(empty.results, 0);
+        let flat = parse_finished(br#"{"status": "Success", "data": [{"name": "A", "place_id": "ChIJa"}]}"#)
+            .unwrap();
+        assert_eq!(flat.results, 1);
+        let not_object = parse_finished(br#"{"status": "Success", "data": [[42]]}"#).unwrap();
+        assert!(
+            not_object.records[0]
+                .as_ref()
+                .unwrap_err()
+                .reason
+                .contains("not a JSON object")
+        );
+        assert!(matches!(
+            parse_finished(b"<html>"),
+            Err(ProviderError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_finished(br#"{"status": "Success", "data": "nope"}"#),
+            Err(ProviderError::Malformed { .. })
+        ));
+    }
 }
