@@ -4,9 +4,11 @@
 
 mod admin;
 mod analytics;
+mod discover;
 mod faults;
 mod helpers;
 mod import;
+mod providers;
 mod queue;
 mod scheduler;
 mod schema;

@@ -29,7 +29,7 @@ use super::{
 };
 use crate::{
     Stage,
-    queue::{EnqueueError, Enqueuer},
+    queue::{EnqueueError, EnqueueOptions, Enqueuer, Job},
     scan_jobs::{self, BatchItem, BatchKind},
 };
 
@@ -243,7 +243,17 @@ pub async fn run_autopilot(
                 prospect_id: None,
             }),
         };
-        if let Some(job_id) = enqueuer.enqueue(&mut *conn, &job).await?.job_id() {
+        // Higher-priority territories are also first in the queue.
+        let options = EnqueueOptions {
+            priority: Some(
+                enqueuer
+                    .policy(DiscoverBusinesses::QUEUE)
+                    .priority
+                    .saturating_add(target.priority),
+            ),
+            ..EnqueueOptions::default()
+        };
+        if let Some(job_id) = enqueuer.enqueue_with(&mut *conn, &job, options).await?.job_id() {
             queries::set_target_job(&mut *conn, target.id, job_id).await?;
             run.job_ids.push(job_id.to_owned());
         }

@@ -106,6 +106,27 @@ pub fn prepare(
     }
 }
 
+impl PreparedLead {
+    /// The lead qualified again with what the stored row knows that this
+    /// listing does not: its e-mail and a later review.
+    pub fn merged_with(
+        &self,
+        stored_email: Option<&str>,
+        stored_last_review: Option<DateTime<Utc>>,
+        rules: &QualificationRules,
+        now: DateTime<Utc>,
+    ) -> PreparedLead {
+        let mut business = self.business.clone();
+        if business.email.is_none() {
+            business.email = stored_email.and_then(|e| crate::domain::EmailAddress::parse(e).ok());
+        }
+        business.last_review_at = business.last_review_at.max(stored_last_review);
+        let mut merged = prepare(business, self.country, rules, now);
+        merged.country = self.country;
+        merged
+    }
+}
+
 /// The column values of a lead.
 #[derive(Debug)]
 pub struct LeadRow<'a> {

@@ -201,10 +201,26 @@ pub async fn fail_target(
     Ok(result.rows_affected() == 1)
 }
 
+/// An existing lead a listing matched, with what it knows that the listing
+/// may not (for the qualification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// The lead.
+    pub id: i64,
+    /// Its e-mail.
+    pub email: Option<String>,
+    /// Its latest known review.
+    pub last_review_at: Option<DateTime<Utc>>,
+}
+
 /// The lead a listing already is, if any (locked for the update).
-pub async fn find_match(conn: &mut PgConnection, lead: &PreparedLead) -> Result<Option<i64>, sqlx::Error> {
+pub async fn find_match(
+    conn: &mut PgConnection,
+    lead: &PreparedLead,
+) -> Result<Option<Matched>, sqlx::Error> {
     let keys = &lead.keys;
-    sqlx::query_file_scalar!(
+    sqlx::query_file_as!(
+        Matched,
         "src/discover/sql/find_match.sql",
         keys.place_id,
         keys.gmb_id,
@@ -436,6 +452,9 @@ pub async fn release_cooled_down(executor: impl PgExecutor<'_>) -> Result<u64, s
 
 /// Claims whose job is gone (dead, timed out on its last attempt, deleted)
 /// cool down for `cooldown_secs` instead of staying in progress forever.
+/// Claims younger than five minutes are left alone: another autopilot's
+/// claim may be committed while this statement runs, with a job this
+/// statement's snapshot cannot see yet.
 pub async fn release_orphaned_claims(
     executor: impl PgExecutor<'_>,
     cooldown_secs: f64,
@@ -447,6 +466,7 @@ pub async fn release_orphaned_claims(
             cooldown_until = now() + make_interval(secs => $1),
             last_error = coalesce(g.last_error, 'the discover job ended without finishing this territory')
         WHERE g.status = 'in_progress'
+          AND g.claimed_at < now() - interval '5 minutes'
           AND NOT EXISTS (
               SELECT 1 FROM apalis.jobs j
               WHERE j.id = g.discover_job_id

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgConnection};
 
 use super::{
@@ -11,6 +11,7 @@ use super::{
     fetch::{Fetched, Next},
     prepare::{PreparedLead, Route, prepare},
     providers::RecordProblem,
+    qualify::QualificationRules,
     queries::{self, Progress, Target},
 };
 use crate::{
@@ -68,7 +69,7 @@ pub(super) async fn store_page(
         // A savepoint per record: a row the database refuses is reported
         // and the rest of the page is kept.
         let mut savepoint = tx.begin().await?;
-        match store_lead(&mut savepoint, ctx, job, &lead).await {
+        match store_lead(&mut savepoint, ctx, job, &lead, &deps.rules, now).await {
             Ok(outcome) => {
                 savepoint.commit().await?;
                 match outcome {
@@ -141,10 +142,13 @@ async fn store_lead(
     ctx: &JobContext,
     job: &DiscoverBusinesses,
     lead: &PreparedLead,
+    rules: &QualificationRules,
+    now: DateTime<Utc>,
 ) -> Result<LeadOutcome, DiscoverError> {
     let grid = job.coverage_grid_id;
-    if let Some(id) = queries::find_match(conn, lead).await? {
-        queries::update_lead(conn, id, lead, grid).await?;
+    if let Some(existing) = queries::find_match(conn, lead).await? {
+        let lead = lead.merged_with(existing.email.as_deref(), existing.last_review_at, rules, now);
+        queries::update_lead(conn, existing.id, &lead, grid).await?;
         return Ok(LeadOutcome::Updated);
     }
     let routed = lead.route == Route::TechScan;

@@ -2,7 +2,7 @@
 -- id, then a registrable domain or E.164 phone of a lead that has no place
 -- id or the same one (branches of a chain share both, yet differ).
 -- $1 place id, $2 gmb id, $3 host, $4 registrable domain, $5 phone (E.164)
-SELECT id
+SELECT id, email, last_review_at
 FROM prospects
 WHERE ($1::text IS NOT NULL AND gmb_place_id = $1)
    OR ($2::text IS NOT NULL AND gmb_id = $2)
