@@ -102,12 +102,12 @@ fn canonical(header: &str) -> Option<&'static str> {
         .map(|(name, _)| *name)
 }
 
+/// A data row: its line number, and the territory or why not.
+pub type ParsedRow = (usize, Result<Territory, String>);
+
 /// Parse a grid CSV: each data row becomes a territory or an error with its
 /// line number. `default_country` fills rows without a country.
-pub fn parse_csv(
-    text: &str,
-    default_country: CountryCode,
-) -> Result<Vec<(usize, Result<Territory, String>)>, GridImportError> {
+pub fn parse_csv(text: &str, default_country: CountryCode) -> Result<Vec<ParsedRow>, GridImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)

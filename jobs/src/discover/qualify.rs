@@ -324,7 +324,8 @@ mod tests {
     fn each_rule_adds_its_points() {
         let now = Utc::now();
         let rules = QualificationRules::default();
-        let cases: Vec<(&str, Box<dyn Fn(&mut DiscoveredBusiness)>, bool, i32)> = vec![
+        type Tweak = Box<dyn Fn(&mut DiscoveredBusiness)>;
+        let cases: Vec<(&str, Tweak, bool, i32)> = vec![
             ("bare listing", Box::new(|_| {}), false, 40),
             ("with a website", Box::new(|_| {}), true, 10),
             ("rating 4.5", Box::new(|b| b.rating = Some(4.5)), false, 60),
