@@ -1073,3 +1073,114 @@ async fn grid_import_and_list_work_from_the_command_line() {
     assert!(lux < esch, "higher priority first:\n{table}");
     assert!(table.contains("2 territories"), "{table}");
 }
+
+#[tokio::test]
+async fn failed_runs_and_vanished_jobs_rest_their_territory_and_cooldowns_end() {
+    // Arrange: a provider that refuses our key.
+    let server = FakeProviders::start().await;
+    let app = TestApp::spawn_with(|s| {
+        with_places(&server)(s);
+        s.discover.google_places_key = ApiKey::new("revoked-key");
+        s.autopilot.enabled = true;
+    })
+    .await;
+    let pool = app.pool();
+    prospector::grid::import_text(pool, GRID, CountryCode::parse("LU").unwrap())
+        .await
+        .unwrap();
+    let config = autopilot_config(
+        &app.app.settings.discover,
+        &app.app.settings.autopilot,
+        app.app.settings.analytics.time_zone,
+        2,
+    );
+    let autopilot = |config: prospector_jobs::discover::AutopilotConfig| {
+        let (pool, enqueuer) = (pool.clone(), app.app.enqueuer.clone());
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let run = prospector_jobs::discover::run_autopilot(&mut tx, &enqueuer, &config, "t", Utc::now())
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            run
+        }
+    };
+    let run = autopilot(config.clone()).await;
+    assert_eq!(run.claimed.len(), 2);
+    let jobs: Vec<Value> = sqlx::query_scalar(
+        "SELECT convert_from(job, 'UTF8')::jsonb FROM apalis.jobs WHERE job_type = 'discover' ORDER BY priority DESC",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let lux: DiscoverBusinesses = serde_json::from_value(jobs[0].clone()).unwrap();
+    let deps = discover_deps(&app.app.settings).unwrap();
+
+    // Act 1: the provider refuses the key: permanent, the territory rests.
+    let error = lux.clone().handle(&context(&app, 1), &deps).await.unwrap_err();
+    assert!(error.is_permanent(), "{error}");
+    let row = grid_row(pool, "Luxembourg").await;
+    assert_eq!(row["status"], "cooldown");
+    assert!(row["last_error"].as_str().unwrap().contains("HTTP 403"), "{row}");
+    assert!(!row["last_error"].as_str().unwrap().contains("revoked-key"));
+
+    // Act 2: the other territory's job vanished (killed after a timeout on
+    // its last attempt) long after it was claimed.
+    sqlx::query("UPDATE apalis.jobs SET status = 'Killed' WHERE job_type = 'discover'")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE coverage_grid SET claimed_at = now() - interval '1 hour' WHERE city = 'Esch-sur-Alzette'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let run = autopilot(config.clone()).await;
+    assert_eq!(run.orphaned, 1);
+    let esch = grid_row(pool, "Esch-sur-Alzette").await;
+    assert_eq!(esch["status"], "cooldown");
+    assert!(esch["last_error"].as_str().unwrap().contains("ended without finishing"), "{esch}");
+
+    // Act 3: cooldowns that ended make territories pending again, and the
+    // next run claims them with a new run number.
+    sqlx::query("UPDATE coverage_grid SET cooldown_until = now() - interval '1 minute'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let run = autopilot(config).await;
+    assert_eq!(run.released, 2);
+    assert_eq!(run.claimed.len(), 2);
+    assert!(run.claimed.iter().all(|t| t.run_count == 2), "{:?}", run.claimed);
+
+    // The stale job of the first claim now does nothing.
+    lux.handle(&context(&app, 1), &deps).await.unwrap();
+    assert_eq!(grid_row(pool, "Luxembourg").await["status"], "in_progress");
+}
+
+#[tokio::test]
+async fn a_missing_api_key_fails_the_job_with_the_variable_to_set() {
+    let server = FakeProviders::start().await;
+    let app = TestApp::spawn_with(|s| {
+        with_places(&server)(s);
+        s.discover.google_places_key = None;
+    })
+    .await;
+    let deps = discover_deps(&app.app.settings).unwrap();
+    prospector::grid::import_text(app.pool(), GRID, CountryCode::parse("LU").unwrap())
+        .await
+        .unwrap();
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "UPDATE coverage_grid SET status = 'in_progress', run_count = 1 WHERE city = 'Luxembourg' RETURNING id",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    let job = DiscoverBusinesses {
+        coverage_grid_id: id,
+        run: 1,
+        batch: None,
+    };
+    let error = job.handle(&context(&app, 1), &deps).await.unwrap_err();
+    assert!(error.is_permanent());
+    assert!(error.to_string().contains("GOOGLE_PLACES_API_KEY"), "{error}");
+    assert!(server.seen("/").is_empty(), "no call without a key");
+}
