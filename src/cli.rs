@@ -221,6 +221,28 @@ pub enum BenchCommand {
     /// A worker process for `bench queue` (started by it).
     #[command(hide = true)]
     Work,
+    /// The discover stage's records per second against a local
+    /// Places-compatible server.
+    ///
+    /// Uses a scratch database (<database>_bench_discover, recreated).
+    /// Discovers --territories territories of --per-territory synthetic
+    /// places (inserts and routing), then the same again (dedup and
+    /// updates), and times classification and qualification alone.
+    Discover(BenchDiscoverArgs),
+}
+
+/// `prospector bench discover` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BenchDiscoverArgs {
+    /// Territories discovered.
+    #[arg(long, default_value_t = 20)]
+    pub territories: usize,
+    /// Places per territory.
+    #[arg(long, default_value_t = 60)]
+    pub per_territory: usize,
+    /// Places per page (1–20).
+    #[arg(long, default_value_t = 20)]
+    pub page_size: u32,
 }
 
 /// `prospector bench queue` arguments.

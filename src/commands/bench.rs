@@ -2,7 +2,12 @@
 
 use std::process::ExitCode;
 
-use crate::{application::Application, bench, cli::BenchQueueArgs, config::Settings};
+use crate::{
+    application::Application,
+    bench,
+    cli::{BenchDiscoverArgs, BenchQueueArgs},
+    config::Settings,
+};
 
 pub async fn queue(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<ExitCode> {
     bench::queue::run(settings, args).await?;
@@ -28,4 +33,9 @@ pub async fn work(settings: Settings) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         }
     })
+}
+
+pub async fn discover(settings: Settings, args: BenchDiscoverArgs) -> anyhow::Result<ExitCode> {
+    bench::discover::run(settings, args).await?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -33,6 +33,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Bench { command } => match command {
             BenchCommand::Queue(args) => bench::queue(settings, args).await,
             BenchCommand::Work => bench::work(settings).await,
+            BenchCommand::Discover(args) => bench::discover(settings, args).await,
         },
     }
 }

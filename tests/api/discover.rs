@@ -1130,15 +1130,23 @@ async fn failed_runs_and_vanished_jobs_rest_their_territory_and_cooldowns_end() 
         .execute(pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE coverage_grid SET claimed_at = now() - interval '1 hour' WHERE city = 'Esch-sur-Alzette'")
-        .execute(pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE coverage_grid SET claimed_at = now() - interval '1 hour' WHERE city = 'Esch-sur-Alzette'",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
     let run = autopilot(config.clone()).await;
     assert_eq!(run.orphaned, 1);
     let esch = grid_row(pool, "Esch-sur-Alzette").await;
     assert_eq!(esch["status"], "cooldown");
-    assert!(esch["last_error"].as_str().unwrap().contains("ended without finishing"), "{esch}");
+    assert!(
+        esch["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("ended without finishing"),
+        "{esch}"
+    );
 
     // Act 3: cooldowns that ended make territories pending again, and the
     // next run claims them with a new run number.

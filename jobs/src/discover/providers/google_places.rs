@@ -121,7 +121,7 @@ impl GooglePlacesClient {
 pub fn parse_response(bytes: &[u8], base_url: &Url) -> Result<PlacesPage, ProviderError> {
     let raw: RawSearchResponse = serde_json::from_slice(bytes).map_err(|e| ProviderError::Malformed {
         provider: ProviderKind::GooglePlaces,
-        message: format!("not a Text Search response: {e}"),
+        message: format!("not a Text Search response: {}", super::redacted(&e)),
     })?;
     let results = raw.places.len();
     let records = raw
@@ -143,8 +143,8 @@ fn record(index: usize, value: Value, base_url: &Url) -> Result<DiscoveredBusine
         listing_id: listing_id.clone(),
         reason,
     };
-    let raw: RawPlace =
-        serde_json::from_value(value).map_err(|e| problem(format!("malformed place: {e}")))?;
+    let raw: RawPlace = serde_json::from_value(value)
+        .map_err(|e| problem(format!("malformed place: {}", super::redacted(&e))))?;
     raw.into_draft(base_url)
         .check(ProviderKind::GooglePlaces)
         .map_err(problem)

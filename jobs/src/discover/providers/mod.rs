@@ -303,6 +303,31 @@ async fn read_body(
     }
 }
 
+/// A decoding error without the values it quotes (a mistyped field could
+/// be a phone number or an e-mail address: never in logs or reasons).
+pub fn redacted(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut closing: Option<char> = None;
+    for c in text.chars() {
+        match closing {
+            Some(end) if c == end => {
+                out.push('…');
+                out.push(c);
+                closing = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if c == '"' || c == '`' {
+                    closing = Some(c);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// `Retry-After` as seconds or an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
@@ -349,6 +374,16 @@ mod tests {
         assert_eq!(error_message(outscraper), "Wrong API key");
         assert_eq!(error_message(&[b'x'; 500]).len(), 200);
         assert_eq!(error_message(b""), "no message");
+    }
+
+    #[test]
+    fn decoding_errors_do_not_repeat_values() {
+        let error = serde_json::from_str::<f64>("\"+352 621 123 456\"").unwrap_err();
+        let text = redacted(&error);
+        assert!(!text.contains("621"), "{text}");
+        assert!(text.contains("invalid type"), "{text}");
+        let error = serde_json::from_str::<String>("35262112345").unwrap_err();
+        assert!(!redacted(&error).contains("3526"), "{}", redacted(&error));
     }
 
     #[test]

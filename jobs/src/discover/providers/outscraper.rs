@@ -191,7 +191,7 @@ struct RawEnvelope {
 fn parse_envelope(bytes: &[u8]) -> Result<RawEnvelope, ProviderError> {
     serde_json::from_slice(bytes).map_err(|e| ProviderError::Malformed {
         provider: ProviderKind::Outscraper,
-        message: format!("not a search response: {e}"),
+        message: format!("not a search response: {}", super::redacted(&e)),
     })
 }
 
@@ -246,8 +246,8 @@ fn record(index: usize, value: Value) -> Result<DiscoveredBusiness, RecordProble
     if !value.is_object() {
         return Err(problem("a place is not a JSON object".to_owned()));
     }
-    let raw: RawPlace =
-        serde_json::from_value(value).map_err(|e| problem(format!("malformed place: {e}")))?;
+    let raw: RawPlace = serde_json::from_value(value)
+        .map_err(|e| problem(format!("malformed place: {}", super::redacted(&e))))?;
     raw.into_draft().check(ProviderKind::Outscraper).map_err(problem)
 }
 

@@ -16,7 +16,16 @@ SET status = 'in_progress',
     claimed_by = $2,
     run_count = g.run_count + 1,
     last_error = NULL,
-    discover_job_id = NULL
+    discover_job_id = NULL,
+    -- Every run starts at the first page with fresh counters.
+    provider = NULL,
+    next_offset = 0,
+    next_page_token = NULL,
+    pending_request_id = NULL,
+    exhausted = false,
+    pages_fetched = 0,
+    results_fetched = 0,
+    rejected_count = 0
 FROM next_targets
 WHERE g.id = next_targets.id
 RETURNING g.id, g.run_count, g.priority, g.population, g.country, g.state, g.city, g.industry
