@@ -450,3 +450,113 @@ pub fn discover_deps(settings: &Settings) -> Result<DiscoverDeps, reqwest::Error
         default_country: settings.import.default_country,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::{ScheduledJob, Sources};
+
+    fn load(env: &[(&str, &str)], file: Option<&str>) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let extra_file = file.map(|text| {
+            let path = dir.path().join("extra.toml");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
+        Settings::load(&Sources {
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<HashMap<_, _>>(),
+            extra_file,
+            ..Sources::default()
+        })
+    }
+
+    #[test]
+    fn defaults_select_google_places_with_webmagics_rules_and_no_key() {
+        let settings = load(&[], None).unwrap();
+        let d = &settings.discover;
+        assert_eq!(d.provider, ProviderKind::GooglePlaces);
+        assert!(!d.provider_ready());
+        assert_eq!(d.qualification, QualificationRules::default());
+        assert!(d.google_places.field_mask.contains("nextPageToken"));
+        assert!(!settings.autopilot.enabled);
+        let autopilot = settings
+            .schedules
+            .iter()
+            .find(|s| s.name == "discover-autopilot")
+            .expect("the autopilot schedule is a default");
+        let ScheduledJob::DiscoverAutopilot(config) = &autopilot.job else {
+            panic!("a discover schedule runs the autopilot");
+        };
+        assert_eq!(config.targets_per_run, 5);
+        assert!(!config.provider_ready);
+    }
+
+    #[test]
+    fn api_keys_come_from_the_environment_only() {
+        let settings = load(
+            &[
+                ("OUTSCRAPER_API_KEY", "secret-outscraper"),
+                ("PROSPECTOR__DISCOVER__PROVIDER", "outscraper"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert!(settings.discover.provider_ready());
+        assert!(!format!("{:?}", settings.discover).contains("secret-outscraper"));
+
+        let err = load(&[], Some("[discover.google_places]\napi_key = \"in-a-file\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api_key"), "{err}");
+    }
+
+    #[test]
+    fn bad_discover_values_name_their_key() {
+        let cases = [
+            ("PROSPECTOR__DISCOVER__PROVIDER", "bing", "discover.provider"),
+            ("PROSPECTOR__DISCOVER__PAGE_SIZE", "0", "discover.page_size"),
+            ("PROSPECTOR__DISCOVER__COOLDOWN", "a while", "discover.cooldown"),
+            (
+                "PROSPECTOR__DISCOVER__GOOGLE_PLACES__BASE_URL",
+                "ftp://places",
+                "discover.google_places.base_url",
+            ),
+            (
+                "PROSPECTOR__DISCOVER__GOOGLE_PLACES__FIELD_MASK",
+                "places.id",
+                "discover.google_places.field_mask",
+            ),
+            (
+                "PROSPECTOR__DISCOVER__OUTSCRAPER__DAILY_BUDGET_CENTS",
+                "-1",
+                "discover.outscraper.daily_budget_cents",
+            ),
+            (
+                "PROSPECTOR__DISCOVER__QUALIFICATION__MIN_SCORE",
+                "150",
+                "discover.qualification.min_score",
+            ),
+            (
+                "PROSPECTOR__AUTOPILOT__DAILY_TARGET",
+                "2000000",
+                "autopilot.daily_target",
+            ),
+        ];
+        for (var, value, key) in cases {
+            let err = load(&[(var, value)], None).expect_err(var).to_string();
+            assert!(err.contains(key), "{var}={value}: `{err}` should name {key}");
+        }
+        let err = load(
+            &[],
+            Some("[[schedule]]\nname = \"a\"\nstage = \"discover\"\ncron = \"0 * * * * *\"\ntz = \"UTC\"\nargs = { targets = \"lots\" }\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("schedule[0].args.targets"), "{err}");
+    }
+}
