@@ -129,6 +129,7 @@ async fn check_budget(ctx: &JobContext, deps: &DiscoverDeps, page_size: u32) -> 
     let spent = queries::spent_since(&ctx.pool, provider, day_start).await?;
     let next_call = pricing.per_request_cents + pricing.per_result_cents * f64::from(page_size);
     if spent + next_call > pricing.daily_budget_cents {
+        metrics::counter!(super::BUDGET_WAITS_TOTAL, "provider" => provider).increment(1);
         let until = local_midnight(now, deps.time_zone, 1);
         let wait = (until - now).to_std().unwrap_or(Duration::from_secs(60));
         return Err(DiscoverError::BudgetSpent {

@@ -66,6 +66,11 @@ use crate::{
 };
 use providers::{google_places::GooglePlacesClient, outscraper::OutscraperClient};
 
+/// Provider records by provider and outcome (`new`, `updated`, `refused`).
+pub const RECORDS_TOTAL: &str = "prospector_discover_records_total";
+/// Discover runs deferred because a provider's daily budget was spent.
+pub const BUDGET_WAITS_TOTAL: &str = "prospector_discover_budget_waits_total";
+
 /// The environment variable holding Google Places' API key.
 pub const GOOGLE_PLACES_KEY_ENV: &str = "GOOGLE_PLACES_API_KEY";
 /// The environment variable holding Outscraper's API key.

@@ -122,6 +122,15 @@ pub(super) async fn store_page(
     };
     queries::save_progress(&mut *tx, target.id, target.run_count, &progress).await?;
     tx.commit().await?;
+    let provider = deps.provider.kind.as_str();
+    for (outcome, n) in [
+        ("new", new_leads),
+        ("updated", updated_leads),
+        ("refused", problems.len() as u32),
+    ] {
+        metrics::counter!(super::RECORDS_TOTAL, "provider" => provider, "outcome" => outcome)
+            .increment(u64::from(n));
+    }
     Ok(Stored {
         new_leads,
         updated_leads,
