@@ -1192,3 +1192,175 @@ async fn a_missing_api_key_fails_the_job_with_the_variable_to_set() {
     assert!(error.to_string().contains("GOOGLE_PLACES_API_KEY"), "{error}");
     assert!(server.seen("/").is_empty(), "no call without a key");
 }
+
+#[tokio::test]
+async fn the_autopilot_runs_the_grid_in_the_real_binary() {
+    // Arrange: the grid, the local provider, and `prospector run` with the
+    // autopilot on and its schedule firing every second.
+    let server = FakeProviders::start().await;
+    let db = crate::helpers::TestDb::new().await;
+    let pool = db.pool().await;
+    prospector::grid::import_text(&pool, GRID, CountryCode::parse("LU").unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("autopilot.toml");
+    std::fs::write(
+        &config,
+        "[autopilot]\nenabled = true\ndaily_target = 100\n\n\
+         [[schedule]]\nname = \"discover-autopilot\"\nstage = \"discover\"\ncron = \"* * * * * *\"\ntz = \"UTC\"\nargs = { targets = \"5\" }\n",
+    )
+    .unwrap();
+    let mut child = crate::helpers::command(&db.url)
+        .env("GOOGLE_PLACES_API_KEY", PLACES_KEY)
+        .env("PROSPECTOR__DISCOVER__GOOGLE_PLACES__BASE_URL", &server.base_url)
+        .env("PROSPECTOR__DISCOVER__RETRY_BASE", "50ms")
+        .env("PROSPECTOR__STAGES__DISCOVER__BACKOFF_BASE", "200ms")
+        .env("PROSPECTOR__STAGES__DISCOVER__BACKOFF_MAX", "1s")
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "--bind", "127.0.0.1:0", "--stages", "discover"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // Act: wait for both territories, then for more slots to fire.
+    wait_for(
+        Duration::from_secs(60),
+        "both territories to complete",
+        || async {
+            count(
+                &pool,
+                "SELECT count(*) FROM coverage_grid WHERE status = 'completed'",
+            )
+            .await
+                == 2
+        },
+    )
+    .await;
+    let ticks = count(
+        &pool,
+        "SELECT count(*) FROM schedule_ticks WHERE schedule_name = 'discover-autopilot'",
+    )
+    .await;
+    wait_for(Duration::from_secs(20), "two more autopilot slots", || async {
+        count(
+            &pool,
+            "SELECT count(*) FROM schedule_ticks WHERE schedule_name = 'discover-autopilot'",
+        )
+        .await
+            >= ticks + 2
+    })
+    .await;
+    crate::helpers::signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Assert: one discover job per territory however many slots fired, the
+    // leads stored once, three paid calls, the process stopped cleanly.
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'discover'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM prospects WHERE channel = 'maps'").await,
+        5
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'tech_scan'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM api_usage WHERE provider = 'google_places'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(server.seen("/v1/places:searchText").len(), 3);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_business_stored_by_another_job_meanwhile_is_updated_not_doubled() {
+    // Arrange: the Luxembourg territory claimed, and another transaction
+    // inserting Boulangerie Dupont's place id without committing yet.
+    let server = FakeProviders::start().await;
+    let app = TestApp::spawn_with(|s| {
+        with_places(&server)(s);
+        s.autopilot.enabled = true;
+    })
+    .await;
+    let pool = app.pool();
+    prospector::grid::import_text(pool, GRID, CountryCode::parse("LU").unwrap())
+        .await
+        .unwrap();
+    let config = autopilot_config(
+        &app.app.settings.discover,
+        &app.app.settings.autopilot,
+        app.app.settings.analytics.time_zone,
+        1,
+    );
+    let mut tx = pool.begin().await.unwrap();
+    let run = prospector_jobs::discover::run_autopilot(&mut tx, &app.app.enqueuer, &config, "t", Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let job = DiscoverBusinesses {
+        coverage_grid_id: run.claimed[0].id,
+        run: run.claimed[0].run_count,
+        batch: None,
+    };
+    let deps = discover_deps(&app.app.settings).unwrap();
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO prospects (channel, business_name, gmb_place_id) VALUES ('maps', 'Dupont (other job)', 'ChIJ7cv00DxZwokRMZFxJ2lqgAA')",
+    )
+    .execute(&mut *other)
+    .await
+    .unwrap();
+
+    // Act: the job blocks on the other insert; the other job commits.
+    let ctx = context(&app, 1);
+    let handle = tokio::spawn(async move { job.handle(&ctx, &deps).await });
+    wait_for(Duration::from_secs(10), "the job to wait for the other insert", || async {
+        count(
+            pool,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .await
+            >= 1
+    })
+    .await;
+    other.commit().await.unwrap();
+    handle.await.unwrap().unwrap();
+
+    // Assert: the job found the other job's row on its second try and
+    // updated it; nothing was doubled and the page was not fetched again.
+    let dupont: Vec<String> = sqlx::query_scalar(
+        "SELECT business_name FROM prospects WHERE gmb_place_id = 'ChIJ7cv00DxZwokRMZFxJ2lqgAA'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(dupont, vec!["Boulangerie Dupont"]);
+    assert_eq!(
+        server.seen("/v1/places:searchText").len(),
+        2,
+        "two pages, each fetched once"
+    );
+    assert_eq!(grid_row(pool, "Luxembourg").await["status"], "completed");
+}

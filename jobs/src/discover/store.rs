@@ -67,25 +67,42 @@ pub(super) async fn store_page(
             continue;
         }
         // A savepoint per record: a row the database refuses is reported
-        // and the rest of the page is kept.
-        let mut savepoint = tx.begin().await?;
-        match store_lead(&mut savepoint, ctx, job, &lead, &deps.rules, now).await {
-            Ok(outcome) => {
-                savepoint.commit().await?;
-                match outcome {
-                    LeadOutcome::Updated => updated_leads += 1,
-                    LeadOutcome::New(route) => {
-                        new_leads += 1;
-                        match route {
-                            Route::TechScan => tech_scans += 1,
-                            Route::BuildSite => build_site += 1,
-                            Route::Unqualified | Route::Closed => {}
-                        }
-                    }
+        // and the rest of the page is kept. A unique violation is another
+        // job storing the same business at the same moment: once it has
+        // committed, a second try finds its row and updates it.
+        let mut tries = 0;
+        let stored = loop {
+            tries += 1;
+            let mut savepoint = tx.begin().await?;
+            match store_lead(&mut savepoint, ctx, job, &lead, &deps.rules, now).await {
+                Ok(outcome) => {
+                    savepoint.commit().await?;
+                    break Ok(outcome);
+                }
+                Err(DiscoverError::Database(e)) if is_unique_violation(&e) && tries < 3 => {
+                    savepoint.rollback().await?;
+                    tracing::debug!(
+                        record.index = index,
+                        "a concurrent job stored this business first; trying again"
+                    );
+                }
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    break Err(error);
+                }
+            }
+        };
+        match stored {
+            Ok(LeadOutcome::Updated) => updated_leads += 1,
+            Ok(LeadOutcome::New(route)) => {
+                new_leads += 1;
+                match route {
+                    Route::TechScan => tech_scans += 1,
+                    Route::BuildSite => build_site += 1,
+                    Route::Unqualified | Route::Closed => {}
                 }
             }
             Err(DiscoverError::Database(e)) if is_record_error(&e) => {
-                savepoint.rollback().await?;
                 problems.push(RecordProblem {
                     index,
                     listing_id: Some(lead.business.listing_id().to_owned()),
@@ -227,6 +244,10 @@ async fn report_problems(
     .await?;
     scan_jobs::record_items(conn, item.scan_job_id, "discover", &items).await?;
     Ok(())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
 }
 
 /// A data or check-constraint error is the record's fault.
