@@ -197,8 +197,14 @@ async fn fetch_places(
     }
     let fetched = result?;
     let results = fetched.page.results;
+    // An empty page ends the run even if it carries a token: a provider
+    // that keeps sending empty pages must not keep a job paying forever.
+    let next = match fetched.next_page_token {
+        Some(token) if results > 0 => Next::Token(token),
+        _ => Next::End,
+    };
     Ok(Fetched {
-        next: fetched.next_page_token.map_or(Next::End, Next::Token),
+        next,
         page: fetched.page,
         results_cost_cents: deps.pricing.per_result_cents * results as f64,
     })
