@@ -116,6 +116,13 @@ pub enum Command {
         command: JobsCommand,
     },
 
+    /// The coverage grid (territories of city × industry) that the
+    /// discovery autopilot works through: import it from CSV, list it.
+    Grid {
+        #[command(subcommand)]
+        command: GridCommand,
+    },
+
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -199,6 +206,39 @@ pub enum JobsCommand {
     Prune,
 }
 
+/// `prospector grid …`
+#[derive(Debug, Subcommand)]
+pub enum GridCommand {
+    /// Add or update territories from a CSV file with a header row:
+    /// `country`, `state`, `city`, `industry` (required but country),
+    /// `industry_category`, `priority`, `population`.
+    ///
+    /// A territory is keyed by (country, state, city, industry): importing it
+    /// again updates its priority and population and keeps its status and
+    /// counters. Every bad row is reported with its line number; every good
+    /// row is imported. Exits 0 when every row was imported, 65 when some
+    /// were rejected.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Country of rows that name none (default: import.default_country).
+        #[arg(long)]
+        country: Option<String>,
+    },
+    /// List territories: pending ones first, in the autopilot's order.
+    List {
+        /// Only this status (pending, in_progress, completed, cooldown, paused).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// `prospector bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -220,6 +260,14 @@ pub enum BenchCommand {
     /// the `lighthouse` CLI one after the other, and prints both rates and
     /// the mean scores of each page from both runs.
     Audit(BenchAuditArgs),
+    /// The discover stage's records per second against a local
+    /// Places-compatible server.
+    ///
+    /// Uses a scratch database (<database>_bench_discover, recreated).
+    /// Discovers --territories territories of --per-territory synthetic
+    /// places (inserts and routing), then the same again (dedup and
+    /// updates), and times classification and qualification alone.
+    Discover(BenchDiscoverArgs),
 }
 
 /// `prospector bench audit` arguments.
@@ -237,6 +285,21 @@ pub struct BenchAuditArgs {
     /// Skip the plain CLI loop.
     #[arg(long)]
     pub no_baseline: bool,
+}
+
+
+/// `prospector bench discover` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BenchDiscoverArgs {
+    /// Territories discovered.
+    #[arg(long, default_value_t = 20)]
+    pub territories: usize,
+    /// Places per territory.
+    #[arg(long, default_value_t = 60)]
+    pub per_territory: usize,
+    /// Places per page (1–20).
+    #[arg(long, default_value_t = 20)]
+    pub page_size: u32,
 }
 
 /// `prospector bench queue` arguments.

@@ -14,7 +14,7 @@ use std::{
 };
 
 use chrono_tz::Tz;
-use prospector_jobs::{QueuePolicy, Stage, domain::CountryCode};
+use prospector_jobs::{QueuePolicy, Stage, discover::AutopilotConfig, domain::CountryCode};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -74,6 +74,10 @@ pub struct Settings {
     pub import: ImportSettings,
     /// The audit stage (`[audit]`).
     pub audit: prospector_jobs::audit::AuditSettings,
+    /// The discover stage: provider, prices, qualification.
+    pub discover: DiscoverSettings,
+    /// The discovery autopilot's switch and daily target.
+    pub autopilot: AutopilotSettings,
     /// Worker settings per queue (every stage, plus `bench`).
     pub stages: BTreeMap<String, StageSettings>,
     /// Schedules.
@@ -175,6 +179,8 @@ pub struct ImportSettings {
     pub chunk_size: usize,
 }
 
+pub use crate::discovery::{AutopilotSettings, DiscoverSettings, OutscraperSettings, PlacesSettings};
+
 /// How one queue's workers run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageSettings {
@@ -214,6 +220,9 @@ pub enum ScheduledJob {
         /// Which day, relative to the slot.
         day: DayRef,
     },
+    /// Run the discovery autopilot: claim the next territories, enqueue a
+    /// `discover` job for each.
+    DiscoverAutopilot(AutopilotConfig),
 }
 
 impl ScheduledJob {
@@ -221,6 +230,7 @@ impl ScheduledJob {
     pub fn stage(&self) -> Stage {
         match self {
             ScheduledJob::SnapshotAnalytics { .. } => Stage::SnapshotAnalytics,
+            ScheduledJob::DiscoverAutopilot(_) => Stage::Discover,
         }
     }
 }
@@ -261,6 +271,8 @@ struct RawSettings {
     analytics: RawAnalytics,
     import: RawImport,
     audit: RawAudit,
+    discover: crate::discovery::RawDiscover,
+    autopilot: crate::discovery::RawAutopilot,
     #[serde(default)]
     stages: HashMap<String, RawStage>,
     #[serde(default)]
@@ -384,7 +396,11 @@ impl Sources {
             environment: std::env::var("PROSPECTOR_ENV").ok().filter(|e| !e.is_empty()),
             extra_file,
             env: std::env::vars()
-                .filter(|(k, _)| k.starts_with("PROSPECTOR__") || k == "DATABASE_URL")
+                .filter(|(k, _)| {
+                    k.starts_with("PROSPECTOR__")
+                        || k == "DATABASE_URL"
+                        || crate::discovery::API_KEY_VARS.contains(&k.as_str())
+                })
                 .collect(),
         }
     }
@@ -428,12 +444,16 @@ impl Settings {
         );
         let raw: RawSettings = builder.build()?.try_deserialize()?;
         let database_url = sources.env.get("DATABASE_URL").cloned();
-        let mut settings = Self::parse(raw, database_url)?;
+        let mut settings = Self::parse(raw, database_url, &sources.env)?;
         settings.audit.pagespeed.api_key = audit::pagespeed_api_key(&sources.env)?;
         Ok(settings)
     }
 
-    fn parse(raw: RawSettings, database_url: Option<String>) -> Result<Self, ConfigError> {
+    fn parse(
+        raw: RawSettings,
+        database_url: Option<String>,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
         let database = DatabaseSettings {
             url: {
                 let url = database_url.unwrap_or(raw.database.url);
@@ -540,6 +560,9 @@ impl Settings {
             },
         };
 
+        let discover = crate::discovery::parse_discover(raw.discover, env)?;
+        let autopilot = crate::discovery::parse_autopilot(raw.autopilot)?;
+
         let mut stages = BTreeMap::new();
         for (name, mut stage) in raw.stages {
             let key = format!("stages.{name}");
@@ -578,7 +601,7 @@ impl Settings {
             }
             let stage = Stage::from_str(&schedule.stage)
                 .map_err(|e| invalid(format!("{key}.stage"), e.to_string()))?;
-            let job = scheduled_job(&key, stage, &schedule.args)?;
+            let job = scheduled_job(&key, stage, &schedule.args, &discover, &autopilot, &analytics)?;
             let cron = cron::Schedule::from_str(&schedule.cron).map_err(|e| {
                 invalid(
                     format!("{key}.cron"),
@@ -612,6 +635,8 @@ impl Settings {
             analytics,
             import,
             audit,
+            discover,
+            autopilot,
             stages,
             schedules,
         })
@@ -709,6 +734,9 @@ fn scheduled_job(
     key: &str,
     stage: Stage,
     args: &HashMap<String, String>,
+    discover: &DiscoverSettings,
+    autopilot: &AutopilotSettings,
+    analytics: &AnalyticsSettings,
 ) -> Result<ScheduledJob, ConfigError> {
     let allow_only = |allowed: &[&str]| -> Result<(), ConfigError> {
         match args.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -737,8 +765,25 @@ fn scheduled_job(
             };
             Ok(ScheduledJob::SnapshotAnalytics { day })
         }
-        Stage::Discover
-        | Stage::TechScan
+        Stage::Discover => {
+            allow_only(&["targets"])?;
+            let targets_per_run = match args.get("targets") {
+                None => 5,
+                Some(raw) => match raw.trim().parse::<u32>() {
+                    Ok(n) if (1..=1000).contains(&n) => n,
+                    _ => {
+                        return Err(invalid(
+                            format!("{key}.args.targets"),
+                            format!("`{raw}` is not a number of territories between 1 and 1000"),
+                        ));
+                    }
+                },
+            };
+            Ok(ScheduledJob::DiscoverAutopilot(
+                crate::discovery::autopilot_config(discover, autopilot, analytics.time_zone, targets_per_run),
+            ))
+        }
+        Stage::TechScan
         | Stage::Audit
         | Stage::Score
         | Stage::BuildSite
@@ -804,7 +849,7 @@ mod tests {
             assert!(settings.stages.contains_key(stage.queue()), "{stage}");
         }
         assert_eq!(settings.stage("tech_scan").max_attempts, 3);
-        assert_eq!(settings.schedules.len(), 2);
+        assert_eq!(settings.schedules.len(), 3);
         assert!(settings.admin.token.is_none());
     }
 

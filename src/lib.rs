@@ -14,6 +14,8 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod discovery;
+pub mod grid;
 pub mod import;
 pub mod job_control;
 pub mod maintenance;

@@ -89,4 +89,12 @@ fn describe() {
         Unit::Seconds,
         "Admin HTTP request latency by method and route."
     );
+    describe_counter!(
+        prospector_jobs::discover::RECORDS_TOTAL,
+        "Places provider records by provider and outcome (new, updated, refused)."
+    );
+    describe_counter!(
+        prospector_jobs::discover::BUDGET_WAITS_TOTAL,
+        "Discover runs deferred because the provider's daily budget was spent."
+    );
 }

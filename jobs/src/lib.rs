@@ -14,13 +14,14 @@
 //! | queue                | payload                | writes                         |
 //! |----------------------|------------------------|--------------------------------|
 //! | `audit`              | [`pipeline::AuditPage`] | `prospect_performance_profiles`, `prospect_audit_reports` |
+//! | `discover`           | [`DiscoverBusinesses`] | `prospects` (maps), `coverage_grid`, `api_usage` |
 //! | `snapshot_analytics` | [`SnapshotAnalytics`]  | `analytics_snapshots`          |
 //! | `bench`              | [`BenchJob`]           | nothing (queue benchmarks)     |
 //!
 //! `tech_scan`, `audit` and `score` take a [`pipeline::ProspectJob`] each and
 //! chain with [`pipeline::advance`].
 //!
-//! The other stages (discover, tech_scan, audit, score, build_site, screenshot,
+//! The other stages (tech_scan, audit, score, build_site, screenshot,
 //! send_email) are named by [`Stage`] and get their modules as they are built;
 //! [`Stage::is_built`] says which ones a worker may run.
 //!
@@ -39,6 +40,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod discover;
 pub mod domain;
 pub mod pipeline;
 pub mod queue;
@@ -49,6 +51,7 @@ pub mod snapshot_analytics;
 mod stage;
 
 pub use bench::BenchJob;
+pub use discover::DiscoverBusinesses;
 pub use queue::{EnqueueError, EnqueueOptions, Enqueued, Enqueuer, Job, QueuePolicy};
 pub use runtime::{Handler, JobContext, StageError};
 pub use snapshot_analytics::SnapshotAnalytics;

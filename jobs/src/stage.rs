@@ -45,7 +45,7 @@ impl Stage {
     /// The queue (apalis `job_type`) this stage's jobs live on.
     pub const fn queue(self) -> &'static str {
         match self {
-            Stage::Discover => "discover",
+            Stage::Discover => crate::discover::DiscoverBusinesses::QUEUE,
             Stage::TechScan => "tech_scan",
             Stage::Audit => "audit",
             Stage::Score => "score",
@@ -64,10 +64,8 @@ impl Stage {
     /// Whether this stage has a handler that workers can run.
     pub fn is_built(self) -> bool {
         match self {
-            Stage::SnapshotAnalytics => true,
-            Stage::Audit => true,
-            Stage::Discover
-            | Stage::TechScan
+            Stage::SnapshotAnalytics | Stage::Discover | Stage::Audit => true,
+            Stage::TechScan
             | Stage::Score
             | Stage::BuildSite
             | Stage::Screenshot

@@ -14,12 +14,15 @@
 //! | `GET /api/scan-jobs`               | bearer | recent batches                         |
 //! | `GET /api/scan-jobs/{id}`          | bearer | one batch, per-stage progress, failures|
 //! | `GET /api/prospects/{id}/audit-report` | bearer | the latest full audit report (JSON, gzip) |
+//! | `GET /api/autopilot`               | bearer | autopilot switch, daily target, grid   |
+//! | `PUT /api/autopilot`               | bearer | change them at runtime                 |
 //!
 //! Protected routes compare `Authorization: Bearer …` with `admin.token`
 //! in constant time; with no token configured they refuse every request.
 
 mod audit_reports;
 mod auth;
+mod autopilot;
 mod error;
 mod health;
 mod jobs;
@@ -79,6 +82,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/scan-jobs", get(scan_jobs::list))
         .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
         .route("/api/prospects/{id}/audit-report", get(audit_reports::get_report))
+        .route("/api/autopilot", get(autopilot::get).put(autopilot::put))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

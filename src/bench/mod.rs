@@ -3,4 +3,5 @@
 
 pub mod audit;
 pub mod audit_site;
+pub mod discover;
 pub mod queue;

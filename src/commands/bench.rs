@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use crate::{
     application::Application,
     bench,
-    cli::{BenchAuditArgs, BenchQueueArgs},
+    cli::{BenchAuditArgs, BenchDiscoverArgs, BenchQueueArgs},
     config::Settings,
 };
 
@@ -38,5 +38,11 @@ pub async fn work(settings: Settings) -> anyhow::Result<ExitCode> {
 /// Audits per minute through the stage vs a plain `lighthouse` loop.
 pub async fn audit(settings: Settings, args: BenchAuditArgs) -> anyhow::Result<ExitCode> {
     bench::audit::run(settings, args).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Records per second through the discover stage.
+pub async fn discover(settings: Settings, args: BenchDiscoverArgs) -> anyhow::Result<ExitCode> {
+    bench::discover::run(settings, args).await?;
     Ok(ExitCode::SUCCESS)
 }

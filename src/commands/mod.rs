@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod grid;
 mod import;
 mod jobs;
 mod roles;
@@ -30,10 +31,12 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Scan(args) => scan::run(settings, args).await,
         Command::Status { url, json } => status::run(settings, url, json).await,
         Command::Jobs { command } => jobs::run(settings, command).await,
+        Command::Grid { command } => grid::run(settings, command).await,
         Command::Bench { command } => match command {
             BenchCommand::Queue(args) => bench::queue(settings, args).await,
             BenchCommand::Work => bench::work(settings).await,
             BenchCommand::Audit(args) => bench::audit(settings, args).await,
+            BenchCommand::Discover(args) => bench::discover(settings, args).await,
         },
     }
 }

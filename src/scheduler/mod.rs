@@ -15,7 +15,10 @@ mod queries;
 use std::time::Duration;
 
 use chrono::{DateTime, Days, Timelike, Utc};
-use prospector_jobs::{EnqueueOptions, Enqueuer, SnapshotAnalytics};
+use prospector_jobs::{
+    EnqueueOptions, Enqueuer, SnapshotAnalytics,
+    discover::{AutopilotConfig, autopilot},
+};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +51,8 @@ pub fn previous_slot(spec: &ScheduleSpec, at: DateTime<Utc>) -> Option<DateTime<
 pub enum SlotJob {
     /// A snapshot of this local day.
     SnapshotAnalytics(SnapshotAnalytics),
+    /// An autopilot run (its jobs depend on the grid at that moment).
+    DiscoverAutopilot(AutopilotConfig),
 }
 
 /// The job for one slot of a schedule.
@@ -61,6 +66,7 @@ pub fn job_for_slot(spec: &ScheduleSpec, slot: DateTime<Utc>) -> SlotJob {
             };
             SlotJob::SnapshotAnalytics(SnapshotAnalytics { date })
         }
+        ScheduledJob::DiscoverAutopilot(config) => SlotJob::DiscoverAutopilot(config.clone()),
     }
 }
 
@@ -82,6 +88,9 @@ pub enum FireError {
     /// The enqueue failed.
     #[error(transparent)]
     Enqueue(#[from] prospector_jobs::EnqueueError),
+    /// The autopilot failed.
+    #[error(transparent)]
+    Autopilot(#[from] autopilot::AutopilotError),
 }
 
 /// Runs schedules until stopped.
@@ -123,11 +132,30 @@ impl Scheduler {
             idempotency_key: Some(format!("schedule:{}:{}", spec.name, slot.to_rfc3339())),
             ..EnqueueOptions::default()
         };
-        let enqueued = match job_for_slot(spec, slot) {
-            SlotJob::SnapshotAnalytics(job) => self.enqueuer.enqueue_with(&mut tx, &job, options).await?,
+        let job_id = match job_for_slot(spec, slot) {
+            SlotJob::SnapshotAnalytics(job) => self
+                .enqueuer
+                .enqueue_with(&mut tx, &job, options)
+                .await?
+                .job_id()
+                .map(str::to_owned),
+            SlotJob::DiscoverAutopilot(config) => {
+                let run =
+                    autopilot::run_autopilot(&mut tx, &self.enqueuer, &config, &self.claimant, slot).await?;
+                tracing::info!(
+                    schedule = %spec.name,
+                    claimed = run.claimed.len(),
+                    released = run.released,
+                    orphaned = run.orphaned,
+                    skipped = ?run.skipped,
+                    scan_job.id = ?run.scan_job_id,
+                    "discovery autopilot ran"
+                );
+                run.job_ids.first().cloned()
+            }
         };
-        if let Some(job_id) = enqueued.job_id() {
-            queries::set_slot_job(&mut *tx, &spec.name, slot, job_id).await?;
+        if let Some(job_id) = job_id {
+            queries::set_slot_job(&mut *tx, &spec.name, slot, &job_id).await?;
         }
         tx.commit().await?;
         Ok(Fired::Claimed)
@@ -261,11 +289,15 @@ mod tests {
     fn the_previous_day_is_the_local_day_before_the_slot() {
         let s = spec("0 10 0 * * *", "Europe/Luxembourg", DayRef::Previous);
         let slot = Utc.with_ymd_and_hms(2026, 11, 22, 23, 10, 0).unwrap(); // 00:10 on the 23rd locally
-        let SlotJob::SnapshotAnalytics(job) = job_for_slot(&s, slot);
+        let SlotJob::SnapshotAnalytics(job) = job_for_slot(&s, slot) else {
+            panic!("a snapshot slot");
+        };
         assert_eq!(job.date, NaiveDate::from_ymd_opt(2026, 11, 22).unwrap());
 
         let current = spec("0 0 * * * *", "Europe/Luxembourg", DayRef::Current);
-        let SlotJob::SnapshotAnalytics(job) = job_for_slot(&current, slot);
+        let SlotJob::SnapshotAnalytics(job) = job_for_slot(&current, slot) else {
+            panic!("a snapshot slot");
+        };
         assert_eq!(job.date, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
     }
 

@@ -46,7 +46,8 @@ pub enum PoolError {
     /// The stage has no handler yet.
     #[error("the {0} stage is not built yet; built stages: {built}", built = built_list())]
     NotBuilt(Stage),
-    /// The stage cannot run on this machine as configured (a tool is missing).
+    /// The stage cannot run on this machine as configured (a tool is
+    /// missing, a key is not set).
     #[error("the {stage} stage cannot start: {reason}")]
     Setup {
         /// The stage.
@@ -173,8 +174,15 @@ impl WorkerPool {
                 self.spawn_queue::<AuditPage>(deps);
                 Ok(())
             }
-            Stage::Discover
-            | Stage::TechScan
+            Stage::Discover => {
+                let deps = crate::discovery::discover_deps(&self.settings).map_err(|e| PoolError::Setup {
+                    stage,
+                    reason: e.to_string(),
+                })?;
+                self.spawn_queue::<prospector_jobs::DiscoverBusinesses>(deps);
+                Ok(())
+            }
+            Stage::TechScan
             | Stage::Score
             | Stage::BuildSite
             | Stage::Screenshot

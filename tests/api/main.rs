@@ -5,9 +5,11 @@
 mod admin;
 mod analytics;
 mod audit;
+mod discover;
 mod faults;
 mod helpers;
 mod import;
+mod providers;
 mod queue;
 mod scan;
 mod scheduler;

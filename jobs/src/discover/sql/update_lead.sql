@@ -1,0 +1,38 @@
+-- A business found again: the listing's fresh values win, values it does
+-- not have keep what is stored, keys are only ever added, and the lead keeps
+-- its channel, status and route (only new leads are routed).
+UPDATE prospects p SET
+    business_name = $2,
+    gmb_place_id = coalesce(p.gmb_place_id, $3),
+    gmb_id = coalesce(p.gmb_id, $4),
+    category = coalesce($5, p.category),
+    subcategory = coalesce($6, p.subcategory),
+    email = coalesce(p.email, $7),
+    phone = coalesce($8, p.phone),
+    phone_e164 = coalesce($9, p.phone_e164),
+    website_url = coalesce($10, p.website_url),
+    domain_name = coalesce(p.domain_name,
+        CASE WHEN EXISTS (SELECT 1 FROM prospects o WHERE o.domain_name = $11) THEN NULL ELSE $11 END),
+    registrable_domain = coalesce($12, p.registrable_domain),
+    profile_url = coalesce($13, p.profile_url),
+    address = coalesce($14, p.address),
+    city = coalesce($15, p.city),
+    state = coalesce($16, p.state),
+    postal_code = coalesce($17, p.postal_code),
+    country = coalesce($18, p.country),
+    location_lat = coalesce($19, p.location_lat),
+    location_lng = coalesce($20, p.location_lng),
+    rating = coalesce($21::float8, p.rating),
+    review_count = greatest($22, p.review_count),
+    last_review_at = greatest($23, p.last_review_at),
+    photos_urls = CASE WHEN jsonb_array_length($24) > 0 THEN $24 ELSE p.photos_urls END,
+    opening_hours = CASE WHEN jsonb_array_length($25) > 0 THEN $25 ELSE p.opening_hours END,
+    business_status = coalesce($26, p.business_status),
+    qualification_score = $27,
+    qualified = $28,
+    qualification_reasons = $29,
+    source = coalesce(p.source, $30),
+    coverage_grid_id = coalesce(p.coverage_grid_id, $31),
+    last_discovered_at = now(),
+    scraped_at = now()
+WHERE p.id = $1
