@@ -287,7 +287,6 @@ pub struct BenchAuditArgs {
     pub no_baseline: bool,
 }
 
-
 /// `prospector bench discover` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct BenchDiscoverArgs {

@@ -65,11 +65,7 @@ impl Stage {
     pub fn is_built(self) -> bool {
         match self {
             Stage::SnapshotAnalytics | Stage::Discover | Stage::Audit => true,
-            Stage::TechScan
-            | Stage::Score
-            | Stage::BuildSite
-            | Stage::Screenshot
-            | Stage::SendEmail => false,
+            Stage::TechScan | Stage::Score | Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => false,
         }
     }
 

@@ -182,11 +182,9 @@ impl WorkerPool {
                 self.spawn_queue::<prospector_jobs::DiscoverBusinesses>(deps);
                 Ok(())
             }
-            Stage::TechScan
-            | Stage::Score
-            | Stage::BuildSite
-            | Stage::Screenshot
-            | Stage::SendEmail => Err(PoolError::NotBuilt(stage)),
+            Stage::TechScan | Stage::Score | Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => {
+                Err(PoolError::NotBuilt(stage))
+            }
         }
     }
 
