@@ -44,12 +44,14 @@ pub mod runtime;
 pub mod scan_jobs;
 pub mod snapshot_analytics;
 mod stage;
+pub mod tech_scan;
 
 pub use bench::BenchJob;
 pub use queue::{EnqueueError, EnqueueOptions, Enqueued, Enqueuer, Job, QueuePolicy};
 pub use runtime::{Handler, JobContext, StageError};
 pub use snapshot_analytics::SnapshotAnalytics;
 pub use stage::{Stage, UnknownStage};
+pub use tech_scan::{TechScanDeps, TechScanError, TechScanSettings};
 
 /// Prospector's own schema migrations (the `migrations/` folder).
 ///

@@ -64,9 +64,8 @@ impl Stage {
     /// Whether this stage has a handler that workers can run.
     pub fn is_built(self) -> bool {
         match self {
-            Stage::SnapshotAnalytics => true,
+            Stage::SnapshotAnalytics | Stage::TechScan => true,
             Stage::Discover
-            | Stage::TechScan
             | Stage::Audit
             | Stage::Score
             | Stage::BuildSite

@@ -1,0 +1,10 @@
+//! The fingerprint engine: Wappalyzer-format definitions matched against a
+//! page, its headers, cookies, robots.txt, certificate and DNS records,
+//! without running JavaScript.
+
+pub mod definitions;
+pub mod engine;
+pub mod pattern;
+
+pub use definitions::{DefinitionsError, DefinitionsSource, RawDefinitions};
+pub use engine::{CategoryRef, Detection, Engine, Evidence, Field, LoadReport, PageInput, SkippedPattern};
