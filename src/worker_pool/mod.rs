@@ -28,7 +28,8 @@ use std::{
 use apalis::prelude::{BackendExt, Strategy, WorkerBuilder, WorkerBuilderExt, WorkerContext};
 use apalis_postgres::PostgresStorage;
 use prospector_jobs::{
-    BenchJob, Enqueuer, Handler, SnapshotAnalytics, Stage, snapshot_analytics::AnalyticsDeps,
+    BenchJob, Enqueuer, Handler, SnapshotAnalytics, Stage, TechScanDeps, pipeline::ScanTech,
+    snapshot_analytics::AnalyticsDeps,
 };
 use serde_json::Value;
 use sqlx::PgPool;
@@ -45,6 +46,14 @@ pub enum PoolError {
     /// The stage has no handler yet.
     #[error("the {0} stage is not built yet; built stages: {built}", built = built_list())]
     NotBuilt(Stage),
+    /// A stage's dependencies could not be built (bad definitions, TLS roots…).
+    #[error("the {stage} stage cannot start: {message}")]
+    Setup {
+        /// The stage.
+        stage: Stage,
+        /// Why.
+        message: String,
+    },
     /// A queue's workers kept dying.
     #[error(
         "the {queue} workers have been failing for over {seconds}s (last error: {last_error}); exiting so the process can be restarted"
@@ -156,8 +165,15 @@ impl WorkerPool {
                 self.spawn_queue::<SnapshotAnalytics>(deps);
                 Ok(())
             }
+            Stage::TechScan => {
+                let deps = TechScanDeps::build(self.settings.tech_scan.clone()).map_err(|e| PoolError::Setup {
+                    stage,
+                    message: error_chain(&e),
+                })?;
+                self.spawn_queue::<ScanTech>(deps);
+                Ok(())
+            }
             Stage::Discover
-            | Stage::TechScan
             | Stage::Audit
             | Stage::Score
             | Stage::BuildSite
