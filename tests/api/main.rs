@@ -10,3 +10,4 @@ mod import;
 mod queue;
 mod scheduler;
 mod schema;
+mod tech_scan;

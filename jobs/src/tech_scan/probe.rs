@@ -110,7 +110,9 @@ pub async fn probe(fetcher: &Fetcher, host: &str, path: &str) -> Result<Home, Fe
                     });
                     break;
                 }
-                Err(e @ (FetchError::Connect { .. } | FetchError::Handshake { .. })) => {
+                Err(e @ (FetchError::Connect { .. } | FetchError::Handshake { .. } | FetchError::Transport { .. })) => {
+                    // Nothing usable answered on this scheme (refused, not
+                    // TLS, hung up): try the next one.
                     attempts.push(Attempt {
                         url: url.to_string(),
                         outcome: e.to_string(),
