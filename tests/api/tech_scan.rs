@@ -269,6 +269,12 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
         }
         ("metadata.test", "/") => redirect(StatusCode::FOUND, "http://169.254.169.254/latest/meta-data/"),
         ("sneaky.test", "/") => redirect(StatusCode::FOUND, "http://internal.test/admin"),
+        // HTTPS only (the TLS tests).
+        ("secure.test" | "selfsigned.test", "/") => html(
+            &[("server", "nginx"), ("strict-transport-security", "max-age=31536000")],
+            r#"<html><head><meta name="generator" content="Joomla! - Open Source Content Management"><title>Hotel Bel-Air</title></head>
+            <body><script src="/media/system/js/core.min.js"></script><p>Réservations</p></body></html>"#,
+        ),
         (_, "/robots.txt") => text(StatusCode::NOT_FOUND, "not found"),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
@@ -291,6 +297,35 @@ async fn start_web(ip: &str) -> (Web, SocketAddr) {
     let addr = listener.local_addr().unwrap();
     let router = Router::new().fallback(serve).with_state(web.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
+    (web, addr)
+}
+
+/// Serve the web over TLS with this certificate on 127.0.0.1:0.
+async fn start_tls_web(cert: rustls::pki_types::CertificateDer<'static>, key: rustls::pki_types::PrivateKeyDer<'static>) -> (Web, SocketAddr) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let web = Web::default();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let router = Router::new().fallback(serve).with_state(web.clone());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let router = router.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                }
+            });
+        }
+    });
     (web, addr)
 }
 
@@ -558,7 +593,13 @@ async fn tech_scan_profiles_a_wordpress_site_its_contacts_and_hands_over_to_the_
     .unwrap();
     assert_eq!(done, 1);
 
-    // A second scan replaces the scan's own rows and keeps manual ones.
+    // A second scan replaces the scan's own rows and keeps manual ones (a
+    // person marks their own number as the primary one).
+    sqlx::query("UPDATE prospect_contacts SET is_primary = false WHERE prospect_id = $1 AND contact_type = 'phone'")
+        .bind(id)
+        .execute(scan.pool())
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO prospect_contacts (prospect_id, contact_type, value, is_primary) VALUES ($1, 'phone', '+352999999', true)")
         .bind(id)
         .execute(scan.pool())
@@ -851,4 +892,74 @@ async fn requests_to_one_host_take_turns_with_the_configured_pause() {
         let gap = pair[1].started.saturating_duration_since(pair[0].finished);
         assert!(gap >= Duration::from_millis(140), "{} then {} only {gap:?} apart", pair[0].path, pair[1].path);
     }
+}
+
+#[tokio::test]
+async fn tech_scan_records_valid_and_invalid_certificates() {
+    // Arrange: a private CA trusted through the config, and a self-signed site.
+    prospector::tls::init();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::OrganizationName, "Prospector Test CA");
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Prospector Test Root");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["secure.test".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let (_, secure) = start_tls_web(
+        leaf.der().clone(),
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .await;
+    let own = rcgen::generate_simple_self_signed(vec!["selfsigned.test".to_owned()]).unwrap();
+    let (_, selfsigned) = start_tls_web(
+        own.cert.der().clone(),
+        rustls::pki_types::PrivateKeyDer::Pkcs8(own.signing_key.serialize_der().into()),
+    )
+    .await;
+    let scan = Scan::start(&["secure.test"], secure, &["127.0.0.0/8"], |s| {
+        s.tech_scan.resolve.push(ResolveOverride {
+            host: "selfsigned.test".into(),
+            addr: selfsigned,
+        });
+        s.tech_scan.extra_root_certificates = Some(ca_file.clone());
+    })
+    .await;
+    let good = scan.prospect("secure.test").await;
+    let bad = scan.prospect("selfsigned.test").await;
+
+    // Act
+    let (_, jobs) = scan.scan(&[good, bad], &[Stage::Audit]).await;
+    scan.finish(&jobs).await;
+
+    // Assert: the valid certificate and its issuer
+    let p = scan.profile(good).await;
+    assert_eq!(col::<Option<bool>>(&p, "tls_valid"), Some(true));
+    assert_eq!(col::<Option<String>>(&p, "tls_issuer").as_deref(), Some("Prospector Test CA"));
+    assert!(col::<Option<chrono::DateTime<chrono::Utc>>>(&p, "tls_expires_at").unwrap() > chrono::Utc::now());
+    assert_eq!(col::<Option<String>>(&p, "tls_error"), None);
+    assert_eq!(col::<Option<String>>(&p, "final_url").as_deref(), Some("https://secure.test/"));
+    assert_eq!(col::<Option<String>>(&p, "cms").as_deref(), Some("Joomla"));
+    let row = scan.prospect_row(good).await;
+    assert_eq!(col::<Option<bool>>(&row, "uses_https"), Some(true));
+    assert!(scan.detections(good).await.contains(&"HSTS".to_owned()));
+
+    // Assert: the self-signed one is recorded as invalid, and the page is
+    // still analysed as a visitor who clicks through would see it.
+    let p = scan.profile(bad).await;
+    assert_eq!(col::<Option<bool>>(&p, "tls_valid"), Some(false));
+    let error = col::<Option<String>>(&p, "tls_error").unwrap();
+    assert!(error.contains("not issued by a trusted authority"), "{error}");
+    assert_eq!(col::<Option<String>>(&p, "tls_issuer").as_deref(), Some("rcgen self signed cert"));
+    assert_eq!(col::<Option<String>>(&p, "cms").as_deref(), Some("Joomla"));
+    let doc: Value = col(&p, "tech_stack_json");
+    assert_eq!(doc["fetched_without_certificate_check"], true);
+    let row = scan.prospect_row(bad).await;
+    assert_eq!(col::<Option<bool>>(&row, "has_website"), Some(true));
+    assert_eq!(col::<Option<bool>>(&row, "uses_https"), Some(true));
 }

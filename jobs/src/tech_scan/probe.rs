@@ -87,7 +87,11 @@ pub async fn probe(fetcher: &Fetcher, host: &str, path: &str) -> Result<Home, Fe
                 stop_at: Some(stop),
                 ..FetchOptions::default()
             };
-            match fetcher.fetch(&url, options).await {
+            let result = fetcher.fetch(&url, options).await;
+            if let Err(e) = &result {
+                tracing::debug!(url = %url, error = %e, "home page attempt failed");
+            }
+            match result {
                 Ok(fetched) => return Ok(reached(fetched, tls, attempts, false)),
                 Err(FetchError::Certificate { reason, .. }) => {
                     attempts.push(Attempt {

@@ -104,12 +104,14 @@ pub fn find_tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Optio
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
-        // io::Error hides its inner error from `source()`.
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-        {
-            return Some(tls);
+        // io::Error hides its inner error from `source()` (and connectors
+        // nest them): unwrap with `get_ref`.
+        let mut io = e.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            io = inner.downcast_ref::<std::io::Error>();
         }
         current = e.source();
     }
