@@ -1,4 +1,7 @@
 //! Benchmarks that print figures (`prospector bench …`). Speed is measured
 //! here, never in tests.
 
+pub mod fingerprint;
+pub mod fleet;
 pub mod queue;
+pub mod scan;

@@ -228,13 +228,13 @@ async fn stop(child: &mut Child) {
     }
 }
 
-fn bench_url(url: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) fn bench_url(url: &str, name: &str) -> anyhow::Result<String> {
     let mut parsed = url::Url::parse(url).context("database.url is not a URL")?;
     parsed.set_path(&format!("/{name}"));
     Ok(parsed.to_string())
 }
 
-async fn recreate_database(settings: &crate::config::DatabaseSettings, name: &str) -> anyhow::Result<()> {
+pub(crate) async fn recreate_database(settings: &crate::config::DatabaseSettings, name: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let options = db::connect_options(settings)?.database("postgres");
     let mut admin = sqlx::PgConnection::connect_with(&options).await?;

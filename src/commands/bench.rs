@@ -2,7 +2,12 @@
 
 use std::process::ExitCode;
 
-use crate::{application::Application, bench, cli::BenchQueueArgs, config::Settings};
+use crate::{
+    application::Application,
+    bench,
+    cli::{BenchFingerprintArgs, BenchQueueArgs, BenchScanArgs},
+    config::Settings,
+};
 
 pub async fn queue(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<ExitCode> {
     bench::queue::run(settings, args).await?;
@@ -28,4 +33,16 @@ pub async fn work(settings: Settings) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         }
     })
+}
+
+/// `prospector bench fingerprint DIR`
+pub fn fingerprint(settings: Settings, args: BenchFingerprintArgs) -> anyhow::Result<ExitCode> {
+    bench::fingerprint::run(&settings, &args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `prospector bench scan`
+pub async fn scan(settings: Settings, args: BenchScanArgs) -> anyhow::Result<ExitCode> {
+    bench::scan::run(settings, args).await?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -31,6 +31,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Bench { command } => match command {
             BenchCommand::Queue(args) => bench::queue(settings, args).await,
             BenchCommand::Work => bench::work(settings).await,
+            BenchCommand::Fingerprint(args) => bench::fingerprint(settings, args),
+            BenchCommand::Scan(args) => bench::scan(settings, args).await,
         },
     }
 }
