@@ -260,3 +260,65 @@ fn selector_tokens_are_required_substrings() {
     );
     assert_eq!(selector_tokens("header nav"), None);
 }
+
+/// Pages saved from real generators (and realistic hand-written ones):
+/// every technology a careful engineer would name, and nothing else.
+#[test]
+fn saved_pages_get_exactly_the_expected_detections() {
+    let engine = Engine::load(&DefinitionsSource::Builtin).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pages");
+    let cases: &[(&str, &[&str])] = &[
+        ("mkdocs-material.html", &["Google Font API", "Material for MkDocs", "MkDocs"]),
+        ("sphinx-alabaster.html", &["Alabaster", "Sphinx"]),
+        (
+            "wordpress-bakery.html",
+            &[
+                "Astra", "Contact Form 7", "Google Analytics", "Gutenberg", "Nginx", "PHP", "WordPress", "Yoast SEO",
+                "jQuery", "jQuery Migrate",
+            ],
+        ),
+        (
+            "wordpress-woocommerce-large.html",
+            &[
+                "CookieYes", "Elementor", "Google Font API", "Google Tag Manager", "Gutenberg", "Hello Elementor", "Meta Pixel",
+                "Nginx", "PHP", "WooCommerce", "WordPress", "Yoast SEO", "jQuery", "jQuery Migrate",
+            ],
+        ),
+    ];
+    let url = url::Url::parse("https://site.test/").unwrap();
+    for (file, expected) in cases {
+        let html = std::fs::read_to_string(dir.join(file)).unwrap();
+        let headers: Vec<(String, String)> = std::fs::read_to_string(dir.join(file).with_extension("headers"))
+            .map(|t| {
+                t.lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let cookies: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .filter_map(|(_, v)| v.split(';').next()?.split_once('=').map(|(a, b)| (a.to_owned(), b.to_owned())))
+            .collect();
+        let parsed = crate::tech_scan::document::parse_page(&html, &url, 512);
+        let found = engine.analyze(&PageInput {
+            url: url.as_str(),
+            html: &html,
+            headers: &headers,
+            cookies: &cookies,
+            meta: &parsed.meta,
+            script_src: &parsed.script_src,
+            scripts: &parsed.scripts,
+            text: &parsed.text,
+            css: &parsed.css,
+            document: Some(&parsed.document),
+            ..PageInput::default()
+        });
+        let mut got = names(&found);
+        got.sort_by_key(|n| n.to_ascii_lowercase());
+        let mut want: Vec<&str> = expected.to_vec();
+        want.sort_by_key(|n| n.to_ascii_lowercase());
+        assert_eq!(got, want, "{file}");
+    }
+}
