@@ -963,3 +963,51 @@ async fn tech_scan_records_valid_and_invalid_certificates() {
     assert_eq!(col::<Option<bool>>(&row, "has_website"), Some(true));
     assert_eq!(col::<Option<bool>>(&row, "uses_https"), Some(true));
 }
+
+#[tokio::test]
+async fn dns_records_name_the_dns_and_email_providers_and_missing_names_are_unreachable() {
+    use hickory_proto::rr::{
+        Name, RData, RecordType,
+        rdata::{MX, NS, TXT},
+    };
+    use prospector::bench::fleet::dns::{self, Answer};
+    use std::str::FromStr;
+
+    // Arrange: a local authoritative server for the test names.
+    let zone: dns::Zone = Arc::new(|name: &str, kind: RecordType| match (name, kind) {
+        ("wp.test", RecordType::NS) => Answer::Records(vec![
+            RData::NS(NS(Name::from_str("ada.ns.cloudflare.com.").unwrap())),
+            RData::NS(NS(Name::from_str("bob.ns.cloudflare.com.").unwrap())),
+        ]),
+        ("wp.test", RecordType::MX) => Answer::Records(vec![RData::MX(MX::new(1, Name::from_str("aspmx.l.google.com.").unwrap()))]),
+        ("wp.test", RecordType::TXT) => Answer::Records(vec![RData::TXT(TXT::new(vec!["v=spf1 include:_spf.google.com ~all".into()]))]),
+        (n, _) if n.ends_with("nowhere.test") => Answer::NxDomain,
+        _ => Answer::Records(Vec::new()),
+    });
+    let dns_addr = dns::serve(zone, Arc::new(|_: &str| Duration::ZERO)).await.unwrap();
+    let (_web, addr) = start_web("127.0.0.1").await;
+    let scan = Scan::start(&["wp.test"], addr, &["127.0.0.0/8"], |s| {
+        s.tech_scan.dns.servers = vec![dns_addr];
+        s.tech_scan.dns.records = true;
+    })
+    .await;
+    let wp = scan.prospect("wp.test").await;
+    let gone = scan.prospect("nowhere.test").await;
+
+    // Act
+    let (_, jobs) = scan.scan(&[wp, gone], &[]).await;
+    scan.finish(&jobs).await;
+
+    // Assert
+    let p = scan.profile(wp).await;
+    assert_eq!(col::<Option<String>>(&p, "dns_provider").as_deref(), Some("Cloudflare DNS"));
+    assert_eq!(col::<Option<String>>(&p, "email_provider").as_deref(), Some("Google Workspace"));
+    assert_eq!(col::<Option<String>>(&p, "hosting_provider"), None, "NS records name no host");
+    let doc: Value = col(&p, "tech_stack_json");
+    assert_eq!(doc["dns"]["ns"], serde_json::json!(["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"]));
+    assert_eq!(doc["dns"]["mx"], serde_json::json!(["aspmx.l.google.com"]));
+    let p = scan.profile(gone).await;
+    let reason = col::<Option<String>>(&p, "unreachable_reason").unwrap();
+    assert!(reason.contains("does not exist (NXDOMAIN)"), "{reason}");
+    assert_eq!(col::<String>(&scan.prospect_row(gone).await, "status"), "inactive");
+}

@@ -43,6 +43,21 @@ fn first<'a>(detections: &'a [Detection], categories: &[&str]) -> Option<&'a Det
     })
 }
 
+/// Like [`first`], ignoring detections known only from NS, MX or SPF records
+/// (a domain's DNS or mail provider does not host its site).
+fn first_hosting<'a>(detections: &'a [Detection], categories: &[&str]) -> Option<&'a Detection> {
+    categories.iter().find_map(|cat| {
+        detections.iter().find(|d| {
+            d.confidence >= MIN_CONFIDENCE
+                && d.in_category(cat)
+                && (!d.implied_by.is_empty()
+                    || d.evidence
+                        .iter()
+                        .any(|e| e.field != Field::Dns || e.key.as_deref() == Some("CNAME")))
+        })
+    })
+}
+
 fn by_dns<'a>(detections: &'a [Detection], types: &[&str]) -> Option<&'a Detection> {
     detections.iter().find(|d| {
         d.confidence >= MIN_CONFIDENCE
@@ -78,12 +93,62 @@ pub fn summarize(detections: &[Detection]) -> Summary {
         cms: name(cms),
         cms_version: cms.and_then(|d| d.version.clone()),
         server: name(first(detections, &["Web servers", "Reverse proxies"])),
-        hosting_provider: name(first(detections, &["Hosting", "PaaS", "IaaS"])),
+        hosting_provider: name(first_hosting(detections, &["Hosting", "PaaS", "IaaS"])),
         cdn: name(first(detections, &["CDN"])),
         js_framework: name(first(detections, &["JavaScript frameworks", "JavaScript libraries"])),
         analytics: (!analytics_list.is_empty()).then_some(analytics_list),
         ecommerce_platform: name(first(detections, &["Ecommerce"])),
         dns_provider: name(by_dns(detections, &["NS"])),
         email_provider: name(by_dns(detections, &["MX"]).or_else(|| by_dns(detections, &["TXT"]))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tech_scan::fingerprint::{CategoryRef, Evidence};
+
+    fn detection(name: &str, category: &str, field: Field, key: Option<&str>) -> Detection {
+        Detection {
+            name: name.into(),
+            version: None,
+            confidence: 100,
+            categories: vec![CategoryRef {
+                id: 1,
+                name: category.into(),
+            }],
+            website: None,
+            evidence: vec![Evidence {
+                field,
+                key: key.map(str::to_owned),
+                pattern: String::new(),
+                matched: String::new(),
+                confidence: 100,
+                version: None,
+            }],
+            implied_by: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn dns_names_providers_but_not_the_host() {
+        let detections = vec![
+            detection("OVHcloud", "Hosting", Field::Dns, Some("NS")),
+            detection("Google Workspace", "Email", Field::Dns, Some("MX")),
+            detection("Netlify", "PaaS", Field::Dns, Some("CNAME")),
+        ];
+        let s = summarize(&detections);
+        assert_eq!(s.dns_provider.as_deref(), Some("OVHcloud"));
+        assert_eq!(s.email_provider.as_deref(), Some("Google Workspace"));
+        assert_eq!(s.hosting_provider.as_deref(), Some("Netlify"));
+        let s = summarize(&detections[..2]);
+        assert_eq!(s.hosting_provider, None, "NS records alone name no host");
+    }
+
+    #[test]
+    fn weak_detections_are_not_summarized() {
+        let mut weak = detection("Maybe CMS", "CMS", Field::Html, None);
+        weak.confidence = 25;
+        assert_eq!(summarize(&[weak]).cms, None);
     }
 }

@@ -209,6 +209,13 @@ struct Tech {
     excludes: Vec<usize>,
 }
 
+impl Tech {
+    /// Whether it may be detected on any page (no `requires`).
+    fn unconditional(&self) -> bool {
+        self.requires.is_empty() && self.requires_category.is_empty()
+    }
+}
+
 struct Compiled {
     tech: usize,
     field: Field,
@@ -292,6 +299,16 @@ struct Group {
 }
 
 impl Group {
+    /// Which patterns may match `values` (all, without a prefilter).
+    fn candidates(&self, values: &[(&str, &str)]) -> Vec<bool> {
+        let mut run = vec![self.prefilter.is_none(); self.patterns.len()];
+        if let Some(prefilter) = &self.prefilter {
+            let lowers: Vec<&str> = values.iter().map(|(_, l)| *l).collect();
+            prefilter.candidates(&lowers, &mut run);
+        }
+        run
+    }
+
     fn finish(&mut self, all: &[Compiled]) {
         if self.patterns.len() >= 4 {
             let literals: Vec<_> = self
@@ -616,24 +633,6 @@ impl Engine {
     /// Match a page.
     pub fn analyze(&self, page: &PageInput<'_>) -> Vec<Detection> {
         let mut acc: BTreeMap<usize, Acc> = BTreeMap::new();
-        let mut hit = |c: &Compiled, original: &str, m: PatternMatch| {
-            let entry = acc.entry(c.tech).or_default();
-            if entry.evidence.iter().any(|e| e.pattern == c.pattern.source && e.field == c.field && e.key == c.key) {
-                return;
-            }
-            entry.confidence += u32::from(c.pattern.confidence);
-            if let Some(v) = &m.version {
-                entry.versions.push(v.clone());
-            }
-            entry.evidence.push(Evidence {
-                field: c.field.clone(),
-                key: c.key.clone(),
-                pattern: c.pattern.source.clone(),
-                matched: snippet(original, m.start, m.end),
-                confidence: c.pattern.confidence,
-                version: m.version,
-            });
-        };
 
         let html_lower = page.html.to_ascii_lowercase();
         let scripts_lower = page.scripts.to_ascii_lowercase();
@@ -646,7 +645,23 @@ impl Engine {
         let issuer_lower = issuer.to_ascii_lowercase();
         let srcs_lower: Vec<String> = page.script_src.iter().map(|s| s.to_ascii_lowercase()).collect();
 
-        let single = [
+        let srcs: Vec<(&str, &str)> = page
+            .script_src
+            .iter()
+            .map(String::as_str)
+            .zip(srcs_lower.iter().map(String::as_str))
+            .collect();
+        let header_values: Vec<(String, String)> =
+            page.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.to_ascii_lowercase())).collect();
+        let meta_values: Vec<(String, String)> =
+            page.meta.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.to_ascii_lowercase())).collect();
+        let cookie_values: Vec<(String, String)> =
+            page.cookies.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.to_ascii_lowercase())).collect();
+        let dns_values: Vec<String> = page.dns.iter().map(|(_, v)| v.to_ascii_lowercase()).collect();
+
+        // Every (group, values) pair to match, with its prefilter's verdict.
+        let mut work: Vec<(&Group, Vec<(&str, &str)>)> = Vec::new();
+        for (group, original, lower) in [
             (&self.html, page.html, html_lower.as_str()),
             (&self.scripts, page.scripts, scripts_lower.as_str()),
             (&self.text, page.text, text_lower.as_str()),
@@ -654,49 +669,60 @@ impl Engine {
             (&self.url, page.url, url_lower.as_str()),
             (&self.robots, robots, robots_lower.as_str()),
             (&self.cert_issuer, issuer, issuer_lower.as_str()),
-        ];
-        for (group, original, lower) in single {
-            if original.is_empty() {
-                continue;
+        ] {
+            if !original.is_empty() {
+                work.push((group, vec![(original, lower)]));
             }
-            self.run_group(group, &[(original, lower)], &mut hit);
         }
-        if !page.script_src.is_empty() {
-            let values: Vec<(&str, &str)> = page
-                .script_src
-                .iter()
-                .map(String::as_str)
-                .zip(srcs_lower.iter().map(String::as_str))
-                .collect();
-            self.run_group(&self.script_src, &values, &mut hit);
+        if !srcs.is_empty() {
+            work.push((&self.script_src, srcs));
         }
-        let named = |map: &HashMap<String, Group>, entries: &[(String, String)], hit: &mut dyn FnMut(&Compiled, &str, PatternMatch)| {
-            for (name, value) in entries {
-                if let Some(group) = map.get(&name.to_ascii_lowercase()) {
-                    let lower = value.to_ascii_lowercase();
-                    self.run_group(group, &[(value.as_str(), lower.as_str())], hit);
+        for (map, originals, lowers) in [
+            (&self.headers, page.headers, &header_values),
+            (&self.meta, page.meta, &meta_values),
+            (&self.cookies, page.cookies, &cookie_values),
+        ] {
+            for ((name, value), (lname, lvalue)) in originals.iter().zip(lowers.iter()) {
+                let _ = name;
+                if let Some(group) = map.get(lname) {
+                    work.push((group, vec![(value.as_str(), lvalue.as_str())]));
                 }
             }
-        };
-        named(&self.headers, page.headers, &mut hit);
-        named(&self.meta, page.meta, &mut hit);
-        named(&self.cookies, page.cookies, &mut hit);
+        }
+        for ((kind, value), lower) in page.dns.iter().zip(dns_values.iter()) {
+            if let Some(group) = self.dns.get(&kind.to_ascii_uppercase()) {
+                work.push((group, vec![(*value, lower.as_str())]));
+            }
+        }
+        let verdicts: Vec<Vec<bool>> = work.iter().map(|(group, values)| group.candidates(values)).collect();
+
+        // Pass 1: technologies without requirements. Pass 2: those whose
+        // `requires`/`requiresCategory` are met by what pass 1 found (as
+        // Wappalyzer does), which also keeps their patterns from running on
+        // pages they cannot apply to.
         for (prefix, id) in &self.cookie_prefixes {
             for (name, value) in page.cookies {
                 if name.to_ascii_lowercase().starts_with(prefix.as_str()) {
                     let c = &self.patterns[*id];
                     if let Some(m) = c.pattern.find(value, &value.to_ascii_lowercase()) {
-                        hit(c, name, m);
+                        record(&mut acc, c, name, m);
                         break;
                     }
                 }
             }
         }
-        for (kind, value) in page.dns {
-            if let Some(group) = self.dns.get(&kind.to_ascii_uppercase()) {
-                let lower = value.to_ascii_lowercase();
-                self.run_group(group, &[(value, lower.as_str())], &mut hit);
-            }
+        for ((group, values), run) in work.iter().zip(&verdicts) {
+            self.run_group(group, values, run, &|tech| self.techs[tech].unconditional(), &mut acc);
+        }
+        let present = self.closure(&acc);
+        for ((group, values), run) in work.iter().zip(&verdicts) {
+            self.run_group(
+                group,
+                values,
+                run,
+                &|tech| !self.techs[tech].unconditional() && self.requirements_met(tech, &present),
+                &mut acc,
+            );
         }
         if let Some(document) = page.document {
             self.run_dom(document, &html_lower, &mut acc);
@@ -704,23 +730,22 @@ impl Engine {
         self.resolve(acc)
     }
 
-    fn run_group(&self, group: &Group, values: &[(&str, &str)], hit: &mut dyn FnMut(&Compiled, &str, PatternMatch)) {
-        if group.patterns.is_empty() {
-            return;
-        }
-        let mut run = vec![group.prefilter.is_none(); group.patterns.len()];
-        if let Some(prefilter) = &group.prefilter {
-            let lowers: Vec<&str> = values.iter().map(|(_, l)| *l).collect();
-            prefilter.candidates(&lowers, &mut run);
-        }
+    fn run_group(
+        &self,
+        group: &Group,
+        values: &[(&str, &str)],
+        run: &[bool],
+        include: &dyn Fn(usize) -> bool,
+        acc: &mut BTreeMap<usize, Acc>,
+    ) {
         for (local, &id) in group.patterns.iter().enumerate() {
-            if !run[local] {
+            let compiled = &self.patterns[id];
+            if !run[local] || !include(compiled.tech) {
                 continue;
             }
-            let compiled = &self.patterns[id];
             for (original, lower) in values {
                 if let Some(m) = compiled.pattern.find(original, lower) {
-                    hit(compiled, original, m);
+                    record(acc, compiled, original, m);
                     break;
                 }
             }
@@ -872,6 +897,30 @@ impl Engine {
                     .any(|&p| p != tech && self.techs[p].categories.contains(cat))
             })
     }
+}
+
+/// Add one matched pattern to its technology (once per pattern).
+fn record(acc: &mut BTreeMap<usize, Acc>, c: &Compiled, original: &str, m: PatternMatch) {
+    let entry = acc.entry(c.tech).or_default();
+    if entry
+        .evidence
+        .iter()
+        .any(|e| e.pattern == c.pattern.source && e.field == c.field && e.key == c.key)
+    {
+        return;
+    }
+    entry.confidence += u32::from(c.pattern.confidence);
+    if let Some(v) = &m.version {
+        entry.versions.push(v.clone());
+    }
+    entry.evidence.push(Evidence {
+        field: c.field.clone(),
+        key: c.key.clone(),
+        pattern: c.pattern.source.clone(),
+        matched: snippet(original, m.start, m.end),
+        confidence: c.pattern.confidence,
+        version: m.version,
+    });
 }
 
 fn dom_check<'a>(check: &'a DomCheck, el: ElementRef<'_>) -> Option<(&'a Pattern, String, PatternMatch)> {

@@ -17,7 +17,7 @@ use regex_automata::{
     util::captures::Captures,
 };
 use regex_syntax::hir::{
-    Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Repetition,
+    Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition,
 };
 
 /// Shortest literal worth using as a prefilter.
@@ -216,7 +216,17 @@ fn fold_ascii_upper(hir: &Hir) -> Hir {
             class.difference(&ClassBytes::new([ClassBytesRange::new(b'A', b'Z')]));
             Hir::class(Class::Bytes(class))
         }
-        HirKind::Look(look) => Hir::look(*look),
+        // JavaScript's `\b` is ASCII-only; the ASCII form also keeps the
+        // fast lazy DFA usable on non-ASCII pages.
+        HirKind::Look(look) => Hir::look(match look {
+            Look::WordUnicode => Look::WordAscii,
+            Look::WordUnicodeNegate => Look::WordAsciiNegate,
+            Look::WordStartUnicode => Look::WordStartAscii,
+            Look::WordEndUnicode => Look::WordEndAscii,
+            Look::WordStartHalfUnicode => Look::WordStartHalfAscii,
+            Look::WordEndHalfUnicode => Look::WordEndHalfAscii,
+            other => *other,
+        }),
         HirKind::Repetition(rep) => Hir::repetition(Repetition {
             min: rep.min,
             max: rep.max,
@@ -233,6 +243,56 @@ fn fold_ascii_upper(hir: &Hir) -> Hir {
     }
 }
 
+/// Markup that nearly every page contains many times: a literal that is a
+/// piece of one of these makes a poor prefilter (it is always found).
+const COMMON_MARKUP: &[&str] = &[
+    "<link rel=\"stylesheet\" href=\"",
+    "<script type=\"text/javascript\" src=\"",
+    "<meta name=\"",
+    "<meta property=\"",
+    "<meta content=\"",
+    "<div class=\"",
+    "<span class=\"",
+    "<section class=\"",
+    "<a href=\"https://www.",
+    "<img src=\"",
+    "<input type=\"",
+    "<iframe src=\"",
+    "<form action=\"",
+    " class=\"",
+    " id=\"",
+    " data-",
+    " content=\"",
+    " name=\"",
+    " type=\"",
+    " rel=\"",
+    " src=\"https://",
+    " href=\"http://",
+    "<html lang=\"",
+    "<body class=\"",
+    "<!-- ",
+    " -->",
+    ".min.js",
+    ".min.css",
+    ".com/",
+];
+
+fn is_common(literal: &[u8]) -> bool {
+    COMMON_MARKUP
+        .iter()
+        .any(|markup| markup.as_bytes().windows(literal.len()).any(|w| w == literal))
+}
+
+/// How good a literal set is as a prefilter: sets of uncommon literals
+/// first, then the longest shortest literal, then the fewest literals.
+fn prefilter_rank(set: &[Vec<u8>]) -> (bool, usize, usize) {
+    (
+        set.iter().all(|l| !is_common(l)),
+        set.iter().map(Vec::len).min().unwrap_or(0),
+        usize::MAX - set.len(),
+    )
+}
+
 /// A set of literals one of which occurs in every match, if there is one.
 fn required_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     match hir.kind() {
@@ -242,7 +302,8 @@ fn required_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
         HirKind::Concat(parts) => parts
             .iter()
             .filter_map(required_literals)
-            .max_by_key(|set| (set.iter().map(Vec::len).min().unwrap_or(0), usize::MAX - set.len())),
+            .filter(|set| set.iter().all(|l| l.len() >= MIN_LITERAL))
+            .max_by_key(|set| prefilter_rank(set)),
         HirKind::Alternation(parts) => {
             let mut all = Vec::new();
             for part in parts {
@@ -324,12 +385,14 @@ mod tests {
     fn required_literals_are_found_for_the_prefilter() {
         let lits = |p: &str| Pattern::parse(p).unwrap().literals;
         assert_eq!(lits("/wp-content/"), Some(vec![b"/wp-content/".to_vec()]));
-        assert_eq!(
-            lits(r"/wp-(?:content|includes)/"),
-            Some(vec![b"content".to_vec(), b"includes".to_vec()])
-        );
+        assert_eq!(lits(r"/wp-(?:content|includes)/"), Some(vec![b"/wp-".to_vec()]));
+        assert_eq!(lits(r"/(?:themes|plugins)/astra/"), Some(vec![b"/astra/".to_vec()]));
+        assert_eq!(lits(r"jquery(?:ui|mobile)"), Some(vec![b"jquery".to_vec()]));
         assert_eq!(lits(r"Shopify\.theme"), Some(vec![b"shopify.theme".to_vec()]));
         assert_eq!(lits(r"[\d.]+"), None);
         assert_eq!(lits(r"ab|cdef"), None, "a literal shorter than 3 bytes is no prefilter");
+        // A rarer literal beats a longer one that every page contains.
+        assert_eq!(lits(r#"<[^>]+class="[^"]*brxe-"#), Some(vec![b"brxe-".to_vec()]));
+        assert_eq!(lits(r#"<link[^>]+/wp-content/"#), Some(vec![b"/wp-content/".to_vec()]));
     }
 }

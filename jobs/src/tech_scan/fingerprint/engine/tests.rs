@@ -322,3 +322,41 @@ fn saved_pages_get_exactly_the_expected_detections() {
         assert_eq!(got, want, "{file}");
     }
 }
+
+#[test]
+#[ignore = "profiling aid"]
+fn profile_large_page() {
+    let engine = Engine::load(&DefinitionsSource::Builtin).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pages");
+    let html = std::fs::read_to_string(dir.join("wordpress-woocommerce-large.html")).unwrap();
+    let lower = html.to_ascii_lowercase();
+    for (label, group) in [("html", &engine.html), ("scripts", &engine.scripts), ("text", &engine.text), ("script_src", &engine.script_src)] {
+        let always = group.prefilter.as_ref().map_or(group.patterns.len(), |p| p.always.len());
+        println!("{label}: {} patterns, {} without literal", group.patterns.len(), always);
+        if let Some(p) = &group.prefilter {
+            for &r in &p.always {
+                println!("   always: {}", engine.patterns[group.patterns[r]].pattern.source);
+            }
+        }
+    }
+    let mut run = vec![false; engine.html.patterns.len()];
+    engine.html.prefilter.as_ref().unwrap().candidates(&[&lower], &mut run);
+    let mut timed = Vec::new();
+    for (i, &id) in engine.html.patterns.iter().enumerate() {
+        if !run[i] {
+            continue;
+        }
+        let c = &engine.patterns[id];
+        let t = std::time::Instant::now();
+        for _ in 0..100 {
+            let _ = c.pattern.find(&html, &lower);
+        }
+        timed.push((t.elapsed() / 100, c.pattern.source.clone()));
+    }
+    timed.sort();
+    timed.reverse();
+    println!("{} html candidates", timed.len());
+    for (t, s) in timed.iter().take(15) {
+        println!("  {t:?} {s}");
+    }
+}
