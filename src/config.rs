@@ -800,7 +800,11 @@ fn parse_tech_scan(raw: RawTechScan) -> Result<TechScanSettings, ConfigError> {
     use prospector_jobs::tech_scan::{fetch::ResolveOverride, fingerprint::DefinitionsSource};
     let key = |k: &str| format!("tech_scan.{k}");
     let token = raw.user_agent.split('/').next().unwrap_or("").trim().to_owned();
-    if token.is_empty() || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if token.is_empty()
+        || !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(invalid(
             key("user_agent"),
             "must start with a product token like \"ProspectorBot/1.0\" (letters, digits, - and _)",
@@ -809,7 +813,12 @@ fn parse_tech_scan(raw: RawTechScan) -> Result<TechScanSettings, ConfigError> {
     let contact = url::Url::parse(raw.contact_url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| invalid(key("contact_url"), "must be an http(s) URL where site owners can read about the crawler"))?;
+        .ok_or_else(|| {
+            invalid(
+                key("contact_url"),
+                "must be an http(s) URL where site owners can read about the crawler",
+            )
+        })?;
     let max_redirects = raw.max_redirects;
     if max_redirects > 30 {
         return Err(invalid(key("max_redirects"), "must be at most 30"));
@@ -817,7 +826,10 @@ fn parse_tech_scan(raw: RawTechScan) -> Result<TechScanSettings, ConfigError> {
     let max_body_bytes = byte_size(&key("max_body_bytes"), &raw.max_body_bytes)?;
     let max_decompressed_bytes = byte_size(&key("max_decompressed_bytes"), &raw.max_decompressed_bytes)?;
     if max_decompressed_bytes < max_body_bytes {
-        return Err(invalid(key("max_decompressed_bytes"), "must not be smaller than max_body_bytes"));
+        return Err(invalid(
+            key("max_decompressed_bytes"),
+            "must not be smaller than max_body_bytes",
+        ));
     }
     if !(16..=10_000).contains(&raw.max_html_depth) {
         return Err(invalid(key("max_html_depth"), "must be between 16 and 10000"));
@@ -832,7 +844,12 @@ fn parse_tech_scan(raw: RawTechScan) -> Result<TechScanSettings, ConfigError> {
             let n = n.trim();
             n.parse::<ipnet::IpNet>()
                 .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| invalid(key("allow_networks"), format!("`{n}` is not a network like 127.0.0.0/8")))
+                .map_err(|_| {
+                    invalid(
+                        key("allow_networks"),
+                        format!("`{n}` is not a network like 127.0.0.0/8"),
+                    )
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let dns_servers = raw
@@ -842,7 +859,12 @@ fn parse_tech_scan(raw: RawTechScan) -> Result<TechScanSettings, ConfigError> {
             let s = s.trim();
             s.parse::<SocketAddr>()
                 .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                .map_err(|_| invalid(key("dns_servers"), format!("`{s}` is not an address like 9.9.9.9 or 127.0.0.1:5353")))
+                .map_err(|_| {
+                    invalid(
+                        key("dns_servers"),
+                        format!("`{s}` is not an address like 9.9.9.9 or 127.0.0.1:5353"),
+                    )
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut resolve: Vec<ResolveOverride> = Vec::new();
@@ -850,7 +872,10 @@ fn parse_tech_scan(raw: RawTechScan) -> Result<TechScanSettings, ConfigError> {
     hosts.sort();
     for (host, addr) in hosts {
         let addr = addr.trim().parse::<SocketAddr>().map_err(|_| {
-            invalid(format!("tech_scan.resolve.{host}"), format!("`{addr}` is not an ip:port address"))
+            invalid(
+                format!("tech_scan.resolve.{host}"),
+                format!("`{addr}` is not an ip:port address"),
+            )
         })?;
         resolve.push(ResolveOverride {
             host: host.trim().trim_end_matches('.').to_ascii_lowercase(),
@@ -864,7 +889,10 @@ fn parse_tech_scan(raw: RawTechScan) -> Result<TechScanSettings, ConfigError> {
             if !path.exists() {
                 return Err(invalid(
                     key("definitions"),
-                    format!("{} does not exist (a definitions file or directory)", path.display()),
+                    format!(
+                        "{} does not exist (a definitions file or directory)",
+                        path.display()
+                    ),
                 ));
             }
             DefinitionsSource::Path(path)
@@ -875,7 +903,10 @@ fn parse_tech_scan(raw: RawTechScan) -> Result<TechScanSettings, ConfigError> {
         path => {
             let path = PathBuf::from(path);
             if !path.is_file() {
-                return Err(invalid(key("extra_root_certificates"), format!("{} is not a file", path.display())));
+                return Err(invalid(
+                    key("extra_root_certificates"),
+                    format!("{} is not a file", path.display()),
+                ));
             }
             Some(path)
         }
@@ -923,7 +954,12 @@ fn byte_size(key: &str, value: &str) -> Result<usize, ConfigError> {
         .filter(|_| multiplier != u64::MAX)
         .and_then(|n| n.checked_mul(multiplier))
         .filter(|n| (1024..=(1u64 << 30)).contains(n))
-        .ok_or_else(|| invalid(key, format!("`{value}` is not a size between 1KiB and 1GiB like \"3MiB\"")))?;
+        .ok_or_else(|| {
+            invalid(
+                key,
+                format!("`{value}` is not a size between 1KiB and 1GiB like \"3MiB\""),
+            )
+        })?;
     usize::try_from(bytes).map_err(|_| invalid(key, "too large for this machine"))
 }
 
@@ -1033,15 +1069,46 @@ mod tests {
         assert!(t.user_agent.contains("(+http"), "{}", t.user_agent);
         assert_eq!(t.robots_token, "ProspectorBot");
         assert_eq!(t.max_body_bytes, 3 << 20);
-        assert!(t.allow_networks.is_empty(), "production allows no private network");
+        assert!(
+            t.allow_networks.is_empty(),
+            "production allows no private network"
+        );
         let cases = [
-            ("PROSPECTOR__TECH_SCAN__MAX_BODY_BYTES", "lots", "tech_scan.max_body_bytes"),
-            ("PROSPECTOR__TECH_SCAN__MAX_DECOMPRESSED_BYTES", "1KiB", "tech_scan.max_decompressed_bytes"),
-            ("PROSPECTOR__TECH_SCAN__CONTACT_URL", "nowhere", "tech_scan.contact_url"),
-            ("PROSPECTOR__TECH_SCAN__USER_AGENT", "Mozilla 5 /x", "tech_scan.user_agent"),
-            ("PROSPECTOR__TECH_SCAN__REQUEST_TIMEOUT", "0s", "tech_scan.request_timeout"),
-            ("PROSPECTOR__TECH_SCAN__MAX_REDIRECTS", "99", "tech_scan.max_redirects"),
-            ("PROSPECTOR__TECH_SCAN__DEFINITIONS", "/no/such/file.json", "tech_scan.definitions"),
+            (
+                "PROSPECTOR__TECH_SCAN__MAX_BODY_BYTES",
+                "lots",
+                "tech_scan.max_body_bytes",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__MAX_DECOMPRESSED_BYTES",
+                "1KiB",
+                "tech_scan.max_decompressed_bytes",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__CONTACT_URL",
+                "nowhere",
+                "tech_scan.contact_url",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__USER_AGENT",
+                "Mozilla 5 /x",
+                "tech_scan.user_agent",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__REQUEST_TIMEOUT",
+                "0s",
+                "tech_scan.request_timeout",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__MAX_REDIRECTS",
+                "99",
+                "tech_scan.max_redirects",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__DEFINITIONS",
+                "/no/such/file.json",
+                "tech_scan.definitions",
+            ),
         ];
         for (var, value, key) in cases {
             let err = load_with(&[(var, value)]).expect_err(var).to_string();

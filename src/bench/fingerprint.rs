@@ -59,7 +59,9 @@ pub fn run(settings: &Settings, args: &BenchFingerprintArgs) -> anyhow::Result<(
                 if bigger.technologies.len() >= target {
                     break;
                 }
-                bigger.technologies.insert(format!("{name} (copy {copy})"), def.clone());
+                bigger
+                    .technologies
+                    .insert(format!("{name} (copy {copy})"), def.clone());
             }
             copy += 1;
         }
@@ -160,7 +162,10 @@ fn load_pages(dir: &Path) -> anyhow::Result<Vec<Saved>> {
             })
             .unwrap_or_default();
         pages.push(Saved {
-            name: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            name: file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             html,
             headers,
         });

@@ -234,7 +234,10 @@ pub(crate) fn bench_url(url: &str, name: &str) -> anyhow::Result<String> {
     Ok(parsed.to_string())
 }
 
-pub(crate) async fn recreate_database(settings: &crate::config::DatabaseSettings, name: &str) -> anyhow::Result<()> {
+pub(crate) async fn recreate_database(
+    settings: &crate::config::DatabaseSettings,
+    name: &str,
+) -> anyhow::Result<()> {
     use sqlx::Connection;
     let options = db::connect_options(settings)?.database("postgres");
     let mut admin = sqlx::PgConnection::connect_with(&options).await?;

@@ -83,7 +83,11 @@ pub async fn run(mut settings: Settings, args: BenchScanArgs) -> anyhow::Result<
     if let Some(w) = args.workers {
         stage.workers = w;
     }
-    let (workers, concurrency, delay) = (stage.workers, stage.concurrency, settings.tech_scan.per_host_delay);
+    let (workers, concurrency, delay) = (
+        stage.workers,
+        stage.concurrency,
+        settings.tech_scan.per_host_delay,
+    );
     println!(
         "bench scan: {} domains, fleet median latency {} ms, {} worker(s) x concurrency {}, per-host delay {:?}, DNS records {}, on {} CPU cores (database {name})",
         args.domains,
@@ -172,13 +176,23 @@ async fn wait_batch(pool: &PgPool, batch: i64, total: usize, limit: Duration) ->
             last_print = Instant::now();
         }
         if Instant::now() > deadline {
-            bail!("only {done} of {total} domains finished after {}s", limit.as_secs());
+            bail!(
+                "only {done} of {total} domains finished after {}s",
+                limit.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-async fn report(pool: &PgPool, batch: i64, domains: usize, wall: Duration, cpu: f64, requests: u64) -> anyhow::Result<()> {
+async fn report(
+    pool: &PgPool,
+    batch: i64,
+    domains: usize,
+    wall: Duration,
+    cpu: f64,
+    requests: u64,
+) -> anyhow::Result<()> {
     let span: f64 = sqlx::query_scalar(
         "SELECT coalesce(extract(epoch FROM max(done_at) - min(lock_at)), 0)::float8 FROM apalis.jobs WHERE job_type = 'tech_scan'",
     )
@@ -207,12 +221,17 @@ async fn report(pool: &PgPool, batch: i64, domains: usize, wall: Duration, cpu: 
         .await?;
     let rate = domains as f64 / span.max(1e-6);
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
-    println!("  rate:      {rate:>8.1} domains/s ({domains} domains in {span:.1}s, first start to last done; {:.1}s wall)", wall.as_secs_f64());
+    println!(
+        "  rate:      {rate:>8.1} domains/s ({domains} domains in {span:.1}s, first start to last done; {:.1}s wall)",
+        wall.as_secs_f64()
+    );
     println!(
         "  70,000 domains would take {:.1} min at this rate (target: under 15 min, 78 domains/s)",
         70_000.0 / rate / 60.0
     );
-    println!("  per domain: p50 {p50:.2}s, p99 {p99:.2}s from job start to done (politeness pauses included)");
+    println!(
+        "  per domain: p50 {p50:.2}s, p99 {p99:.2}s from job start to done (politeness pauses included)"
+    );
     println!(
         "  batch:     {processed} processed, {failed} failed; prospects by status: {}",
         outcomes

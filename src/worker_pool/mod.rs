@@ -166,10 +166,11 @@ impl WorkerPool {
                 Ok(())
             }
             Stage::TechScan => {
-                let deps = TechScanDeps::build(self.settings.tech_scan.clone()).map_err(|e| PoolError::Setup {
-                    stage,
-                    message: error_chain(&e),
-                })?;
+                let deps =
+                    TechScanDeps::build(self.settings.tech_scan.clone()).map_err(|e| PoolError::Setup {
+                        stage,
+                        message: error_chain(&e),
+                    })?;
                 self.spawn_queue::<ScanTech>(deps);
                 Ok(())
             }

@@ -99,7 +99,10 @@ async fn serve(State(web): State<Web>, request: Request) -> Response {
 
 fn html(headers: &[(&'static str, &str)], body: impl Into<String>) -> Response {
     let mut map = HeaderMap::new();
-    map.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    map.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     for (name, value) in headers {
         map.append(*name, HeaderValue::from_str(value).unwrap());
     }
@@ -173,14 +176,19 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
                 ("cf-cache-status", "DYNAMIC"),
                 ("x-shopid", "12345678"),
                 ("powered-by", "Shopify"),
-                ("set-cookie", "_shopify_y=abc; path=/; expires=Thu, 01 Jan 2099 00:00:00 GMT"),
+                (
+                    "set-cookie",
+                    "_shopify_y=abc; path=/; expires=Thu, 01 Jan 2099 00:00:00 GMT",
+                ),
             ],
             r#"<html><head><title>Fleurs Schmit</title><link rel="stylesheet" href="//shop.test/cdn/shop/t/3/assets/base.css">
             <script src="https://cdn.shopify.com/s/trekkie.storefront.min.js" defer></script>
             <script>var Shopify = Shopify || {}; Shopify.shop = "fleurs-schmit.myshopify.com"; Shopify.theme = {"name":"Dawn","id":1};</script>
             </head><body><img src="https://cdn.shopify.com/s/files/1/0001/products/rose.jpg"><a href="/pages/contact">Contact</a></body></html>"#,
         ),
-        ("shop.test", "/pages/contact") => html(&[], "<html><body><p>Boutique: +352 621 123 456</p></body></html>"),
+        ("shop.test", "/pages/contact") => {
+            html(&[], "<html><body><p>Boutique: +352 621 123 456</p></body></html>")
+        }
         // A Wix site.
         ("wix.test", "/") => html(
             &[("x-wix-request-id", "1700000000.123"), ("server", "Pepyaka")],
@@ -205,7 +213,11 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
         ),
         // A Next.js app on Vercel.
         ("next.test", "/") => html(
-            &[("x-powered-by", "Next.js"), ("server", "Vercel"), ("x-vercel-id", "fra1::abcde-1700000000000")],
+            &[
+                ("x-powered-by", "Next.js"),
+                ("server", "Vercel"),
+                ("x-vercel-id", "fra1::abcde-1700000000000"),
+            ],
             r#"<!DOCTYPE html><html lang="en"><head><title>Acme</title>
             <script src="/_next/static/chunks/webpack-abc.js" defer></script></head>
             <body><div id="__next"><h1>Acme</h1></div>
@@ -214,7 +226,11 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
         // A hand-written page on IIS that talks about other products: only
         // what the headers show may be claimed.
         ("plain.test", "/") => html(
-            &[("server", "Microsoft-IIS/10.0"), ("x-powered-by", "ASP.NET"), ("x-aspnet-version", "4.0.30319")],
+            &[
+                ("server", "Microsoft-IIS/10.0"),
+                ("x-powered-by", "ASP.NET"),
+                ("x-aspnet-version", "4.0.30319"),
+            ],
             r#"<html><head><title>Cabinet Thill</title></head><body><h1>Cabinet Thill</h1>
             <p>We build sites with WordPress, Shopify or Wix for our clients; we like React and jQuery too.</p>
             <p>Contact: <a href="mailto:name@example.com">name@example.com</a></p></body></html>"#,
@@ -227,12 +243,22 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
         // A site that only forwards to its Facebook page.
         ("fb-only.test", "/") => redirect(StatusCode::FOUND, "https://www.facebook.com/cafedupark"),
         // Rate limited.
-        ("busy.test", "/") => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "120")], "slow down").into_response(),
+        ("busy.test", "/") => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "120")],
+            "slow down",
+        )
+            .into_response(),
         // Hostile: a 50 MB body, sent lazily.
         ("big.test", "/") => {
             let chunk = bytes::Bytes::from(vec![b'a'; 1 << 20]);
             let stream = futures::stream::iter((0..50).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
-            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], Body::from_stream(stream)).into_response()
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html")],
+                Body::from_stream(stream),
+            )
+                .into_response()
         }
         // Hostile: one byte every 300 ms, forever.
         ("drip.test", "/") => {
@@ -240,7 +266,12 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 Some((Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"<")), ()))
             });
-            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], Body::from_stream(stream)).into_response()
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html")],
+                Body::from_stream(stream),
+            )
+                .into_response()
         }
         // Hostile: a redirect loop.
         ("loop.test", "/") => redirect(StatusCode::FOUND, "/a"),
@@ -249,7 +280,10 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
         // Hostile: 50 MB of zeros gzipped to ~50 KB.
         ("bomb.test", "/") => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html"), (header::CONTENT_ENCODING, "gzip")],
+            [
+                (header::CONTENT_TYPE, "text/html"),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
             gzip_bomb(),
         )
             .into_response(),
@@ -271,7 +305,10 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
         ("sneaky.test", "/") => redirect(StatusCode::FOUND, "http://internal.test/admin"),
         // HTTPS only (the TLS tests).
         ("secure.test" | "selfsigned.test", "/") => html(
-            &[("server", "nginx"), ("strict-transport-security", "max-age=31536000")],
+            &[
+                ("server", "nginx"),
+                ("strict-transport-security", "max-age=31536000"),
+            ],
             r#"<html><head><meta name="generator" content="Joomla! - Open Source Content Management"><title>Hotel Bel-Air</title></head>
             <body><script src="/media/system/js/core.min.js"></script><p>Réservations</p></body></html>"#,
         ),
@@ -301,7 +338,10 @@ async fn start_web(ip: &str) -> (Web, SocketAddr) {
 }
 
 /// Serve the web over TLS with this certificate on 127.0.0.1:0.
-async fn start_tls_web(cert: rustls::pki_types::CertificateDer<'static>, key: rustls::pki_types::PrivateKeyDer<'static>) -> (Web, SocketAddr) {
+async fn start_tls_web(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> (Web, SocketAddr) {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let web = Web::default();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -337,7 +377,12 @@ struct Scan {
 
 impl Scan {
     /// The app with tech_scan workers; `hosts` resolve to `addr`.
-    async fn start(hosts: &[&str], addr: SocketAddr, allow: &[&str], tweak: impl FnOnce(&mut prospector::config::Settings)) -> Self {
+    async fn start(
+        hosts: &[&str],
+        addr: SocketAddr,
+        allow: &[&str],
+        tweak: impl FnOnce(&mut prospector::config::Settings),
+    ) -> Self {
         let resolve: Vec<ResolveOverride> = hosts
             .iter()
             .map(|h| ResolveOverride {
@@ -384,16 +429,20 @@ impl Scan {
     }
 
     async fn prospect(&self, domain: &str) -> i64 {
-        sqlx::query_scalar("INSERT INTO prospects (domain_name, channel, country) VALUES ($1, 'digital', 'LU') RETURNING id")
-            .bind(domain)
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
+        sqlx::query_scalar(
+            "INSERT INTO prospects (domain_name, channel, country) VALUES ($1, 'digital', 'LU') RETURNING id",
+        )
+        .bind(domain)
+        .fetch_one(self.pool())
+        .await
+        .unwrap()
     }
 
     /// Enqueue scans of `prospects` in one batch, then `then` stages.
     async fn scan(&self, prospects: &[i64], then: &[Stage]) -> (i64, Vec<String>) {
-        let stages: Vec<&str> = std::iter::once("tech_scan").chain(then.iter().map(|s| s.as_str())).collect();
+        let stages: Vec<&str> = std::iter::once("tech_scan")
+            .chain(then.iter().map(|s| s.as_str()))
+            .collect();
         let batch = scan_jobs::create_batch(
             self.pool(),
             BatchKind::Scan,
@@ -485,7 +534,10 @@ impl Scan {
     }
 }
 
-fn col<T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(row: &sqlx::postgres::PgRow, name: &str) -> T {
+fn col<T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
+    row: &sqlx::postgres::PgRow,
+    name: &str,
+) -> T {
     use sqlx::Row;
     row.get::<T, _>(name)
 }
@@ -508,31 +560,78 @@ async fn tech_scan_profiles_a_wordpress_site_its_contacts_and_hands_over_to_the_
     assert_eq!(col::<Option<String>>(&p, "cms").as_deref(), Some("WordPress"));
     assert_eq!(col::<Option<String>>(&p, "cms_version").as_deref(), Some("6.4.2"));
     assert_eq!(col::<Option<String>>(&p, "server").as_deref(), Some("Nginx"));
-    assert_eq!(col::<Option<String>>(&p, "js_framework").as_deref(), Some("jQuery"));
-    assert_eq!(col::<Option<String>>(&p, "analytics").as_deref(), Some("Google Analytics"));
-    assert_eq!(col::<Option<String>>(&p, "final_url").as_deref(), Some("http://wp.test/en/"));
+    assert_eq!(
+        col::<Option<String>>(&p, "js_framework").as_deref(),
+        Some("jQuery")
+    );
+    assert_eq!(
+        col::<Option<String>>(&p, "analytics").as_deref(),
+        Some("Google Analytics")
+    );
+    assert_eq!(
+        col::<Option<String>>(&p, "final_url").as_deref(),
+        Some("http://wp.test/en/")
+    );
     assert_eq!(col::<Option<i32>>(&p, "http_status_code"), Some(200));
-    assert_eq!(col::<Option<String>>(&p, "page_language").as_deref(), Some("fr-FR"));
+    assert_eq!(
+        col::<Option<String>>(&p, "page_language").as_deref(),
+        Some("fr-FR")
+    );
     assert!(col::<Option<i32>>(&p, "response_time_ms").unwrap() >= 0);
     assert_eq!(col::<Option<bool>>(&p, "tls_valid"), None, "no HTTPS answered");
     assert!(!col::<bool>(&p, "is_parked"));
     let chain: Value = col(&p, "redirect_chain");
-    assert_eq!(chain, serde_json::json!([{"url": "http://wp.test/", "status": 301}]));
+    assert_eq!(
+        chain,
+        serde_json::json!([{"url": "http://wp.test/", "status": 301}])
+    );
     let found = scan.detections(id).await;
     for expected in [
-        "Astra", "Contact Form 7", "Google Analytics", "Gutenberg", "jQuery", "jQuery Migrate", "Nginx", "PHP",
-        "WordPress", "Yoast SEO",
+        "Astra",
+        "Contact Form 7",
+        "Google Analytics",
+        "Gutenberg",
+        "jQuery",
+        "jQuery Migrate",
+        "Nginx",
+        "PHP",
+        "WordPress",
+        "Yoast SEO",
     ] {
-        assert!(found.iter().any(|f| f == expected), "{expected} missing from {found:?}");
+        assert!(
+            found.iter().any(|f| f == expected),
+            "{expected} missing from {found:?}"
+        );
     }
     let doc: Value = col(&p, "tech_stack_json");
-    let wp = doc["detections"].as_array().unwrap().iter().find(|d| d["name"] == "WordPress").unwrap();
+    let wp = doc["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "WordPress")
+        .unwrap();
     assert_eq!(wp["version"], "6.4.2");
     assert_eq!(wp["confidence"], 100);
-    assert!(wp["evidence"].as_array().unwrap().iter().any(|e| e["field"] == "meta" && e["key"] == "generator"));
-    let jquery = doc["detections"].as_array().unwrap().iter().find(|d| d["name"] == "jQuery").unwrap();
+    assert!(
+        wp["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["field"] == "meta" && e["key"] == "generator")
+    );
+    let jquery = doc["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "jQuery")
+        .unwrap();
     assert_eq!(jquery["version"], "3.7.1");
-    let php = doc["detections"].as_array().unwrap().iter().find(|d| d["name"] == "PHP").unwrap();
+    let php = doc["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "PHP")
+        .unwrap();
     assert_eq!(php["version"], "8.2.12");
 
     // Assert: the prospect
@@ -540,11 +639,20 @@ async fn tech_scan_profiles_a_wordpress_site_its_contacts_and_hands_over_to_the_
     assert_eq!(col::<Option<bool>>(&row, "has_website"), Some(true));
     assert_eq!(col::<Option<bool>>(&row, "uses_https"), Some(false));
     assert_eq!(col::<Option<i32>>(&row, "http_status_code"), Some(200));
-    assert_eq!(col::<Option<String>>(&row, "website_url").as_deref(), Some("http://wp.test/en/"));
+    assert_eq!(
+        col::<Option<String>>(&row, "website_url").as_deref(),
+        Some("http://wp.test/en/")
+    );
     assert_eq!(col::<String>(&row, "status"), "active");
     assert!(col::<Option<chrono::DateTime<chrono::Utc>>>(&row, "last_tech_scan_at").is_some());
-    assert_eq!(col::<Option<String>>(&row, "email").as_deref(), Some("info@wp.test"));
-    assert_eq!(col::<Option<String>>(&row, "phone").as_deref(), Some("+35226123456"));
+    assert_eq!(
+        col::<Option<String>>(&row, "email").as_deref(),
+        Some("info@wp.test")
+    );
+    assert_eq!(
+        col::<Option<String>>(&row, "phone").as_deref(),
+        Some("+35226123456")
+    );
 
     // Assert: contacts, with their pages, one primary per type
     let contacts: Vec<(String, String, Option<bool>, Option<String>, bool)> = sqlx::query_as(
@@ -554,7 +662,12 @@ async fn tech_scan_profiles_a_wordpress_site_its_contacts_and_hands_over_to_the_
     .fetch_all(scan.pool())
     .await
     .unwrap();
-    let has = |kind: &str, value: &str| contacts.iter().find(|c| c.0 == kind && c.1 == value).unwrap_or_else(|| panic!("{kind} {value} missing from {contacts:?}"));
+    let has = |kind: &str, value: &str| {
+        contacts
+            .iter()
+            .find(|c| c.0 == kind && c.1 == value)
+            .unwrap_or_else(|| panic!("{kind} {value} missing from {contacts:?}"))
+    };
     let info = has("email", "info@wp.test");
     assert_eq!((info.2, info.4), (Some(true), true));
     assert_eq!(info.3.as_deref(), Some("http://wp.test/en/"));
@@ -567,9 +680,17 @@ async fn tech_scan_profiles_a_wordpress_site_its_contacts_and_hands_over_to_the_
     has("address", "12, rue de la Gare, L-1611 Luxembourg, LU");
     has("social", "https://facebook.com/boulangerie.dupont");
     has("contact_form", "http://wp.test/en/contact/");
-    assert!(!contacts.iter().any(|c| c.1.contains("logo@2x") || c.1.contains("sharer")));
+    assert!(
+        !contacts
+            .iter()
+            .any(|c| c.1.contains("logo@2x") || c.1.contains("sharer"))
+    );
     for kind in ["email", "phone", "address", "social", "contact_form"] {
-        assert_eq!(contacts.iter().filter(|c| c.0 == kind && c.4).count(), 1, "one primary {kind}");
+        assert_eq!(
+            contacts.iter().filter(|c| c.0 == kind && c.4).count(),
+            1,
+            "one primary {kind}"
+        );
     }
 
     // Assert: robots.txt kept the scan out of /private/
@@ -595,17 +716,22 @@ async fn tech_scan_profiles_a_wordpress_site_its_contacts_and_hands_over_to_the_
 
     // A second scan replaces the scan's own rows and keeps manual ones (a
     // person marks their own number as the primary one).
-    sqlx::query("UPDATE prospect_contacts SET is_primary = false WHERE prospect_id = $1 AND contact_type = 'phone'")
-        .bind(id)
-        .execute(scan.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE prospect_contacts SET is_primary = false WHERE prospect_id = $1 AND contact_type = 'phone'",
+    )
+    .bind(id)
+    .execute(scan.pool())
+    .await
+    .unwrap();
     sqlx::query("INSERT INTO prospect_contacts (prospect_id, contact_type, value, is_primary) VALUES ($1, 'phone', '+352999999', true)")
         .bind(id)
         .execute(scan.pool())
         .await
         .unwrap();
-    sqlx::query("DELETE FROM apalis.jobs WHERE job_type = 'tech_scan'").execute(scan.pool()).await.unwrap();
+    sqlx::query("DELETE FROM apalis.jobs WHERE job_type = 'tech_scan'")
+        .execute(scan.pool())
+        .await
+        .unwrap();
     let (_, jobs) = scan.scan(&[id], &[]).await;
     scan.finish(&jobs).await;
     let phones: Vec<(String, bool)> = sqlx::query_as(
@@ -629,7 +755,14 @@ async fn tech_scan_profiles_a_wordpress_site_its_contacts_and_hands_over_to_the_
 #[tokio::test]
 async fn tech_scan_names_the_stack_of_builders_shops_static_sites_and_apps_without_false_claims() {
     // Arrange
-    let hosts = ["shop.test", "wix.test", "sqs.test", "hugo.test", "next.test", "plain.test"];
+    let hosts = [
+        "shop.test",
+        "wix.test",
+        "sqs.test",
+        "hugo.test",
+        "next.test",
+        "plain.test",
+    ];
     let (_web, addr) = start_web("127.0.0.1").await;
     let scan = Scan::start(&hosts, addr, &["127.0.0.0/8"], |_| {}).await;
     let mut ids = HashMap::new();
@@ -656,16 +789,34 @@ async fn tech_scan_names_the_stack_of_builders_shops_static_sites_and_apps_witho
     };
     let s = |v: &str| Some(v.to_owned());
     let cases = [
-        ("shop.test", [None, None, None, s("Cloudflare"), None, s("Shopify")]),
+        (
+            "shop.test",
+            [None, None, None, s("Cloudflare"), None, s("Shopify")],
+        ),
         ("wix.test", [s("Wix"), None, None, None, s("React"), None]),
         ("sqs.test", [s("Squarespace"), None, None, None, None, None]),
-        ("hugo.test", [s("Hugo"), s("Apache HTTP Server"), None, s("jsDelivr"), None, None]),
+        (
+            "hugo.test",
+            [
+                s("Hugo"),
+                s("Apache HTTP Server"),
+                None,
+                s("jsDelivr"),
+                None,
+                None,
+            ],
+        ),
         ("next.test", [None, None, s("Vercel"), None, s("Next.js"), None]),
         ("plain.test", [None, s("Microsoft IIS"), None, None, None, None]),
     ];
     for (host, expected) in cases {
         let p = scan.profile(ids[host]).await;
-        assert_eq!(summary(&p), expected, "{host}: {:?}", scan.detections(ids[host]).await);
+        assert_eq!(
+            summary(&p),
+            expected,
+            "{host}: {:?}",
+            scan.detections(ids[host]).await
+        );
     }
     let hugo = scan.detections(ids["hugo.test"]).await;
     for t in ["Bootstrap", "Debian", "Google Font API", "Hugo"] {
@@ -677,11 +828,13 @@ async fn tech_scan_names_the_stack_of_builders_shops_static_sites_and_apps_witho
         scan.detections(ids["plain.test"]).await,
         vec!["Microsoft ASP.NET", "Microsoft IIS", "Windows Server"]
     );
-    let plain_contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM prospect_contacts WHERE prospect_id = $1 AND contact_type = 'email'")
-        .bind(ids["plain.test"])
-        .fetch_one(scan.pool())
-        .await
-        .unwrap();
+    let plain_contacts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM prospect_contacts WHERE prospect_id = $1 AND contact_type = 'email'",
+    )
+    .bind(ids["plain.test"])
+    .fetch_one(scan.pool())
+    .await
+    .unwrap();
     assert_eq!(plain_contacts, 0, "name@example.com is a placeholder");
     let shop_doc: Value = col(&scan.profile(ids["shop.test"]).await, "tech_stack_json");
     assert!(shop_doc["headers"]["server"] == "cloudflare");
@@ -703,17 +856,22 @@ async fn tech_scan_records_unreachable_parked_social_only_and_rate_limited_sites
         l.local_addr().unwrap()
     };
     let (_web, addr) = start_web("127.0.0.1").await;
-    let scan = Scan::start(&["parked.test", "fb-only.test", "busy.test"], addr, &["127.0.0.0/8"], |s| {
-        s.tech_scan.resolve.push(ResolveOverride {
-            host: "down.test".into(),
-            addr: closed,
-        });
-        s.tech_scan.resolve.push(ResolveOverride {
-            host: "www.down.test".into(),
-            addr: closed,
-        });
-        s.stages.get_mut("tech_scan").unwrap().max_attempts = 3;
-    })
+    let scan = Scan::start(
+        &["parked.test", "fb-only.test", "busy.test"],
+        addr,
+        &["127.0.0.0/8"],
+        |s| {
+            s.tech_scan.resolve.push(ResolveOverride {
+                host: "down.test".into(),
+                addr: closed,
+            });
+            s.tech_scan.resolve.push(ResolveOverride {
+                host: "www.down.test".into(),
+                addr: closed,
+            });
+            s.stages.get_mut("tech_scan").unwrap().max_attempts = 3;
+        },
+    )
     .await;
     let down = scan.prospect("down.test").await;
     let parked = scan.prospect("parked.test").await;
@@ -727,7 +885,9 @@ async fn tech_scan_records_unreachable_parked_social_only_and_rate_limited_sites
     .unwrap();
 
     // Act
-    let (batch, jobs) = scan.scan(&[down, parked, fb, listed], &[Stage::Audit, Stage::Score]).await;
+    let (batch, jobs) = scan
+        .scan(&[down, parked, fb, listed], &[Stage::Audit, Stage::Score])
+        .await;
     scan.finish(&jobs).await;
     let (_, busy_jobs) = scan.scan(&[busy], &[]).await;
 
@@ -746,7 +906,13 @@ async fn tech_scan_records_unreachable_parked_social_only_and_rate_limited_sites
     .await
     .unwrap();
     assert_eq!(skipped.len(), 4, "{skipped:?}");
-    assert!(skipped[0].1.as_deref().unwrap().starts_with("no reachable website"));
+    assert!(
+        skipped[0]
+            .1
+            .as_deref()
+            .unwrap()
+            .starts_with("no reachable website")
+    );
     let score: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'score'")
         .fetch_one(scan.pool())
         .await
@@ -756,17 +922,33 @@ async fn tech_scan_records_unreachable_parked_social_only_and_rate_limited_sites
     // Parked
     let p = scan.profile(parked).await;
     assert!(col::<bool>(&p, "is_parked"));
-    assert!(col::<Option<String>>(&p, "parked_reason").unwrap().contains("for sale"));
-    assert_eq!(col::<String>(&scan.prospect_row(parked).await, "status"), "parked");
-    assert_eq!(col::<Option<bool>>(&scan.prospect_row(parked).await, "has_website"), Some(false));
+    assert!(
+        col::<Option<String>>(&p, "parked_reason")
+            .unwrap()
+            .contains("for sale")
+    );
+    assert_eq!(
+        col::<String>(&scan.prospect_row(parked).await, "status"),
+        "parked"
+    );
+    assert_eq!(
+        col::<Option<bool>>(&scan.prospect_row(parked).await, "has_website"),
+        Some(false)
+    );
 
     // Social only: by redirect, and by the listed URL (never fetched)
     let p = scan.profile(fb).await;
     assert!(col::<bool>(&p, "is_social_only"));
-    assert_eq!(col::<Option<String>>(&p, "social_profile_url").as_deref(), Some("https://www.facebook.com/cafedupark"));
+    assert_eq!(
+        col::<Option<String>>(&p, "social_profile_url").as_deref(),
+        Some("https://www.facebook.com/cafedupark")
+    );
     let p = scan.profile(listed).await;
     assert!(col::<bool>(&p, "is_social_only"));
-    assert_eq!(col::<Option<bool>>(&scan.prospect_row(listed).await, "has_website"), Some(false));
+    assert_eq!(
+        col::<Option<bool>>(&scan.prospect_row(listed).await, "has_website"),
+        Some(false)
+    );
 
     // Rate limited: retried no sooner than Retry-After asks
     let pool = scan.pool().clone();
@@ -802,7 +984,14 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
     let (_target_web, target) = start_web("127.0.0.1").await;
     *web.loopback_target.lock().unwrap() = Some(target);
     let hosts = [
-        "big.test", "drip.test", "loop.test", "bomb.test", "deep.test", "ssrf.test", "metadata.test", "sneaky.test",
+        "big.test",
+        "drip.test",
+        "loop.test",
+        "bomb.test",
+        "deep.test",
+        "ssrf.test",
+        "metadata.test",
+        "sneaky.test",
         "wp.test",
     ];
     let scan = Scan::start(&hosts, addr, &["127.0.0.2/32"], |s| {
@@ -829,17 +1018,36 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
     let cases = [
         ("big.test", "larger than the 2097152-byte limit"),
         ("drip.test", "did not finish within 3s"),
-        ("loop.test", "redirect loop: http://loop.test/ -> http://loop.test/a -> http://loop.test/b -> http://loop.test/a"),
+        (
+            "loop.test",
+            "redirect loop: http://loop.test/ -> http://loop.test/a -> http://loop.test/b -> http://loop.test/a",
+        ),
         ("bomb.test", "expands beyond the 8388608-byte decompression limit"),
-        ("ssrf.test", "127.0.0.1, a loopback address, which tech_scan.allow_networks does not allow"),
+        (
+            "ssrf.test",
+            "127.0.0.1, a loopback address, which tech_scan.allow_networks does not allow",
+        ),
         ("metadata.test", "169.254.169.254, a cloud metadata address"),
-        ("sneaky.test", "internal.test resolves to 127.0.0.1, a loopback address"),
+        (
+            "sneaky.test",
+            "internal.test resolves to 127.0.0.1, a loopback address",
+        ),
     ];
     for (host, expected) in cases {
-        let reason = scan.failure(batch, ids[host]).await.unwrap_or_else(|| panic!("{host} did not fail"));
-        assert!(reason.contains(expected), "{host}: `{reason}` should contain `{expected}`");
+        let reason = scan
+            .failure(batch, ids[host])
+            .await
+            .unwrap_or_else(|| panic!("{host} did not fail"));
+        assert!(
+            reason.contains(expected),
+            "{host}: `{reason}` should contain `{expected}`"
+        );
         if host != "drip.test" {
-            assert_eq!(col::<String>(&scan.prospect_row(ids[host]).await, "status"), "error", "{host}");
+            assert_eq!(
+                col::<String>(&scan.prospect_row(ids[host]).await, "status"),
+                "error",
+                "{host}"
+            );
         }
     }
     // Nothing was ever requested from the forbidden target.
@@ -847,8 +1055,16 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
     // Deeply nested HTML is analysed up to the limit, not a failure.
     assert_eq!(scan.failure(batch, ids["deep.test"]).await, None);
     let doc: Value = col(&scan.profile(ids["deep.test"]).await, "tech_stack_json");
-    assert!(doc["html"]["truncated"].as_str().unwrap().contains("nests deeper than 512 levels"));
-    assert_eq!(col::<Option<String>>(&scan.profile(ids["deep.test"]).await, "server").as_deref(), Some("Nginx"));
+    assert!(
+        doc["html"]["truncated"]
+            .as_str()
+            .unwrap()
+            .contains("nests deeper than 512 levels")
+    );
+    assert_eq!(
+        col::<Option<String>>(&scan.profile(ids["deep.test"]).await, "server").as_deref(),
+        Some("Nginx")
+    );
     let (processed, failed): (i32, i32) =
         sqlx::query_as("SELECT processed_items, failed_items FROM prospect_scan_jobs WHERE id = $1")
             .bind(batch)
@@ -865,7 +1081,10 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
             .await
             .unwrap();
     assert_eq!((processed, failed), (1, 0));
-    assert_eq!(col::<Option<String>>(&scan.profile(good).await, "cms").as_deref(), Some("WordPress"));
+    assert_eq!(
+        col::<Option<String>>(&scan.profile(good).await, "cms").as_deref(),
+        Some("WordPress")
+    );
 }
 
 #[tokio::test]
@@ -890,7 +1109,12 @@ async fn requests_to_one_host_take_turns_with_the_configured_pause() {
     sorted.sort_by_key(|h| h.started);
     for pair in sorted.windows(2) {
         let gap = pair[1].started.saturating_duration_since(pair[0].finished);
-        assert!(gap >= Duration::from_millis(140), "{} then {} only {gap:?} apart", pair[0].path, pair[1].path);
+        assert!(
+            gap >= Duration::from_millis(140),
+            "{} then {} only {gap:?} apart",
+            pair[0].path,
+            pair[1].path
+        );
     }
 }
 
@@ -900,8 +1124,12 @@ async fn tech_scan_records_valid_and_invalid_certificates() {
     prospector::tls::init();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::OrganizationName, "Prospector Test CA");
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Prospector Test Root");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "Prospector Test CA");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Prospector Test Root");
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap()).unwrap();
     let leaf_key = rcgen::KeyPair::generate().unwrap();
     let leaf = rcgen::CertificateParams::new(vec!["secure.test".to_owned()])
@@ -940,10 +1168,16 @@ async fn tech_scan_records_valid_and_invalid_certificates() {
     // Assert: the valid certificate and its issuer
     let p = scan.profile(good).await;
     assert_eq!(col::<Option<bool>>(&p, "tls_valid"), Some(true));
-    assert_eq!(col::<Option<String>>(&p, "tls_issuer").as_deref(), Some("Prospector Test CA"));
+    assert_eq!(
+        col::<Option<String>>(&p, "tls_issuer").as_deref(),
+        Some("Prospector Test CA")
+    );
     assert!(col::<Option<chrono::DateTime<chrono::Utc>>>(&p, "tls_expires_at").unwrap() > chrono::Utc::now());
     assert_eq!(col::<Option<String>>(&p, "tls_error"), None);
-    assert_eq!(col::<Option<String>>(&p, "final_url").as_deref(), Some("https://secure.test/"));
+    assert_eq!(
+        col::<Option<String>>(&p, "final_url").as_deref(),
+        Some("https://secure.test/")
+    );
     assert_eq!(col::<Option<String>>(&p, "cms").as_deref(), Some("Joomla"));
     let row = scan.prospect_row(good).await;
     assert_eq!(col::<Option<bool>>(&row, "uses_https"), Some(true));
@@ -955,7 +1189,10 @@ async fn tech_scan_records_valid_and_invalid_certificates() {
     assert_eq!(col::<Option<bool>>(&p, "tls_valid"), Some(false));
     let error = col::<Option<String>>(&p, "tls_error").unwrap();
     assert!(error.contains("not issued by a trusted authority"), "{error}");
-    assert_eq!(col::<Option<String>>(&p, "tls_issuer").as_deref(), Some("rcgen self signed cert"));
+    assert_eq!(
+        col::<Option<String>>(&p, "tls_issuer").as_deref(),
+        Some("rcgen self signed cert")
+    );
     assert_eq!(col::<Option<String>>(&p, "cms").as_deref(), Some("Joomla"));
     let doc: Value = col(&p, "tech_stack_json");
     assert_eq!(doc["fetched_without_certificate_check"], true);
@@ -979,12 +1216,19 @@ async fn dns_records_name_the_dns_and_email_providers_and_missing_names_are_unre
             RData::NS(NS(Name::from_str("ada.ns.cloudflare.com.").unwrap())),
             RData::NS(NS(Name::from_str("bob.ns.cloudflare.com.").unwrap())),
         ]),
-        ("wp.test", RecordType::MX) => Answer::Records(vec![RData::MX(MX::new(1, Name::from_str("aspmx.l.google.com.").unwrap()))]),
-        ("wp.test", RecordType::TXT) => Answer::Records(vec![RData::TXT(TXT::new(vec!["v=spf1 include:_spf.google.com ~all".into()]))]),
+        ("wp.test", RecordType::MX) => Answer::Records(vec![RData::MX(MX::new(
+            1,
+            Name::from_str("aspmx.l.google.com.").unwrap(),
+        ))]),
+        ("wp.test", RecordType::TXT) => Answer::Records(vec![RData::TXT(TXT::new(vec![
+            "v=spf1 include:_spf.google.com ~all".into(),
+        ]))]),
         (n, _) if n.ends_with("nowhere.test") => Answer::NxDomain,
         _ => Answer::Records(Vec::new()),
     });
-    let dns_addr = dns::serve(zone, Arc::new(|_: &str| Duration::ZERO)).await.unwrap();
+    let dns_addr = dns::serve(zone, Arc::new(|_: &str| Duration::ZERO))
+        .await
+        .unwrap();
     let (_web, addr) = start_web("127.0.0.1").await;
     let scan = Scan::start(&["wp.test"], addr, &["127.0.0.0/8"], |s| {
         s.tech_scan.dns.servers = vec![dns_addr];
@@ -1000,14 +1244,30 @@ async fn dns_records_name_the_dns_and_email_providers_and_missing_names_are_unre
 
     // Assert
     let p = scan.profile(wp).await;
-    assert_eq!(col::<Option<String>>(&p, "dns_provider").as_deref(), Some("Cloudflare DNS"));
-    assert_eq!(col::<Option<String>>(&p, "email_provider").as_deref(), Some("Google Workspace"));
-    assert_eq!(col::<Option<String>>(&p, "hosting_provider"), None, "NS records name no host");
+    assert_eq!(
+        col::<Option<String>>(&p, "dns_provider").as_deref(),
+        Some("Cloudflare DNS")
+    );
+    assert_eq!(
+        col::<Option<String>>(&p, "email_provider").as_deref(),
+        Some("Google Workspace")
+    );
+    assert_eq!(
+        col::<Option<String>>(&p, "hosting_provider"),
+        None,
+        "NS records name no host"
+    );
     let doc: Value = col(&p, "tech_stack_json");
-    assert_eq!(doc["dns"]["ns"], serde_json::json!(["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"]));
+    assert_eq!(
+        doc["dns"]["ns"],
+        serde_json::json!(["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"])
+    );
     assert_eq!(doc["dns"]["mx"], serde_json::json!(["aspmx.l.google.com"]));
     let p = scan.profile(gone).await;
     let reason = col::<Option<String>>(&p, "unreachable_reason").unwrap();
     assert!(reason.contains("does not exist (NXDOMAIN)"), "{reason}");
-    assert_eq!(col::<String>(&scan.prospect_row(gone).await, "status"), "inactive");
+    assert_eq!(
+        col::<String>(&scan.prospect_row(gone).await, "status"),
+        "inactive"
+    );
 }

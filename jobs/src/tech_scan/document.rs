@@ -72,9 +72,15 @@ pub fn parse_page(html: &str, base: &Url, max_depth: usize) -> ParsedPage {
     let mut meta = Vec::new();
     for el in document.select(&selector("meta")) {
         let v = el.value();
-        let key = v.attr("name").or_else(|| v.attr("property")).or_else(|| v.attr("http-equiv"));
+        let key = v
+            .attr("name")
+            .or_else(|| v.attr("property"))
+            .or_else(|| v.attr("http-equiv"));
         if let (Some(key), Some(content)) = (key, v.attr("content")) {
-            meta.push((key.trim().to_ascii_lowercase(), content.chars().take(1000).collect()));
+            meta.push((
+                key.trim().to_ascii_lowercase(),
+                content.chars().take(1000).collect(),
+            ));
         }
     }
     let mut script_src = Vec::new();
@@ -173,7 +179,10 @@ fn visible_text(document: &Html) -> String {
         };
         let hidden = node.ancestors().any(|a| {
             ElementRef::wrap(a).is_some_and(|e| {
-                matches!(e.value().name(), "script" | "style" | "noscript" | "template" | "head")
+                matches!(
+                    e.value().name(),
+                    "script" | "style" | "noscript" | "template" | "head"
+                )
             })
         });
         if hidden {
@@ -322,7 +331,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_cut_before_parsing() {
-        let deep = format!("<html><body>{}x{}</body></html>", "<div>".repeat(100_000), "</div>".repeat(100_000));
+        let deep = format!(
+            "<html><body>{}x{}</body></html>",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
         let cut = nesting_cut(&deep, 512).unwrap();
         assert!(cut < 600 * 5 + 20, "{cut}");
         let page = parse_page(&deep, &base(), 512);

@@ -126,7 +126,8 @@ impl TechScanDeps {
             None => Vec::new(),
         };
         let guard = AddressGuard::new(settings.allow_networks.clone());
-        let resolver = GuardedResolver::new(&settings.dns, settings.resolve.clone(), guard).map_err(SetupError::Network)?;
+        let resolver = GuardedResolver::new(&settings.dns, settings.resolve.clone(), guard)
+            .map_err(SetupError::Network)?;
         let gate = Arc::new(HostGate::new(settings.per_host_delay));
         let fetcher = Fetcher::new(
             FetchSettings {
@@ -196,15 +197,18 @@ pub enum TechScanError {
 impl StageError for TechScanError {
     fn is_permanent(&self) -> bool {
         match self {
-            TechScanError::ProspectNotFound(_) | TechScanError::NoTarget(_) | TechScanError::Analysis(_) => true,
+            TechScanError::ProspectNotFound(_) | TechScanError::NoTarget(_) | TechScanError::Analysis(_) => {
+                true
+            }
             TechScanError::Fetch(e) => e.is_permanent(),
             TechScanError::RateLimited { .. } | TechScanError::ServerError { .. } => false,
             TechScanError::Database(e) => !is_transient_db_error(e),
             TechScanError::Advance(AdvanceError::NotAProspectStage(_)) => true,
             TechScanError::Advance(AdvanceError::Database(e)) => !is_transient_db_error(e),
-            TechScanError::Advance(AdvanceError::Enqueue(crate::queue::EnqueueError::Database { source, .. })) => {
-                !is_transient_db_error(source)
-            }
+            TechScanError::Advance(AdvanceError::Enqueue(crate::queue::EnqueueError::Database {
+                source,
+                ..
+            })) => !is_transient_db_error(source),
             TechScanError::Advance(AdvanceError::Enqueue(_)) => true,
         }
     }
@@ -252,7 +256,9 @@ impl Handler for ScanTech {
         tracing::info!(
             has_website = outcome.prospect.has_website,
             status = outcome.prospect.status,
-            technologies = outcome.profile.tech_stack_json["detections"].as_array().map_or(0, Vec::len),
+            technologies = outcome.profile.tech_stack_json["detections"]
+                .as_array()
+                .map_or(0, Vec::len),
             contacts = outcome.contacts.len(),
             "tech scan stored"
         );

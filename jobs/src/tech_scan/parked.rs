@@ -101,7 +101,9 @@ pub fn detect(title: Option<&str>, text: &str, detections: &[Detection]) -> Opti
         });
     }
     if words < 300
-        && let Some(p) = PLACEHOLDER.iter().find(|p| head.contains(*p) || title.contains(*p))
+        && let Some(p) = PLACEHOLDER
+            .iter()
+            .find(|p| head.contains(*p) || title.contains(*p))
     {
         return Some(Parked {
             kind: ParkedKind::Placeholder,
@@ -132,11 +134,31 @@ mod tests {
     #[test]
     fn for_sale_placeholder_and_default_pages_are_parked() {
         let cases = [
-            (None, "dupont.lu - This domain may be for sale! Make an offer.", ParkedKind::ForSale),
-            (Some("dupont.lu"), "Diese Domain steht zum Verkauf", ParkedKind::ForSale),
-            (None, "Future home of something quite cool. Coming soon", ParkedKind::Placeholder),
-            (Some("Welcome to nginx!"), "Welcome to nginx! If you see this page…", ParkedKind::DefaultPage),
-            (Some("Apache2 Debian Default Page: It works"), "It works!", ParkedKind::DefaultPage),
+            (
+                None,
+                "dupont.lu - This domain may be for sale! Make an offer.",
+                ParkedKind::ForSale,
+            ),
+            (
+                Some("dupont.lu"),
+                "Diese Domain steht zum Verkauf",
+                ParkedKind::ForSale,
+            ),
+            (
+                None,
+                "Future home of something quite cool. Coming soon",
+                ParkedKind::Placeholder,
+            ),
+            (
+                Some("Welcome to nginx!"),
+                "Welcome to nginx! If you see this page…",
+                ParkedKind::DefaultPage,
+            ),
+            (
+                Some("Apache2 Debian Default Page: It works"),
+                "It works!",
+                ParkedKind::DefaultPage,
+            ),
             (None, "It works!", ParkedKind::DefaultPage),
         ];
         for (title, text, kind) in cases {
@@ -148,6 +170,9 @@ mod tests {
     fn real_sites_are_not_parked() {
         let long = "Bienvenue chez Dupont. ".repeat(200) + "Buy this domain name at our registrar.";
         assert_eq!(detect(Some("Registrar"), &long, &[]), None);
-        assert_eq!(detect(Some("Boulangerie Dupont"), "Pain, viennoiseries, contact", &[]), None);
+        assert_eq!(
+            detect(Some("Boulangerie Dupont"), "Pain, viennoiseries, contact", &[]),
+            None
+        );
     }
 }

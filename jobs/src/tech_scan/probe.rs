@@ -114,7 +114,11 @@ pub async fn probe(fetcher: &Fetcher, host: &str, path: &str) -> Result<Home, Fe
                     });
                     break;
                 }
-                Err(e @ (FetchError::Connect { .. } | FetchError::Handshake { .. } | FetchError::Transport { .. })) => {
+                Err(
+                    e @ (FetchError::Connect { .. }
+                    | FetchError::Handshake { .. }
+                    | FetchError::Transport { .. }),
+                ) => {
                     // Nothing usable answered on this scheme (refused, not
                     // TLS, hung up): try the next one.
                     attempts.push(Attempt {
@@ -134,7 +138,11 @@ pub async fn probe(fetcher: &Fetcher, host: &str, path: &str) -> Result<Home, Fe
         .map(|a| a.outcome.as_str())
         .collect::<Vec<_>>()
         .join("; ");
-    Ok(Home::Unreachable { reason, attempts, tls })
+    Ok(Home::Unreachable {
+        reason,
+        attempts,
+        tls,
+    })
 }
 
 async fn insecure(
@@ -151,7 +159,9 @@ async fn insecure(
     };
     match fetcher.fetch(url, options).await {
         Ok(fetched) => Ok(reached(fetched, tls, attempts, true)),
-        Err(e @ (FetchError::Connect { .. } | FetchError::Handshake { .. } | FetchError::NoSuchHost { .. })) => {
+        Err(
+            e @ (FetchError::Connect { .. } | FetchError::Handshake { .. } | FetchError::NoSuchHost { .. }),
+        ) => {
             attempts.push(Attempt {
                 url: url.to_string(),
                 outcome: e.to_string(),
@@ -161,7 +171,11 @@ async fn insecure(
                 .map(|a| a.outcome.as_str())
                 .collect::<Vec<_>>()
                 .join("; ");
-            Ok(Home::Unreachable { reason, attempts, tls })
+            Ok(Home::Unreachable {
+                reason,
+                attempts,
+                tls,
+            })
         }
         Err(e) => Err(e),
     }

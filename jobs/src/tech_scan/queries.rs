@@ -134,14 +134,20 @@ pub async fn replace_scraped_contacts(
     prospect_id: i64,
     contacts: &[StoredContact],
 ) -> Result<(), sqlx::Error> {
-    let kinds: Vec<String> = contacts.iter().map(|c| c.contact.kind.as_str().to_owned()).collect();
+    let kinds: Vec<String> = contacts
+        .iter()
+        .map(|c| c.contact.kind.as_str().to_owned())
+        .collect();
     let values: Vec<String> = contacts.iter().map(|c| clip(&c.contact.value, 500)).collect();
     let labels: Vec<Option<String>> = contacts
         .iter()
         .map(|c| c.contact.label.as_deref().map(|l| clip(l, 100)))
         .collect();
     let roles: Vec<Option<bool>> = contacts.iter().map(|c| c.contact.is_role_address).collect();
-    let sources: Vec<String> = contacts.iter().map(|c| clip(&c.contact.source_url, 1000)).collect();
+    let sources: Vec<String> = contacts
+        .iter()
+        .map(|c| clip(&c.contact.source_url, 1000))
+        .collect();
     let primaries: Vec<bool> = contacts.iter().map(|c| c.is_primary).collect();
     sqlx::query!(
         r#"

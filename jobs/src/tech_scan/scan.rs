@@ -25,6 +25,10 @@ use super::{
 /// Version of the `tech_stack_json` document layout.
 pub const DOCUMENT_VERSION: u32 = 1;
 
+/// Contact pages are only visited while the scan is younger than this, so
+/// that slow sites with long crawl delays finish within the stage timeout.
+pub const CONTACT_PAGES_BUDGET: Duration = Duration::from_secs(40);
+
 /// Everything a successful scan stores.
 #[derive(Debug, Clone)]
 pub struct ScanOutcome {
@@ -59,11 +63,22 @@ struct PageVisit {
 }
 
 /// Scan the prospect's site.
-pub async fn scan(target: &ScanTarget, deps: &TechScanDeps, last_attempt: bool) -> Result<ScanOutcome, TechScanError> {
+pub async fn scan(
+    target: &ScanTarget,
+    deps: &TechScanDeps,
+    last_attempt: bool,
+) -> Result<ScanOutcome, TechScanError> {
     // A known website URL that is a social profile: nothing to fetch.
     let known = target.website_url.as_deref().and_then(|w| Url::parse(w).ok());
     if let Some(url) = known.as_ref().filter(|u| social::network(u).is_some()) {
-        return Ok(social_only(target, url.as_str(), &[], &[], &DnsRecords::default(), &[]));
+        return Ok(social_only(
+            target,
+            url.as_str(),
+            &[],
+            &[],
+            &DnsRecords::default(),
+            &[],
+        ));
     }
     let host = match (&target.domain_name, &known) {
         (Some(domain), _) => domain.clone(),
@@ -110,8 +125,21 @@ pub async fn scan(target: &ScanTarget, deps: &TechScanDeps, last_attempt: bool) 
             url,
             redirects,
             attempts,
-        } => return Ok(social_only(target, url.as_str(), &redirects, &attempts, &dns, &dns_only())),
-        Home::Unreachable { reason, attempts, tls } => {
+        } => {
+            return Ok(social_only(
+                target,
+                url.as_str(),
+                &redirects,
+                &attempts,
+                &dns,
+                &dns_only(),
+            ));
+        }
+        Home::Unreachable {
+            reason,
+            attempts,
+            tls,
+        } => {
             return Ok(unreachable(target, &reason, &attempts, &tls, &dns, &dns_only()));
         }
         Home::Reached {
@@ -149,6 +177,14 @@ pub async fn scan(target: &ScanTarget, deps: &TechScanDeps, last_attempt: bool) 
     let mut visits = Vec::new();
     let crawl_delay = robots.crawl_delay();
     for url in analysis.candidates.iter().take(deps.settings.contact_pages) {
+        if started.elapsed() > CONTACT_PAGES_BUDGET {
+            visits.push(PageVisit {
+                url: url.to_string(),
+                status: None,
+                outcome: "skipped: the scan's time budget is spent".into(),
+            });
+            continue;
+        }
         if !robots.allows(url) {
             visits.push(PageVisit {
                 url: url.to_string(),
@@ -206,7 +242,9 @@ pub async fn scan(target: &ScanTarget, deps: &TechScanDeps, last_attempt: bool) 
 
     let site_domain = page.url.host_str().unwrap_or(&host).to_owned();
     let stored = contacts::finalize(found, &site_domain);
-    Ok(reachable(target, &page, &tls, &attempts, insecure, &dns, &robots, analysis, stored, visits))
+    Ok(reachable(
+        target, &page, &tls, &attempts, insecure, &dns, &robots, analysis, stored, visits,
+    ))
 }
 
 async fn analyze_home(
@@ -222,7 +260,11 @@ async fn analyze_home(
     let robots_text = robots.text.clone();
     let dns = dns.clone();
     let issuer = tls.certificate.as_ref().and_then(|c| c.issuer.clone());
-    let _cpu = deps.cpu.acquire().await.map_err(|_| TechScanError::Analysis("CPU pool closed".into()))?;
+    let _cpu = deps
+        .cpu
+        .acquire()
+        .await
+        .map_err(|_| TechScanError::Analysis("CPU pool closed".into()))?;
     tokio::task::spawn_blocking(move || {
         let html = if page.is_html() { page.body.as_str() } else { "" };
         let parsed = document::parse_page(html, &page.url, max_depth);
@@ -275,7 +317,11 @@ async fn contacts_of(
     region: Option<phonenumber::country::Id>,
 ) -> Result<Vec<Contact>, TechScanError> {
     let max_depth = deps.settings.max_html_depth;
-    let _cpu = deps.cpu.acquire().await.map_err(|_| TechScanError::Analysis("CPU pool closed".into()))?;
+    let _cpu = deps
+        .cpu
+        .acquire()
+        .await
+        .map_err(|_| TechScanError::Analysis("CPU pool closed".into()))?;
     tokio::task::spawn_blocking(move || {
         let parsed = document::parse_page(&page.body, &page.url, max_depth);
         contacts::extract(&parsed, &page.url, region)
@@ -300,17 +346,53 @@ fn cookies(headers: &[(String, String)]) -> Vec<(String, String)> {
 /// Path words and link texts of likely contact pages, by priority.
 const CONTACT_WORDS: &[&[&str]] = &[
     &[
-        "contact", "kontakt", "contatti", "contacto", "contacteer", "nous-contacter", "contactez", "get-in-touch",
+        "contact",
+        "kontakt",
+        "contatti",
+        "contacto",
+        "contacteer",
+        "nous-contacter",
+        "contactez",
+        "get-in-touch",
     ],
     &[
-        "impressum", "imprint", "mentions-legales", "mentions_legales", "mentionslegales", "mentions légales",
-        "legal-notice", "legal notice", "aviso-legal", "colofon", "note-legali",
+        "impressum",
+        "imprint",
+        "mentions-legales",
+        "mentions_legales",
+        "mentionslegales",
+        "mentions légales",
+        "legal-notice",
+        "legal notice",
+        "aviso-legal",
+        "colofon",
+        "note-legali",
     ],
     &[
-        "about", "a-propos", "apropos", "à propos", "qui-sommes-nous", "qui sommes-nous", "ueber-uns", "uber-uns",
-        "über-uns", "über uns", "team", "equipe", "équipe", "chi-siamo", "over-ons",
+        "about",
+        "a-propos",
+        "apropos",
+        "à propos",
+        "qui-sommes-nous",
+        "qui sommes-nous",
+        "ueber-uns",
+        "uber-uns",
+        "über-uns",
+        "über uns",
+        "team",
+        "equipe",
+        "équipe",
+        "chi-siamo",
+        "over-ons",
     ],
-    &["legal", "juridique", "rechtliches", "privacy", "datenschutz", "confidentialite"],
+    &[
+        "legal",
+        "juridique",
+        "rechtliches",
+        "privacy",
+        "datenschutz",
+        "confidentialite",
+    ],
 ];
 
 /// Same-host pages linked from the home page that likely list contacts.
@@ -345,7 +427,13 @@ fn contact_candidates(links: &[Link], home: &Url) -> Vec<Url> {
 
 fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(s.replace('+', "%2B").as_bytes())
-        .map(|(k, v)| if v.is_empty() { k.into_owned() } else { format!("{k}={v}") })
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.into_owned()
+            } else {
+                format!("{k}={v}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -468,7 +556,10 @@ fn unreachable(
         },
         profile,
         contacts: Vec::new(),
-        skip_audit: Some(format!("no reachable website: {}", reason.chars().take(200).collect::<String>())),
+        skip_audit: Some(format!(
+            "no reachable website: {}",
+            reason.chars().take(200).collect::<String>()
+        )),
     }
 }
 
@@ -530,12 +621,20 @@ fn reachable(
         profile.unreachable_reason = Some(format!("the home page answers HTTP {status}"));
     }
     let robots_state = match &robots.state {
-        RobotsState::Found => json!({"state": "found", "crawl_delay_ms": robots.crawl_delay().as_millis() as u64}),
+        RobotsState::Found => {
+            json!({"state": "found", "crawl_delay_ms": robots.crawl_delay().as_millis() as u64})
+        }
         other => json!(other),
     };
     profile.tech_stack_json = document(
         target,
-        if parked.is_some() { "parked" } else if has_website { "reachable" } else { "error_page" },
+        if parked.is_some() {
+            "parked"
+        } else if has_website {
+            "reachable"
+        } else {
+            "error_page"
+        },
         &analysis.detections,
         dns,
         json!({
@@ -602,11 +701,33 @@ fn reachable(
 /// Headers worth keeping for the record (no cookies' values).
 fn interesting_headers(headers: &[(String, String)]) -> Value {
     const KEEP: &[&str] = &[
-        "server", "x-powered-by", "via", "x-cache", "cf-ray", "x-served-by", "x-generator", "x-drupal-cache",
-        "x-shopify-stage", "x-wix-request-id", "content-type", "strict-transport-security",
-        "content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy",
-        "permissions-policy", "cache-control", "age", "x-vercel-id", "x-nf-request-id", "x-github-request-id",
-        "x-amz-cf-id", "x-litespeed-cache", "x-turbo-charged-by", "x-aspnet-version", "x-redirect-by",
+        "server",
+        "x-powered-by",
+        "via",
+        "x-cache",
+        "cf-ray",
+        "x-served-by",
+        "x-generator",
+        "x-drupal-cache",
+        "x-shopify-stage",
+        "x-wix-request-id",
+        "content-type",
+        "strict-transport-security",
+        "content-security-policy",
+        "x-frame-options",
+        "x-content-type-options",
+        "referrer-policy",
+        "permissions-policy",
+        "cache-control",
+        "age",
+        "x-vercel-id",
+        "x-nf-request-id",
+        "x-github-request-id",
+        "x-amz-cf-id",
+        "x-litespeed-cache",
+        "x-turbo-charged-by",
+        "x-aspnet-version",
+        "x-redirect-by",
         "link",
     ];
     let mut out = serde_json::Map::new();
@@ -626,7 +747,10 @@ mod tests {
     fn retry_after_reads_seconds_and_dates() {
         assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
         assert_eq!(parse_retry_after("999999"), Some(Duration::from_secs(86_400)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 
@@ -646,7 +770,10 @@ mod tests {
             link("/produits", "Produits"),
             link("/", "Accueil"),
         ];
-        let got: Vec<String> = contact_candidates(&links, &home).iter().map(Url::to_string).collect();
+        let got: Vec<String> = contact_candidates(&links, &home)
+            .iter()
+            .map(Url::to_string)
+            .collect();
         assert_eq!(
             got,
             vec![

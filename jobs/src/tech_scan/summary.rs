@@ -72,7 +72,15 @@ pub fn summarize(detections: &[Detection]) -> Summary {
     let name = |d: Option<&Detection>| d.map(|d| d.name.clone());
     let cms = first(
         detections,
-        &["CMS", "Wikis", "Blogs", "Message boards", "LMS", "Documentation", "Static site generator"],
+        &[
+            "CMS",
+            "Wikis",
+            "Blogs",
+            "Message boards",
+            "LMS",
+            "Documentation",
+            "Static site generator",
+        ],
     );
     let analytics: Vec<&str> = detections
         .iter()
@@ -95,7 +103,10 @@ pub fn summarize(detections: &[Detection]) -> Summary {
         server: name(first(detections, &["Web servers", "Reverse proxies"])),
         hosting_provider: name(first_hosting(detections, &["Hosting", "PaaS", "IaaS"])),
         cdn: name(first(detections, &["CDN"])),
-        js_framework: name(first(detections, &["JavaScript frameworks", "JavaScript libraries"])),
+        js_framework: name(first(
+            detections,
+            &["JavaScript frameworks", "JavaScript libraries"],
+        )),
         analytics: (!analytics_list.is_empty()).then_some(analytics_list),
         ecommerce_platform: name(first(detections, &["Ecommerce"])),
         dns_provider: name(by_dns(detections, &["NS"])),

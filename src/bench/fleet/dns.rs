@@ -23,7 +23,10 @@ pub type Zone = Arc<dyn Fn(&str, RecordType) -> Answer + Send + Sync>;
 
 /// Serve `zone` on a fresh UDP port of 127.0.0.1, each answer after
 /// `latency(name)`. Runs until the runtime stops.
-pub async fn serve(zone: Zone, latency: Arc<dyn Fn(&str) -> Duration + Send + Sync>) -> std::io::Result<SocketAddr> {
+pub async fn serve(
+    zone: Zone,
+    latency: Arc<dyn Fn(&str) -> Duration + Send + Sync>,
+) -> std::io::Result<SocketAddr> {
     let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
     let addr = socket.local_addr()?;
     tokio::spawn(async move {

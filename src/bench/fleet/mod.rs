@@ -143,19 +143,38 @@ fn zone(query: &str, kind: RecordType) -> Answer {
     };
     let records = match kind {
         RecordType::NS => match n % 4 {
-            0 => vec![RData::NS(NS(name("ada.ns.cloudflare.com."))), RData::NS(NS(name("bob.ns.cloudflare.com.")))],
-            1 => vec![RData::NS(NS(name("dns11.ovh.net."))), RData::NS(NS(name("ns11.ovh.net.")))],
-            2 => vec![RData::NS(NS(name("ns1045.ui-dns.de."))), RData::NS(NS(name("ns1045.ui-dns.com.")))],
-            _ => vec![RData::NS(NS(name("ns1.eurodns.com."))), RData::NS(NS(name("ns2.eurodns.com.")))],
+            0 => vec![
+                RData::NS(NS(name("ada.ns.cloudflare.com."))),
+                RData::NS(NS(name("bob.ns.cloudflare.com."))),
+            ],
+            1 => vec![
+                RData::NS(NS(name("dns11.ovh.net."))),
+                RData::NS(NS(name("ns11.ovh.net."))),
+            ],
+            2 => vec![
+                RData::NS(NS(name("ns1045.ui-dns.de."))),
+                RData::NS(NS(name("ns1045.ui-dns.com."))),
+            ],
+            _ => vec![
+                RData::NS(NS(name("ns1.eurodns.com."))),
+                RData::NS(NS(name("ns2.eurodns.com."))),
+            ],
         },
         RecordType::MX => match n % 3 {
             0 => vec![RData::MX(MX::new(1, name("aspmx.l.google.com.")))],
-            1 => vec![RData::MX(MX::new(0, name(&format!("s{n}-fleet-test.mail.protection.outlook.com."))))],
+            1 => vec![RData::MX(MX::new(
+                0,
+                name(&format!("s{n}-fleet-test.mail.protection.outlook.com.")),
+            ))],
             _ => vec![RData::MX(MX::new(1, name("mx1.mail.ovh.net.")))],
         },
         RecordType::TXT => match n % 3 {
-            0 => vec![RData::TXT(TXT::new(vec!["v=spf1 include:_spf.google.com ~all".into()]))],
-            1 => vec![RData::TXT(TXT::new(vec!["v=spf1 include:spf.protection.outlook.com -all".into()]))],
+            0 => vec![RData::TXT(TXT::new(vec![
+                "v=spf1 include:_spf.google.com ~all".into(),
+            ]))],
+            1 => vec![RData::TXT(TXT::new(vec![
+                "v=spf1 include:spf.protection.outlook.com -all".into(),
+            ]))],
             _ => vec![RData::TXT(TXT::new(vec!["google-site-verification=abc".into()]))],
         },
         RecordType::CNAME if query.starts_with("www.") && n % 5 == 0 => {

@@ -24,7 +24,9 @@ struct Shared {
 }
 
 pub(super) fn router(latency: Latency, requests: Arc<AtomicU64>) -> Router {
-    Router::new().fallback(page).with_state(Shared { latency, requests })
+    Router::new()
+        .fallback(page)
+        .with_state(Shared { latency, requests })
 }
 
 async fn page(State(shared): State<Shared>, request: Request) -> Response {
@@ -52,7 +54,10 @@ async fn page(State(shared): State<Shared>, request: Request) -> Response {
 fn html(headers: &[(&'static str, String)], body: String) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/html; charset=UTF-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=UTF-8"),
+    );
     for (name, value) in headers {
         if let Ok(v) = header::HeaderValue::from_str(value) {
             h.append(*name, v);
@@ -82,7 +87,11 @@ fn respond(n: usize, host: &str, path: &str) -> Response {
     if path == "/robots.txt" {
         return match kind {
             7 => (StatusCode::OK, "User-agent: *\nDisallow: /\n").into_response(),
-            0..=6 => (StatusCode::OK, "User-agent: *\nDisallow: /wp-admin/\nAllow: /wp-admin/admin-ajax.php\nCrawl-delay: 1\n").into_response(),
+            0..=6 => (
+                StatusCode::OK,
+                "User-agent: *\nDisallow: /wp-admin/\nAllow: /wp-admin/admin-ajax.php\nCrawl-delay: 1\n",
+            )
+                .into_response(),
             _ => (StatusCode::NOT_FOUND, "not found").into_response(),
         };
     }
@@ -105,7 +114,14 @@ fn respond(n: usize, host: &str, path: &str) -> Response {
     match (kind, path) {
         // WordPress (with contact pages and robots.txt).
         (0..=7, "/") => html(
-            &[nginx, ("x-powered-by", "PHP/8.2.12".into()), ("link", format!("<https://{host}/wp-json/>; rel=\"https://api.w.org/\""))],
+            &[
+                nginx,
+                ("x-powered-by", "PHP/8.2.12".into()),
+                (
+                    "link",
+                    format!("<https://{host}/wp-json/>; rel=\"https://api.w.org/\""),
+                ),
+            ],
             format!(
                 r#"<!DOCTYPE html><html lang="fr-FR"><head><meta charset="UTF-8"><title>Maison {n}</title>
 <!-- This site is optimized with the Yoast SEO plugin v21.7 - https://yoast.com/wordpress/plugins/seo/ -->
@@ -126,10 +142,17 @@ fn respond(n: usize, host: &str, path: &str) -> Response {
                 v = n % 5
             ),
         ),
-        (0..=7, "/contact/" | "/mentions-legales/" | "/a-propos/") => html(&[("server", "nginx/1.24.0".into())], contact("")),
+        (0..=7, "/contact/" | "/mentions-legales/" | "/a-propos/") => {
+            html(&[("server", "nginx/1.24.0".into())], contact(""))
+        }
         // Shopify.
         (8..=10, "/") => html(
-            &[("server", "cloudflare".into()), ("cf-ray", format!("8a{n:x}-FRA")), ("x-shopid", n.to_string()), ("powered-by", "Shopify".into())],
+            &[
+                ("server", "cloudflare".into()),
+                ("cf-ray", format!("8a{n:x}-FRA")),
+                ("x-shopid", n.to_string()),
+                ("powered-by", "Shopify".into()),
+            ],
             format!(
                 r#"<!doctype html><html lang="fr"><head><title>Boutique {n}</title>
 <link href="//{host}/cdn/shop/t/3/assets/base.css?v=1" rel="stylesheet">
@@ -142,7 +165,10 @@ fn respond(n: usize, host: &str, path: &str) -> Response {
         (8..=10, "/pages/contact") => html(&[("server", "cloudflare".into())], contact("")),
         // Wix.
         (11..=12, "/") => html(
-            &[("x-wix-request-id", format!("1700000000.{n}")), ("server", "Pepyaka".into())],
+            &[
+                ("x-wix-request-id", format!("1700000000.{n}")),
+                ("server", "Pepyaka".into()),
+            ],
             format!(
                 r#"<!DOCTYPE html><html lang="de"><head><meta name="generator" content="Wix.com Website Builder"/><title>Studio {n}</title>
 <link rel="preload" href="https://static.parastorage.com/services/wix-thunderbolt/dist/main.js" as="script"></head>
@@ -175,7 +201,11 @@ fn respond(n: usize, host: &str, path: &str) -> Response {
         (14..=15, "/contact/") => html(&[("server", "Apache/2.4.57 (Debian)".into())], contact("")),
         // Next.js on Vercel.
         (16..=17, "/") => html(
-            &[("x-powered-by", "Next.js".into()), ("server", "Vercel".into()), ("x-vercel-id", format!("fra1::{n}"))],
+            &[
+                ("x-powered-by", "Next.js".into()),
+                ("server", "Vercel".into()),
+                ("x-vercel-id", format!("fra1::{n}")),
+            ],
             format!(
                 r#"<!DOCTYPE html><html lang="en"><head><title>App {n}</title><script src="/_next/static/chunks/main-abc.js" defer></script></head>
 <body><div id="__next">{}</div><script id="__NEXT_DATA__" type="application/json">{{"props":{{}},"page":"/"}}</script></body></html>"#,
@@ -185,7 +215,9 @@ fn respond(n: usize, host: &str, path: &str) -> Response {
         // Parked.
         (18, "/") => html(
             &[],
-            format!("<html><head><title>{host}</title></head><body><h1>{host}</h1><p>This domain may be for sale. Make an offer.</p></body></html>"),
+            format!(
+                "<html><head><title>{host}</title></head><body><h1>{host}</h1><p>This domain may be for sale. Make an offer.</p></body></html>"
+            ),
         ),
         _ => (StatusCode::NOT_FOUND, "not found").into_response(),
     }

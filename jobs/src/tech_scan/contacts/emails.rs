@@ -9,8 +9,9 @@ use regex::Regex;
 use crate::domain::EmailAddress;
 
 #[allow(clippy::unwrap_used)] // constant patterns
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b[a-z0-9][a-z0-9._%+\-]{0,63}@[a-z0-9][a-z0-9.\-]{0,251}\.[a-z]{2,24}\b").unwrap());
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b[a-z0-9][a-z0-9._%+\-]{0,63}@[a-z0-9][a-z0-9.\-]{0,251}\.[a-z]{2,24}\b").unwrap()
+});
 #[allow(clippy::unwrap_used)]
 static SPELLED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -30,33 +31,174 @@ const FILE_EXTENSIONS: &[&str] = &[
 ];
 /// Domains used as placeholders or by tooling, never a business's address.
 const PLACEHOLDER_DOMAINS: &[&str] = &[
-    "example.com", "example.org", "example.net", "example.lu", "example.de", "example.fr", "domain.com",
-    "domain.tld", "yourdomain.com", "your-domain.com", "yoursite.com", "mysite.com", "mydomain.com",
-    "company.com", "email.com", "test.com", "sentry.io", "wixpress.com", "sentry-next.wixpress.com",
-    "sentry.wixpress.com", "localhost.localdomain", "mail.com", "website.com", "site.com", "adresse.lu",
-    "beispiel.de", "musterfirma.de", "exemple.fr", "exemple.com",
+    "example.com",
+    "example.org",
+    "example.net",
+    "example.lu",
+    "example.de",
+    "example.fr",
+    "domain.com",
+    "domain.tld",
+    "yourdomain.com",
+    "your-domain.com",
+    "yoursite.com",
+    "mysite.com",
+    "mydomain.com",
+    "company.com",
+    "email.com",
+    "test.com",
+    "sentry.io",
+    "wixpress.com",
+    "sentry-next.wixpress.com",
+    "sentry.wixpress.com",
+    "localhost.localdomain",
+    "mail.com",
+    "website.com",
+    "site.com",
+    "adresse.lu",
+    "beispiel.de",
+    "musterfirma.de",
+    "exemple.fr",
+    "exemple.com",
 ];
 /// Local parts that are placeholders.
 const PLACEHOLDER_LOCALS: &[&str] = &[
-    "name", "yourname", "your.name", "your-name", "you", "your", "youremail", "your.email", "email",
-    "e-mail", "user", "username", "firstname.lastname", "first.last", "prenom.nom", "vorname.nachname",
-    "john.doe", "jane.doe", "johndoe", "max.mustermann", "mustermann", "someone", "somebody", "xxx",
-    "xyz", "abc", "test",
+    "name",
+    "yourname",
+    "your.name",
+    "your-name",
+    "you",
+    "your",
+    "youremail",
+    "your.email",
+    "email",
+    "e-mail",
+    "user",
+    "username",
+    "firstname.lastname",
+    "first.last",
+    "prenom.nom",
+    "vorname.nachname",
+    "john.doe",
+    "jane.doe",
+    "johndoe",
+    "max.mustermann",
+    "mustermann",
+    "someone",
+    "somebody",
+    "xxx",
+    "xyz",
+    "abc",
+    "test",
 ];
 /// Local parts of role (shared) mailboxes.
 const ROLES: &[&str] = &[
-    "info", "infos", "information", "contact", "contacts", "kontakt", "hello", "hallo", "hi", "bonjour",
-    "office", "bureau", "buero", "admin", "administration", "sales", "vente", "ventes", "verkauf",
-    "support", "service", "services", "kundenservice", "team", "mail", "email", "enquiries", "enquiry",
-    "inquiries", "inquiry", "booking", "bookings", "reservation", "reservations", "reservierung",
-    "reception", "accueil", "secretariat", "sekretariat", "shop", "store", "order", "orders", "commande",
-    "commandes", "bestellung", "billing", "invoice", "invoices", "facturation", "rechnung", "accounting",
-    "compta", "comptabilite", "buchhaltung", "hr", "jobs", "job", "careers", "career", "recrutement",
-    "recruiting", "press", "presse", "media", "marketing", "newsletter", "webmaster", "postmaster",
-    "hostmaster", "noreply", "no-reply", "donotreply", "privacy", "dpo", "gdpr", "rgpd", "datenschutz",
-    "legal", "general", "management", "direction", "studio", "atelier", "events", "event", "restaurant",
-    "cabinet", "praxis", "kanzlei", "etude", "agence", "agency", "hotel", "welcome", "mairie", "commune",
-    "gemeinde", "ecole", "school", "club", "secretary", "help", "helpdesk", "customerservice", "care",
+    "info",
+    "infos",
+    "information",
+    "contact",
+    "contacts",
+    "kontakt",
+    "hello",
+    "hallo",
+    "hi",
+    "bonjour",
+    "office",
+    "bureau",
+    "buero",
+    "admin",
+    "administration",
+    "sales",
+    "vente",
+    "ventes",
+    "verkauf",
+    "support",
+    "service",
+    "services",
+    "kundenservice",
+    "team",
+    "mail",
+    "email",
+    "enquiries",
+    "enquiry",
+    "inquiries",
+    "inquiry",
+    "booking",
+    "bookings",
+    "reservation",
+    "reservations",
+    "reservierung",
+    "reception",
+    "accueil",
+    "secretariat",
+    "sekretariat",
+    "shop",
+    "store",
+    "order",
+    "orders",
+    "commande",
+    "commandes",
+    "bestellung",
+    "billing",
+    "invoice",
+    "invoices",
+    "facturation",
+    "rechnung",
+    "accounting",
+    "compta",
+    "comptabilite",
+    "buchhaltung",
+    "hr",
+    "jobs",
+    "job",
+    "careers",
+    "career",
+    "recrutement",
+    "recruiting",
+    "press",
+    "presse",
+    "media",
+    "marketing",
+    "newsletter",
+    "webmaster",
+    "postmaster",
+    "hostmaster",
+    "noreply",
+    "no-reply",
+    "donotreply",
+    "privacy",
+    "dpo",
+    "gdpr",
+    "rgpd",
+    "datenschutz",
+    "legal",
+    "general",
+    "management",
+    "direction",
+    "studio",
+    "atelier",
+    "events",
+    "event",
+    "restaurant",
+    "cabinet",
+    "praxis",
+    "kanzlei",
+    "etude",
+    "agence",
+    "agency",
+    "hotel",
+    "welcome",
+    "mairie",
+    "commune",
+    "gemeinde",
+    "ecole",
+    "school",
+    "club",
+    "secretary",
+    "help",
+    "helpdesk",
+    "customerservice",
+    "care",
 ];
 
 /// A found address and how it was found.
@@ -70,7 +212,9 @@ pub struct FoundEmail {
 
 /// Parse and vet one candidate address.
 pub fn vet(candidate: &str) -> Option<FoundEmail> {
-    let candidate = candidate.trim().trim_matches(|c: char| c == '.' || c == ',' || c == ';');
+    let candidate = candidate
+        .trim()
+        .trim_matches(|c: char| c == '.' || c == ',' || c == ';');
     let parsed = EmailAddress::parse(candidate).ok()?;
     let address = parsed.as_str().to_ascii_lowercase();
     let (local, domain) = address.rsplit_once('@')?;
@@ -79,10 +223,15 @@ pub fn vet(candidate: &str) -> Option<FoundEmail> {
         return None;
     }
     // `logo@2x.png`-style names have a numeric first label like `2x`.
-    if domain.split('.').next().is_some_and(|l| l.len() <= 3 && l.ends_with('x') && l[..l.len() - 1].chars().all(|c| c.is_ascii_digit())) {
+    if domain.split('.').next().is_some_and(|l| {
+        l.len() <= 3 && l.ends_with('x') && l[..l.len() - 1].chars().all(|c| c.is_ascii_digit())
+    }) {
         return None;
     }
-    if PLACEHOLDER_DOMAINS.iter().any(|p| domain == *p || domain.ends_with(&format!(".{p}"))) {
+    if PLACEHOLDER_DOMAINS
+        .iter()
+        .any(|p| domain == *p || domain.ends_with(&format!(".{p}")))
+    {
         return None;
     }
     if PLACEHOLDER_LOCALS.contains(&local) {
@@ -182,13 +331,20 @@ mod tests {
                     Presse: presse (at) dupont [dot] lu";
         assert_eq!(
             addresses(from_text(text)),
-            vec!["info@boulangerie-dupont.lu", "jean.dupont@gmail.com", "presse@dupont.lu"]
+            vec![
+                "info@boulangerie-dupont.lu",
+                "jean.dupont@gmail.com",
+                "presse@dupont.lu"
+            ]
         );
         assert_eq!(
             addresses(from_mailto("contact%40dupont.lu?subject=Hello")),
             vec!["contact@dupont.lu"]
         );
-        assert_eq!(addresses(from_mailto("a@dupont.lu,b@dupont.lu")), vec!["a@dupont.lu", "b@dupont.lu"]);
+        assert_eq!(
+            addresses(from_mailto("a@dupont.lu,b@dupont.lu")),
+            vec!["a@dupont.lu", "b@dupont.lu"]
+        );
     }
 
     #[test]

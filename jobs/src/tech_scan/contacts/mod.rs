@@ -122,7 +122,13 @@ pub fn extract(page: &ParsedPage, page_url: &Url, region: Option<country::Id>) -
             }
             "http" | "https" => {
                 if let Some((url, network)) = social::profile(&link.url) {
-                    add(ContactKind::Social, url, Some(network.to_owned()), None, Via::Link);
+                    add(
+                        ContactKind::Social,
+                        url,
+                        Some(network.to_owned()),
+                        None,
+                        Via::Link,
+                    );
                 }
                 // /cdn-cgi/l/email-protection#<hex>
                 if link.url.path().ends_with("/email-protection")
@@ -137,14 +143,22 @@ pub fn extract(page: &ParsedPage, page_url: &Url, region: Option<country::Id>) -
     }
     if let Ok(cf) = Selector::parse("[data-cfemail]") {
         for el in page.document.select(&cf) {
-            if let Some(found) = el.value().attr("data-cfemail").and_then(emails::decode_cloudflare) {
+            if let Some(found) = el
+                .value()
+                .attr("data-cfemail")
+                .and_then(emails::decode_cloudflare)
+            {
                 let (v, l, r) = email(found);
                 add(ContactKind::Email, v, l, r, Via::Obfuscated);
             }
         }
     }
     let data = structured::from_json_ld(&page.json_ld);
-    for a in data.addresses.into_iter().chain(structured::microdata_addresses(&page.document)) {
+    for a in data
+        .addresses
+        .into_iter()
+        .chain(structured::microdata_addresses(&page.document))
+    {
         add(ContactKind::Address, a, None, None, Via::StructuredData);
     }
     for t in &data.telephones {
@@ -158,7 +172,13 @@ pub fn extract(page: &ParsedPage, page_url: &Url, region: Option<country::Id>) -
     }
     for u in &data.same_as {
         if let Some((url, network)) = Url::parse(u).ok().as_ref().and_then(social::profile) {
-            add(ContactKind::Social, url, Some(network.to_owned()), None, Via::StructuredData);
+            add(
+                ContactKind::Social,
+                url,
+                Some(network.to_owned()),
+                None,
+                Via::StructuredData,
+            );
         }
     }
     for found in emails::from_text(&page.text) {
@@ -200,9 +220,9 @@ pub fn finalize(found: Vec<Contact>, site_domain: &str) -> Vec<StoredContact> {
     }
     let site = site_domain.trim_start_matches("www.").to_ascii_lowercase();
     let own = |c: &Contact| {
-        c.value
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| d == site || d.ends_with(&format!(".{site}")) || site.ends_with(&format!(".{d}")))
+        c.value.rsplit_once('@').is_some_and(|(_, d)| {
+            d == site || d.ends_with(&format!(".{site}")) || site.ends_with(&format!(".{d}"))
+        })
     };
     let mut primaries: HashMap<ContactKind, usize> = HashMap::new();
     for (i, c) in unique.iter().enumerate() {
@@ -255,13 +275,22 @@ mod tests {
         let url = Url::parse("https://dupont.lu/contact").unwrap();
         let page = parse_page(html, &url, 256);
         let found = extract(&page, &url, phones::region("LU"));
-        let of = |kind| -> Vec<&str> { found.iter().filter(|c| c.kind == kind).map(|c| c.value.as_str()).collect() };
+        let of = |kind| -> Vec<&str> {
+            found
+                .iter()
+                .filter(|c| c.kind == kind)
+                .map(|c| c.value.as_str())
+                .collect()
+        };
         assert_eq!(
             of(ContactKind::Email),
             vec!["jean.dupont@dupont.lu", "shop@dupont.lu", "info@dupont.lu"]
         );
         assert_eq!(of(ContactKind::Phone), vec!["+35226123456", "+35226123457"]);
-        assert_eq!(of(ContactKind::Social), vec!["https://facebook.com/dupont.bakery"]);
+        assert_eq!(
+            of(ContactKind::Social),
+            vec!["https://facebook.com/dupont.bakery"]
+        );
         assert_eq!(of(ContactKind::Address), vec!["1 rue Haute, L-1234 Luxembourg"]);
         assert_eq!(of(ContactKind::ContactForm), vec!["https://dupont.lu/contact"]);
         assert!(found.iter().all(|c| c.source_url == "https://dupont.lu/contact"));
@@ -279,7 +308,12 @@ mod tests {
         };
         let stored = finalize(
             vec![
-                c(ContactKind::Email, "dupont.bakery@gmail.com", Some(false), Via::Link),
+                c(
+                    ContactKind::Email,
+                    "dupont.bakery@gmail.com",
+                    Some(false),
+                    Via::Link,
+                ),
                 c(ContactKind::Email, "jean@dupont.lu", Some(false), Via::Link),
                 c(ContactKind::Email, "info@dupont.lu", Some(true), Via::Text),
                 c(ContactKind::Email, "info@dupont.lu", Some(true), Via::Link),

@@ -21,12 +21,10 @@ static LABELLED: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A number in E.164 (`+352261234`), if `raw` is a valid one.
 pub fn normalise(raw: &str, region: Option<country::Id>) -> Option<String> {
-    let cleaned: String = raw
-        .trim()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let cleaned = cleaned.strip_prefix("00").map_or(cleaned.clone(), |rest| format!("+{rest}"));
+    let cleaned: String = raw.trim().chars().filter(|c| !c.is_whitespace()).collect();
+    let cleaned = cleaned
+        .strip_prefix("00")
+        .map_or(cleaned.clone(), |rest| format!("+{rest}"));
     let digits = cleaned.chars().filter(char::is_ascii_digit).count();
     if !(6..=15).contains(&digits) {
         return None;
@@ -61,7 +59,10 @@ pub fn from_text(text: &str, region: Option<country::Id>) -> Vec<String> {
         }
     }
     for m in INTERNATIONAL.find_iter(text) {
-        if fax_spans.iter().any(|span| span.contains(&m.start()) || m.range().contains(&span.start)) {
+        if fax_spans
+            .iter()
+            .any(|span| span.contains(&m.start()) || m.range().contains(&span.start))
+        {
             continue;
         }
         if let Some(n) = normalise(m.as_str(), region) {
@@ -85,12 +86,21 @@ mod tests {
     fn numbers_are_normalised_to_e164_with_the_default_region() {
         let lu = region("LU");
         assert_eq!(normalise("26 12 34 56", lu).as_deref(), Some("+35226123456"));
-        assert_eq!(normalise("+352 621 123 456", lu).as_deref(), Some("+352621123456"));
-        assert_eq!(normalise("00352 621 123 456", lu).as_deref(), Some("+352621123456"));
+        assert_eq!(
+            normalise("+352 621 123 456", lu).as_deref(),
+            Some("+352621123456")
+        );
+        assert_eq!(
+            normalise("00352 621 123 456", lu).as_deref(),
+            Some("+352621123456")
+        );
         let fr = region("FR");
         assert_eq!(normalise("01 42 68 53 00", fr).as_deref(), Some("+33142685300"));
         assert_eq!(normalise("+49 30 901820", fr).as_deref(), Some("+4930901820"));
-        assert_eq!(from_tel("+352%2026%2012%2034%2056", lu).as_deref(), Some("+35226123456"));
+        assert_eq!(
+            from_tel("+352%2026%2012%2034%2056", lu).as_deref(),
+            Some("+35226123456")
+        );
         assert_eq!(normalise("12", lu), None);
     }
 

@@ -79,7 +79,10 @@ fn text_of(v: &Value) -> Option<String> {
 fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.trim().to_owned()],
-        Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(|s| s.trim().to_owned())).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(|s| s.trim().to_owned()))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -98,11 +101,16 @@ fn format_address(get: impl Fn(&str) -> Option<String>) -> Option<String> {
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
-    let parts: Vec<String> = [street, Some(locality), get("addressRegion"), get("addressCountry")]
-        .into_iter()
-        .flatten()
-        .filter(|p| !p.is_empty())
-        .collect();
+    let parts: Vec<String> = [
+        street,
+        Some(locality),
+        get("addressRegion"),
+        get("addressCountry"),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| !p.is_empty())
+    .collect();
     // A country alone is not an address.
     if parts.len() < 2 {
         return None;
@@ -195,7 +203,10 @@ mod tests {
                    <meta itemprop="addressCountry" content="DE">
                  </div></div>"#,
         );
-        assert_eq!(microdata_addresses(&html), vec!["Hauptstraße 5, 10115 Berlin, DE"]);
+        assert_eq!(
+            microdata_addresses(&html),
+            vec!["Hauptstraße 5, 10115 Berlin, DE"]
+        );
     }
 
     #[test]

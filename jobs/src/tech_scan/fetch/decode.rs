@@ -34,7 +34,11 @@ pub enum DecodeError {
 
 /// Undo `Content-Encoding` (gzip, deflate, br; several in order), never
 /// producing more than `limit` bytes.
-pub fn decompress(content_encoding: Option<&str>, body: Vec<u8>, limit: usize) -> Result<Vec<u8>, DecodeError> {
+pub fn decompress(
+    content_encoding: Option<&str>,
+    body: Vec<u8>,
+    limit: usize,
+) -> Result<Vec<u8>, DecodeError> {
     let Some(header) = content_encoding else {
         return Ok(body);
     };
@@ -51,7 +55,10 @@ pub fn decompress(content_encoding: Option<&str>, body: Vec<u8>, limit: usize) -
             "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(&data[..])),
             "deflate" => {
                 // "deflate" is meant to be zlib-wrapped; some servers send raw.
-                if data.len() >= 2 && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0 && data[0] & 0x0f == 8 {
+                if data.len() >= 2
+                    && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0
+                    && data[0] & 0x0f == 8
+                {
                     Box::new(flate2::read::ZlibDecoder::new(&data[..]))
                 } else {
                     Box::new(flate2::read::DeflateDecoder::new(&data[..]))
@@ -143,10 +150,16 @@ mod tests {
         assert_eq!(decompress(Some("gzip"), gzip(&page), 1 << 20).unwrap(), page);
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         z.write_all(&page).unwrap();
-        assert_eq!(decompress(Some("deflate"), z.finish().unwrap(), 1 << 20).unwrap(), page);
+        assert_eq!(
+            decompress(Some("deflate"), z.finish().unwrap(), 1 << 20).unwrap(),
+            page
+        );
         let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         raw.write_all(&page).unwrap();
-        assert_eq!(decompress(Some("deflate"), raw.finish().unwrap(), 1 << 20).unwrap(), page);
+        assert_eq!(
+            decompress(Some("deflate"), raw.finish().unwrap(), 1 << 20).unwrap(),
+            page
+        );
         assert_eq!(decompress(None, page.clone(), 1).unwrap(), page);
     }
 
@@ -155,7 +168,10 @@ mod tests {
         let bomb = gzip(&vec![0u8; 50 << 20]);
         assert!(bomb.len() < 100 << 10);
         let err = decompress(Some("gzip"), bomb, 4 << 20).unwrap_err();
-        assert!(matches!(err, DecodeError::TooLarge { limit, .. } if limit == 4 << 20), "{err}");
+        assert!(
+            matches!(err, DecodeError::TooLarge { limit, .. } if limit == 4 << 20),
+            "{err}"
+        );
     }
 
     #[test]
@@ -180,13 +196,26 @@ mod tests {
         );
         // Declared in a meta tag.
         let meta = b"<meta charset=\"iso-8859-15\"><p>\xa4</p>";
-        assert_eq!(decode_text(meta, Some("text/html")).0, "<meta charset=\"iso-8859-15\"><p>€</p>");
-        let http_equiv = b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\">\x93\xfa";
+        assert_eq!(
+            decode_text(meta, Some("text/html")).0,
+            "<meta charset=\"iso-8859-15\"><p>€</p>"
+        );
+        let http_equiv =
+            b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\">\x93\xfa";
         assert!(decode_text(http_equiv, None).0.ends_with('日'));
         // Undeclared: UTF-8 when valid, else windows-1252.
-        assert_eq!(decode_text("Grüße".as_bytes(), None), ("Grüße".to_owned(), "UTF-8"));
-        assert_eq!(decode_text(b"Gr\xfc\xdfe", None), ("Grüße".to_owned(), "windows-1252"));
+        assert_eq!(
+            decode_text("Grüße".as_bytes(), None),
+            ("Grüße".to_owned(), "UTF-8")
+        );
+        assert_eq!(
+            decode_text(b"Gr\xfc\xdfe", None),
+            ("Grüße".to_owned(), "windows-1252")
+        );
         // A BOM wins.
-        assert_eq!(decode_text(b"\xef\xbb\xbfok", Some("text/html; charset=latin1")).0, "ok");
+        assert_eq!(
+            decode_text(b"\xef\xbb\xbfok", Some("text/html; charset=latin1")).0,
+            "ok"
+        );
     }
 }

@@ -294,13 +294,19 @@ pub struct Fetcher {
 
 impl std::fmt::Debug for Fetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fetcher").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Fetcher")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
 impl Fetcher {
     /// Build the HTTP clients. Needs rustls's process-wide crypto provider.
-    pub fn new(settings: FetchSettings, resolver: GuardedResolver, gate: Arc<HostGate>) -> Result<Self, String> {
+    pub fn new(
+        settings: FetchSettings,
+        resolver: GuardedResolver,
+        gate: Arc<HostGate>,
+    ) -> Result<Self, String> {
         let roots = if settings.extra_roots_pem.is_empty() {
             Vec::new()
         } else {
@@ -324,7 +330,9 @@ impl Fetcher {
             if insecure {
                 builder = builder.tls_danger_accept_invalid_certs(true);
             }
-            builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))
+            builder
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))
         };
         Ok(Self {
             secure: build(false)?,
@@ -347,9 +355,9 @@ impl Fetcher {
 
     /// GET `url`, following redirects by hand.
     pub async fn fetch(&self, start: &Url, options: FetchOptions<'_>) -> Result<Fetched, FetchError> {
-        let max_redirects = options
-            .max_redirects
-            .map_or(self.settings.max_redirects, |m| m.min(self.settings.max_redirects));
+        let max_redirects = options.max_redirects.map_or(self.settings.max_redirects, |m| {
+            m.min(self.settings.max_redirects)
+        });
         let mut url = start.clone();
         let mut redirects: Vec<Hop> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
@@ -439,15 +447,22 @@ impl Fetcher {
                 .await
                 .map_err(|e| resolve_error(&shown, e))?;
         }
-        let max_body = options
-            .max_body_bytes
-            .map_or(self.settings.max_body_bytes, |m| m.min(self.settings.max_body_bytes));
+        let max_body = options.max_body_bytes.map_or(self.settings.max_body_bytes, |m| {
+            m.min(self.settings.max_body_bytes)
+        });
         let _permit = self.gate.acquire(&host, options.crawl_delay).await;
-        let client = if options.insecure { &self.insecure } else { &self.secure };
+        let client = if options.insecure {
+            &self.insecure
+        } else {
+            &self.secure
+        };
         let started = Instant::now();
         let mut response = client
             .get(url.clone())
-            .header(header::ACCEPT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+            .header(
+                header::ACCEPT,
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            )
             .header(header::ACCEPT_LANGUAGE, "*")
             .header(header::ACCEPT_ENCODING, "gzip, deflate, br")
             .send()
@@ -458,7 +473,12 @@ impl Fetcher {
         let headers: Vec<(String, String)> = response
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let certificate = response
             .extensions()
@@ -473,13 +493,19 @@ impl Fetcher {
         let mut body = Vec::new();
         if location.is_none() {
             if response.content_length().is_some_and(|len| len > max_body as u64) {
-                return Err(FetchError::TooLarge { url: shown, limit: max_body });
+                return Err(FetchError::TooLarge {
+                    url: shown,
+                    limit: max_body,
+                });
             }
             loop {
                 match response.chunk().await {
                     Ok(Some(chunk)) => {
                         if body.len() + chunk.len() > max_body {
-                            return Err(FetchError::TooLarge { url: shown, limit: max_body });
+                            return Err(FetchError::TooLarge {
+                                url: shown,
+                                limit: max_body,
+                            });
                         }
                         body.extend_from_slice(&chunk);
                     }

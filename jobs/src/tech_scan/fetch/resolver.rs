@@ -103,7 +103,8 @@ impl GuardedResolver {
         options.attempts = 2;
         options.cache_size = 1024;
         let builder = if dns.servers.is_empty() {
-            TokioResolver::builder_tokio().map_err(|e| format!("cannot read the system DNS configuration: {e}"))?
+            TokioResolver::builder_tokio()
+                .map_err(|e| format!("cannot read the system DNS configuration: {e}"))?
         } else {
             let servers = dns
                 .servers
@@ -147,7 +148,11 @@ impl GuardedResolver {
     /// Resolve `host` to addresses that all passed the guard.
     pub async fn resolve_host(&self, host: &str) -> Result<Vec<SocketAddr>, ResolveError> {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        if let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
             self.guard.check(&host, ip)?;
             return Ok(vec![SocketAddr::new(ip, 0)]);
         }
@@ -156,7 +161,11 @@ impl GuardedResolver {
             return Ok(vec![o.addr]);
         }
         let fqdn = format!("{host}.");
-        let lookup = self.dns.lookup_ip(fqdn.as_str()).await.map_err(|e| classify(&host, &e))?;
+        let lookup = self
+            .dns
+            .lookup_ip(fqdn.as_str())
+            .await
+            .map_err(|e| classify(&host, &e))?;
         let addrs: Vec<IpAddr> = lookup.iter().collect();
         if addrs.is_empty() {
             return Err(ResolveError::NotFound {

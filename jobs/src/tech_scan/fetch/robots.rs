@@ -46,7 +46,9 @@ pub struct RobotsRules {
 
 impl std::fmt::Debug for RobotsRules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RobotsRules").field("state", &self.state).finish_non_exhaustive()
+        f.debug_struct("RobotsRules")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 
@@ -158,9 +160,7 @@ mod tests {
         };
         assert!(missing.allows(&url("/anything")));
         let unavailable = RobotsRules {
-            state: RobotsState::Unavailable {
-                reason: "503".into(),
-            },
+            state: RobotsState::Unavailable { reason: "503".into() },
             text: None,
             robot: None,
         };

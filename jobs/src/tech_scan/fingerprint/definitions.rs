@@ -23,20 +23,62 @@ const BUILTIN_CATEGORIES: &str = include_str!("../definitions/categories.json");
 /// Technology files of the compiled-in definitions (name, content).
 const BUILTIN_TECHNOLOGIES: &[(&str, &str)] = &[
     ("cms.json", include_str!("../definitions/technologies/cms.json")),
-    ("site-builders.json", include_str!("../definitions/technologies/site-builders.json")),
-    ("ecommerce.json", include_str!("../definitions/technologies/ecommerce.json")),
-    ("servers.json", include_str!("../definitions/technologies/servers.json")),
-    ("cdn-hosting.json", include_str!("../definitions/technologies/cdn-hosting.json")),
-    ("languages-frameworks.json", include_str!("../definitions/technologies/languages-frameworks.json")),
-    ("javascript.json", include_str!("../definitions/technologies/javascript.json")),
-    ("ui-fonts.json", include_str!("../definitions/technologies/ui-fonts.json")),
-    ("static-sites.json", include_str!("../definitions/technologies/static-sites.json")),
-    ("analytics-marketing.json", include_str!("../definitions/technologies/analytics-marketing.json")),
-    ("consent-widgets.json", include_str!("../definitions/technologies/consent-widgets.json")),
-    ("web-apps.json", include_str!("../definitions/technologies/web-apps.json")),
-    ("wordpress-plugins.json", include_str!("../definitions/technologies/wordpress-plugins.json")),
-    ("dns-email.json", include_str!("../definitions/technologies/dns-email.json")),
-    ("parking.json", include_str!("../definitions/technologies/parking.json")),
+    (
+        "site-builders.json",
+        include_str!("../definitions/technologies/site-builders.json"),
+    ),
+    (
+        "ecommerce.json",
+        include_str!("../definitions/technologies/ecommerce.json"),
+    ),
+    (
+        "servers.json",
+        include_str!("../definitions/technologies/servers.json"),
+    ),
+    (
+        "cdn-hosting.json",
+        include_str!("../definitions/technologies/cdn-hosting.json"),
+    ),
+    (
+        "languages-frameworks.json",
+        include_str!("../definitions/technologies/languages-frameworks.json"),
+    ),
+    (
+        "javascript.json",
+        include_str!("../definitions/technologies/javascript.json"),
+    ),
+    (
+        "ui-fonts.json",
+        include_str!("../definitions/technologies/ui-fonts.json"),
+    ),
+    (
+        "static-sites.json",
+        include_str!("../definitions/technologies/static-sites.json"),
+    ),
+    (
+        "analytics-marketing.json",
+        include_str!("../definitions/technologies/analytics-marketing.json"),
+    ),
+    (
+        "consent-widgets.json",
+        include_str!("../definitions/technologies/consent-widgets.json"),
+    ),
+    (
+        "web-apps.json",
+        include_str!("../definitions/technologies/web-apps.json"),
+    ),
+    (
+        "wordpress-plugins.json",
+        include_str!("../definitions/technologies/wordpress-plugins.json"),
+    ),
+    (
+        "dns-email.json",
+        include_str!("../definitions/technologies/dns-email.json"),
+    ),
+    (
+        "parking.json",
+        include_str!("../definitions/technologies/parking.json"),
+    ),
 ];
 
 /// Where definitions come from.
@@ -183,7 +225,12 @@ impl RawDefinitions {
                 Value::Object(tech) => {
                     self.technologies.insert(name, tech);
                 }
-                _ => return Err(format_error(path, &format!("technology `{name}` is not an object"))),
+                _ => {
+                    return Err(format_error(
+                        path,
+                        &format!("technology `{name}` is not an object"),
+                    ));
+                }
             }
         }
         Ok(())

@@ -651,12 +651,21 @@ impl Engine {
             .map(String::as_str)
             .zip(srcs_lower.iter().map(String::as_str))
             .collect();
-        let header_values: Vec<(String, String)> =
-            page.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.to_ascii_lowercase())).collect();
-        let meta_values: Vec<(String, String)> =
-            page.meta.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.to_ascii_lowercase())).collect();
-        let cookie_values: Vec<(String, String)> =
-            page.cookies.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.to_ascii_lowercase())).collect();
+        let header_values: Vec<(String, String)> = page
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.to_ascii_lowercase()))
+            .collect();
+        let meta_values: Vec<(String, String)> = page
+            .meta
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.to_ascii_lowercase()))
+            .collect();
+        let cookie_values: Vec<(String, String)> = page
+            .cookies
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.to_ascii_lowercase()))
+            .collect();
         let dns_values: Vec<String> = page.dns.iter().map(|(_, v)| v.to_ascii_lowercase()).collect();
 
         // Every (group, values) pair to match, with its prefilter's verdict.
@@ -694,7 +703,10 @@ impl Engine {
                 work.push((group, vec![(*value, lower.as_str())]));
             }
         }
-        let verdicts: Vec<Vec<bool>> = work.iter().map(|(group, values)| group.candidates(values)).collect();
+        let verdicts: Vec<Vec<bool>> = work
+            .iter()
+            .map(|(group, values)| group.candidates(values))
+            .collect();
 
         // Pass 1: technologies without requirements. Pass 2: those whose
         // `requires`/`requiresCategory` are met by what pass 1 found (as
@@ -712,7 +724,13 @@ impl Engine {
             }
         }
         for ((group, values), run) in work.iter().zip(&verdicts) {
-            self.run_group(group, values, run, &|tech| self.techs[tech].unconditional(), &mut acc);
+            self.run_group(
+                group,
+                values,
+                run,
+                &|tech| self.techs[tech].unconditional(),
+                &mut acc,
+            );
         }
         let present = self.closure(&acc);
         for ((group, values), run) in work.iter().zip(&verdicts) {
@@ -764,12 +782,18 @@ impl Engine {
             if !run[i] {
                 continue;
             }
-            let found = document.select(&rule.selector).find_map(|el| dom_check(&rule.check, el));
+            let found = document
+                .select(&rule.selector)
+                .find_map(|el| dom_check(&rule.check, el));
             let Some((pattern, matched, m)) = found else {
                 continue;
             };
             let entry = acc.entry(rule.tech).or_default();
-            if entry.evidence.iter().any(|e| e.field == Field::Dom && e.key.as_deref() == Some(&rule.selector_source) && e.pattern == pattern.source) {
+            if entry.evidence.iter().any(|e| {
+                e.field == Field::Dom
+                    && e.key.as_deref() == Some(&rule.selector_source)
+                    && e.pattern == pattern.source
+            }) {
                 continue;
             }
             entry.confidence += u32::from(pattern.confidence);
@@ -942,7 +966,11 @@ fn dom_check<'a>(check: &'a DomCheck, el: ElementRef<'_>) -> Option<(&'a Pattern
         DomCheck::Attribute(name, pattern) => {
             let value = el.value().attr(name)?;
             let m = pattern.find(value, &value.to_ascii_lowercase())?;
-            Some((pattern, format!("{name}=\"{}\"", snippet(value, m.start, m.end)), m))
+            Some((
+                pattern,
+                format!("{name}=\"{}\"", snippet(value, m.start, m.end)),
+                m,
+            ))
         }
     }
 }
@@ -950,7 +978,10 @@ fn dom_check<'a>(check: &'a DomCheck, el: ElementRef<'_>) -> Option<(&'a Pattern
 fn element_summary(el: ElementRef<'_>) -> String {
     let mut out = format!("<{}", el.value().name());
     for (name, value) in el.value().attrs().take(4) {
-        out.push_str(&format!(" {name}=\"{}\"", value.chars().take(60).collect::<String>()));
+        out.push_str(&format!(
+            " {name}=\"{}\"",
+            value.chars().take(60).collect::<String>()
+        ));
     }
     out.push('>');
     out
@@ -996,7 +1027,10 @@ fn tags(entry: &str) -> (u8, Option<String>) {
 fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -1005,7 +1039,10 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 fn numbers(value: Option<&Value>) -> Vec<u32> {
     match value {
         Some(Value::Number(n)) => n.as_u64().map(|n| vec![n as u32]).unwrap_or_default(),
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_u64().map(|n| n as u32)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_u64().map(|n| n as u32))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -1091,7 +1128,10 @@ fn selector_tokens(selector: &str) -> Option<Vec<Vec<u8>>> {
                 if c == ']' {
                     in_attr = false;
                     let (name, value) = match attr.find(['=', '~', '|', '^', '$', '*']) {
-                        Some(at) => (&attr[..at], attr[at..].trim_start_matches(['=', '~', '|', '^', '$', '*'])),
+                        Some(at) => (
+                            &attr[..at],
+                            attr[at..].trim_start_matches(['=', '~', '|', '^', '$', '*']),
+                        ),
                         None => (attr.as_str(), ""),
                     };
                     consider(name, &mut best);

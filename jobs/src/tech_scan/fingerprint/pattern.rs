@@ -17,7 +17,8 @@ use regex_automata::{
     util::captures::Captures,
 };
 use regex_syntax::hir::{
-    Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition,
+    Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look,
+    Repetition,
 };
 
 /// Shortest literal worth using as a prefilter.
@@ -130,7 +131,10 @@ impl Pattern {
             return Some(PatternMatch {
                 start: 0,
                 end: original.len().min(80),
-                version: self.version.as_ref().and_then(|v| resolve_version(v, &[]).filter(|s| !s.is_empty())),
+                version: self
+                    .version
+                    .as_ref()
+                    .and_then(|v| resolve_version(v, &[]).filter(|s| !s.is_empty())),
             });
         };
         if self.version.is_none() {
@@ -145,7 +149,10 @@ impl Pattern {
         regex.captures(Input::new(lower), &mut caps);
         let whole = caps.get_match()?;
         let groups: Vec<Option<&str>> = (0..caps.group_len())
-            .map(|i| caps.get_group(i).and_then(|span| original.get(span.start..span.end)))
+            .map(|i| {
+                caps.get_group(i)
+                    .and_then(|span| original.get(span.start..span.end))
+            })
             .collect();
         let version = self
             .version
@@ -323,7 +330,9 @@ mod tests {
     use super::*;
 
     fn find(pattern: &str, text: &str) -> Option<PatternMatch> {
-        Pattern::parse(pattern).unwrap().find(text, &text.to_ascii_lowercase())
+        Pattern::parse(pattern)
+            .unwrap()
+            .find(text, &text.to_ascii_lowercase())
     }
 
     #[test]
@@ -358,11 +367,20 @@ mod tests {
     #[test]
     fn ternary_versions_pick_by_whether_the_group_matched() {
         let p = r"jquery(-migrate)?[.-]([\d.]+)\;version:\1?migrate-\2:\2";
-        assert_eq!(find(p, "jquery-migrate-3.4.1").unwrap().version.as_deref(), Some("migrate-3.4.1"));
+        assert_eq!(
+            find(p, "jquery-migrate-3.4.1").unwrap().version.as_deref(),
+            Some("migrate-3.4.1")
+        );
         assert_eq!(find(p, "jquery-3.7.1").unwrap().version.as_deref(), Some("3.7.1"));
-        assert_eq!(resolve_version(r"\1?next:", &[Some("x"), Some("a")]).as_deref(), Some("next"));
+        assert_eq!(
+            resolve_version(r"\1?next:", &[Some("x"), Some("a")]).as_deref(),
+            Some("next")
+        );
         assert_eq!(resolve_version(r"\1?next:", &[Some("x"), None]), None);
-        assert_eq!(resolve_version(r"\1.\2", &[None, Some("5"), Some("1")]).as_deref(), Some("5.1"));
+        assert_eq!(
+            resolve_version(r"\1.\2", &[None, Some("5"), Some("1")]).as_deref(),
+            Some("5.1")
+        );
     }
 
     #[test]
@@ -386,13 +404,23 @@ mod tests {
         let lits = |p: &str| Pattern::parse(p).unwrap().literals;
         assert_eq!(lits("/wp-content/"), Some(vec![b"/wp-content/".to_vec()]));
         assert_eq!(lits(r"/wp-(?:content|includes)/"), Some(vec![b"/wp-".to_vec()]));
-        assert_eq!(lits(r"/(?:themes|plugins)/astra/"), Some(vec![b"/astra/".to_vec()]));
+        assert_eq!(
+            lits(r"/(?:themes|plugins)/astra/"),
+            Some(vec![b"/astra/".to_vec()])
+        );
         assert_eq!(lits(r"jquery(?:ui|mobile)"), Some(vec![b"jquery".to_vec()]));
         assert_eq!(lits(r"Shopify\.theme"), Some(vec![b"shopify.theme".to_vec()]));
         assert_eq!(lits(r"[\d.]+"), None);
-        assert_eq!(lits(r"ab|cdef"), None, "a literal shorter than 3 bytes is no prefilter");
+        assert_eq!(
+            lits(r"ab|cdef"),
+            None,
+            "a literal shorter than 3 bytes is no prefilter"
+        );
         // A rarer literal beats a longer one that every page contains.
         assert_eq!(lits(r#"<[^>]+class="[^"]*brxe-"#), Some(vec![b"brxe-".to_vec()]));
-        assert_eq!(lits(r#"<link[^>]+/wp-content/"#), Some(vec![b"/wp-content/".to_vec()]));
+        assert_eq!(
+            lits(r#"<link[^>]+/wp-content/"#),
+            Some(vec![b"/wp-content/".to_vec()])
+        );
     }
 }

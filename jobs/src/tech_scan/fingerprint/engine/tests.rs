@@ -108,8 +108,15 @@ fn every_pattern_kind_matches_its_own_input() {
     assert_eq!(header.evidence[0].field, Field::Header);
     assert_eq!(header.evidence[0].key.as_deref(), Some("server"));
     assert_eq!(header.evidence[0].matched, "ByHeader");
-    assert_eq!(find(&found, "ByDom").evidence[0].key.as_deref(), Some("link[href*='bydom-assets']"));
-    assert_eq!(find(&found, "ByCss").evidence[0].matched, ".ByCss-grid", "evidence keeps the page's case");
+    assert_eq!(
+        find(&found, "ByDom").evidence[0].key.as_deref(),
+        Some("link[href*='bydom-assets']")
+    );
+    assert_eq!(
+        find(&found, "ByCss").evidence[0].matched,
+        ".ByCss-grid",
+        "evidence keeps the page's case"
+    );
     assert_eq!(find(&found, "ByHeader").categories[0].name, "Web servers");
 }
 
@@ -146,7 +153,11 @@ fn versions_and_confidence_come_from_tags() {
     assert_eq!(wp.evidence.len(), 2);
     assert_eq!(find(&found, "Maybe").confidence, 30);
     assert_eq!(find(&found, "Twice").confidence, 60, "confidences add up");
-    assert_eq!(find(&found, "Next.js").version, None, "an empty group gives no version");
+    assert_eq!(
+        find(&found, "Next.js").version,
+        None,
+        "an empty group gives no version"
+    );
     let jquery = find(&found, "jQuery");
     // The first script gives "migrate-3.4.1" through the ternary form.
     assert_eq!(jquery.evidence[0].version.as_deref(), Some("migrate-3.4.1"));
@@ -207,8 +218,18 @@ fn invalid_patterns_are_reported_and_skipped() {
     let report = engine.report();
     assert_eq!(report.technologies, 4);
     assert_eq!(report.skipped.len(), 2, "{:?}", report.skipped);
-    assert!(report.skipped.iter().any(|s| s.technology == "Lookahead" && s.pattern == "bad(?!x)marker"));
-    assert!(report.skipped.iter().any(|s| s.technology == "BadSelector" && s.field == "dom"));
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.technology == "Lookahead" && s.pattern == "bad(?!x)marker")
+    );
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.technology == "BadSelector" && s.field == "dom")
+    );
     assert_eq!(report.unsupported.get("js"), Some(&1));
     assert_eq!(report.unknown_references.len(), 1);
     // The valid pattern of the same technology still works.
@@ -246,14 +267,24 @@ fn the_builtin_definitions_load_cleanly() {
     let report = engine.report();
     assert!(report.technologies >= 300, "{} technologies", report.technologies);
     assert!(report.skipped.is_empty(), "{:#?}", report.skipped);
-    assert!(report.unknown_references.is_empty(), "{:#?}", report.unknown_references);
+    assert!(
+        report.unknown_references.is_empty(),
+        "{:#?}",
+        report.unknown_references
+    );
     assert!(report.unsupported.is_empty(), "{:?}", report.unsupported);
 }
 
 #[test]
 fn selector_tokens_are_required_substrings() {
-    assert_eq!(selector_tokens("link[href*='wp-content']"), Some(vec![b"wp-content".to_vec()]));
-    assert_eq!(selector_tokens("div#wix-root > .site"), Some(vec![b"wix-root".to_vec()]));
+    assert_eq!(
+        selector_tokens("link[href*='wp-content']"),
+        Some(vec![b"wp-content".to_vec()])
+    );
+    assert_eq!(
+        selector_tokens("div#wix-root > .site"),
+        Some(vec![b"wix-root".to_vec()])
+    );
     assert_eq!(
         selector_tokens("meta[name=generator], .sqs-block"),
         Some(vec![b"generator".to_vec(), b"sqs-block".to_vec()])
@@ -268,38 +299,67 @@ fn saved_pages_get_exactly_the_expected_detections() {
     let engine = Engine::load(&DefinitionsSource::Builtin).unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pages");
     let cases: &[(&str, &[&str])] = &[
-        ("mkdocs-material.html", &["Google Font API", "Material for MkDocs", "MkDocs"]),
+        (
+            "mkdocs-material.html",
+            &["Google Font API", "Material for MkDocs", "MkDocs"],
+        ),
         ("sphinx-alabaster.html", &["Alabaster", "Sphinx"]),
         (
             "wordpress-bakery.html",
             &[
-                "Astra", "Contact Form 7", "Google Analytics", "Gutenberg", "Nginx", "PHP", "WordPress", "Yoast SEO",
-                "jQuery", "jQuery Migrate",
+                "Astra",
+                "Contact Form 7",
+                "Google Analytics",
+                "Gutenberg",
+                "Nginx",
+                "PHP",
+                "WordPress",
+                "Yoast SEO",
+                "jQuery",
+                "jQuery Migrate",
             ],
         ),
         (
             "wordpress-woocommerce-large.html",
             &[
-                "CookieYes", "Elementor", "Google Font API", "Google Tag Manager", "Gutenberg", "Hello Elementor", "Meta Pixel",
-                "Nginx", "PHP", "WooCommerce", "WordPress", "Yoast SEO", "jQuery", "jQuery Migrate",
+                "CookieYes",
+                "Elementor",
+                "Google Font API",
+                "Google Tag Manager",
+                "Gutenberg",
+                "Hello Elementor",
+                "Meta Pixel",
+                "Nginx",
+                "PHP",
+                "WooCommerce",
+                "WordPress",
+                "Yoast SEO",
+                "jQuery",
+                "jQuery Migrate",
             ],
         ),
     ];
     let url = url::Url::parse("https://site.test/").unwrap();
     for (file, expected) in cases {
         let html = std::fs::read_to_string(dir.join(file)).unwrap();
-        let headers: Vec<(String, String)> = std::fs::read_to_string(dir.join(file).with_extension("headers"))
-            .map(|t| {
-                t.lines()
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers: Vec<(String, String)> =
+            std::fs::read_to_string(dir.join(file).with_extension("headers"))
+                .map(|t| {
+                    t.lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
         let cookies: Vec<(String, String)> = headers
             .iter()
             .filter(|(n, _)| n == "set-cookie")
-            .filter_map(|(_, v)| v.split(';').next()?.split_once('=').map(|(a, b)| (a.to_owned(), b.to_owned())))
+            .filter_map(|(_, v)| {
+                v.split(';')
+                    .next()?
+                    .split_once('=')
+                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            })
             .collect();
         let parsed = crate::tech_scan::document::parse_page(&html, &url, 512);
         let found = engine.analyze(&PageInput {
@@ -320,43 +380,5 @@ fn saved_pages_get_exactly_the_expected_detections() {
         let mut want: Vec<&str> = expected.to_vec();
         want.sort_by_key(|n| n.to_ascii_lowercase());
         assert_eq!(got, want, "{file}");
-    }
-}
-
-#[test]
-#[ignore = "profiling aid"]
-fn profile_large_page() {
-    let engine = Engine::load(&DefinitionsSource::Builtin).unwrap();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pages");
-    let html = std::fs::read_to_string(dir.join("wordpress-woocommerce-large.html")).unwrap();
-    let lower = html.to_ascii_lowercase();
-    for (label, group) in [("html", &engine.html), ("scripts", &engine.scripts), ("text", &engine.text), ("script_src", &engine.script_src)] {
-        let always = group.prefilter.as_ref().map_or(group.patterns.len(), |p| p.always.len());
-        println!("{label}: {} patterns, {} without literal", group.patterns.len(), always);
-        if let Some(p) = &group.prefilter {
-            for &r in &p.always {
-                println!("   always: {}", engine.patterns[group.patterns[r]].pattern.source);
-            }
-        }
-    }
-    let mut run = vec![false; engine.html.patterns.len()];
-    engine.html.prefilter.as_ref().unwrap().candidates(&[&lower], &mut run);
-    let mut timed = Vec::new();
-    for (i, &id) in engine.html.patterns.iter().enumerate() {
-        if !run[i] {
-            continue;
-        }
-        let c = &engine.patterns[id];
-        let t = std::time::Instant::now();
-        for _ in 0..100 {
-            let _ = c.pattern.find(&html, &lower);
-        }
-        timed.push((t.elapsed() / 100, c.pattern.source.clone()));
-    }
-    timed.sort();
-    timed.reverse();
-    println!("{} html candidates", timed.len());
-    for (t, s) in timed.iter().take(15) {
-        println!("  {t:?} {s}");
     }
 }
