@@ -68,6 +68,7 @@ pub async fn scan(
     deps: &TechScanDeps,
     last_attempt: bool,
 ) -> Result<ScanOutcome, TechScanError> {
+    let started = tokio::time::Instant::now();
     // A known website URL that is a social profile: nothing to fetch.
     let known = target.website_url.as_deref().and_then(|w| Url::parse(w).ok());
     if let Some(url) = known.as_ref().filter(|u| social::network(u).is_some()) {
