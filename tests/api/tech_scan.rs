@@ -542,6 +542,9 @@ fn col<T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>
     row.get::<T, _>(name)
 }
 
+/// contact_type, value, is_role_address, source_url, is_primary
+type ContactRow = (String, String, Option<bool>, Option<String>, bool);
+
 // ----- tests ------------------------------------------------------------------
 
 #[tokio::test]
@@ -655,7 +658,7 @@ async fn tech_scan_profiles_a_wordpress_site_its_contacts_and_hands_over_to_the_
     );
 
     // Assert: contacts, with their pages, one primary per type
-    let contacts: Vec<(String, String, Option<bool>, Option<String>, bool)> = sqlx::query_as(
+    let contacts: Vec<ContactRow> = sqlx::query_as(
         "SELECT contact_type, value, is_role_address, source_url, is_primary FROM prospect_contacts WHERE prospect_id = $1 ORDER BY contact_type, value",
     )
     .bind(id)
