@@ -235,6 +235,15 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
             <p>We build sites with WordPress, Shopify or Wix for our clients; we like React and jQuery too.</p>
             <p>Contact: <a href="mailto:name@example.com">name@example.com</a></p></body></html>"#,
         ),
+        // A home page that only forwards with a meta refresh.
+        ("refresh.test", "/") => html(
+            &[("server", "Apache")],
+            r#"<html><head><meta http-equiv="refresh" content="0; url=/fr/index.html"></head><body></body></html>"#,
+        ),
+        ("refresh.test", "/fr/index.html") => html(
+            &[("server", "Apache")],
+            r#"<html lang="fr"><head><meta name="generator" content="Hugo 0.111.3"><title>Atelier</title></head><body>Bienvenue</body></html>"#,
+        ),
         // A parked, for-sale domain.
         ("parked.test", "/") => html(
             &[],
@@ -765,6 +774,7 @@ async fn tech_scan_names_the_stack_of_builders_shops_static_sites_and_apps_witho
         "hugo.test",
         "next.test",
         "plain.test",
+        "refresh.test",
     ];
     let (_web, addr) = start_web("127.0.0.1").await;
     let scan = Scan::start(&hosts, addr, &["127.0.0.0/8"], |_| {}).await;
@@ -811,6 +821,10 @@ async fn tech_scan_names_the_stack_of_builders_shops_static_sites_and_apps_witho
         ),
         ("next.test", [None, None, s("Vercel"), None, s("Next.js"), None]),
         ("plain.test", [None, s("Microsoft IIS"), None, None, None, None]),
+        (
+            "refresh.test",
+            [s("Hugo"), s("Apache HTTP Server"), None, None, None, None],
+        ),
     ];
     for (host, expected) in cases {
         let p = scan.profile(ids[host]).await;
@@ -848,7 +862,17 @@ async fn tech_scan_names_the_stack_of_builders_shops_static_sites_and_apps_witho
             .fetch_one(scan.pool())
             .await
             .unwrap();
-    assert_eq!((processed, failed), (6, 0));
+    assert_eq!((processed, failed), (7, 0));
+    // The meta refresh was followed like a redirect.
+    let refresh = scan.profile(ids["refresh.test"]).await;
+    assert_eq!(
+        col::<Option<String>>(&refresh, "final_url").as_deref(),
+        Some("http://refresh.test/fr/index.html")
+    );
+    assert_eq!(
+        col::<Value>(&refresh, "redirect_chain"),
+        serde_json::json!([{"url": "http://refresh.test/", "status": 200}])
+    );
 }
 
 #[tokio::test]

@@ -92,7 +92,10 @@ pub async fn probe(fetcher: &Fetcher, host: &str, path: &str) -> Result<Home, Fe
                 tracing::debug!(url = %url, error = %e, "home page attempt failed");
             }
             match result {
-                Ok(fetched) => return Ok(reached(fetched, tls, attempts, false)),
+                Ok(fetched) => {
+                    let fetched = follow_meta_refresh(fetcher, fetched, stop, false).await;
+                    return Ok(reached(fetched, tls, attempts, false));
+                }
                 Err(FetchError::Certificate { reason, .. }) => {
                     attempts.push(Attempt {
                         url: url.to_string(),
@@ -158,7 +161,10 @@ async fn insecure(
         ..FetchOptions::default()
     };
     match fetcher.fetch(url, options).await {
-        Ok(fetched) => Ok(reached(fetched, tls, attempts, true)),
+        Ok(fetched) => {
+            let fetched = follow_meta_refresh(fetcher, fetched, stop, true).await;
+            Ok(reached(fetched, tls, attempts, true))
+        }
         Err(
             e @ (FetchError::Connect { .. } | FetchError::Handshake { .. } | FetchError::NoSuchHost { .. }),
         ) => {
@@ -178,6 +184,81 @@ async fn insecure(
             })
         }
         Err(e) => Err(e),
+    }
+}
+
+#[allow(clippy::unwrap_used)] // a constant pattern
+static META_REFRESH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r#"(?i)<meta\s[^>]*http-equiv\s*=\s*["']?refresh["']?[^>]*>|<meta\s[^>]*content\s*=\s*["'][^"']*url\s*=[^>]*http-equiv\s*=\s*["']?refresh[^>]*>"#,
+    )
+    .unwrap()
+});
+#[allow(clippy::unwrap_used)]
+static REFRESH_TARGET: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"(?i)content\s*=\s*["']?\s*(\d+)\s*[;,]\s*url\s*=\s*['"]?([^"'>\s]+)"#).unwrap()
+});
+
+/// Where a small page's `<meta http-equiv="refresh">` sends visitors
+/// (within 10 seconds), if anywhere.
+pub fn meta_refresh_target(page: &Page) -> Option<Url> {
+    if !(200..300).contains(&page.status) || page.body.len() > 16 * 1024 || !page.is_html() {
+        return None;
+    }
+    let tag = META_REFRESH.find(&page.body)?;
+    let caps = REFRESH_TARGET.captures(tag.as_str())?;
+    let delay: u64 = caps.get(1)?.as_str().parse().ok()?;
+    if delay > 10 {
+        return None;
+    }
+    let target = page.url.join(caps.get(2)?.as_str()).ok()?;
+    (matches!(target.scheme(), "http" | "https") && target != page.url).then_some(target)
+}
+
+/// Follow one meta refresh, as browsers do; keep the page when it fails.
+async fn follow_meta_refresh(
+    fetcher: &Fetcher,
+    fetched: Fetched,
+    stop: &(dyn Fn(&Url) -> bool + Sync),
+    insecure: bool,
+) -> Fetched {
+    let Fetched::Page(page) = fetched else {
+        return fetched;
+    };
+    let Some(target) = meta_refresh_target(&page) else {
+        return Fetched::Page(page);
+    };
+    let mut redirects = page.redirects.clone();
+    redirects.push(Hop {
+        url: page.url.to_string(),
+        status: page.status,
+    });
+    if stop(&target) {
+        return Fetched::StoppedAt {
+            url: target,
+            redirects,
+        };
+    }
+    let options = FetchOptions {
+        insecure,
+        stop_at: Some(stop),
+        ..FetchOptions::default()
+    };
+    match fetcher.fetch(&target, options).await {
+        Ok(Fetched::Page(mut next)) => {
+            redirects.extend(next.redirects.drain(..));
+            next.redirects = redirects;
+            next.total_time += page.total_time;
+            Fetched::Page(next)
+        }
+        Ok(Fetched::StoppedAt { url, redirects: more }) => {
+            redirects.extend(more);
+            Fetched::StoppedAt { url, redirects }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "meta refresh target failed; keeping the refresh page");
+            Fetched::Page(page)
+        }
     }
 }
 
@@ -203,5 +284,55 @@ fn reached(fetched: Fetched, mut tls: TlsOutcome, attempts: Vec<Attempt>, insecu
             redirects,
             attempts,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn page(body: &str) -> Page {
+        Page {
+            url: Url::parse("https://dupont.lu/").unwrap(),
+            status: 200,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: body.into(),
+            charset: "UTF-8",
+            redirects: Vec::new(),
+            time_to_first_byte: Duration::ZERO,
+            total_time: Duration::ZERO,
+            certificate: None,
+            wire_bytes: body.len(),
+        }
+    }
+
+    #[test]
+    fn meta_refresh_pages_point_to_their_target() {
+        let cases = [
+            (
+                r#"<meta http-equiv="refresh" content="0; url=/fr/">"#,
+                Some("https://dupont.lu/fr/"),
+            ),
+            (
+                r#"<META HTTP-EQUIV="Refresh" CONTENT="2;URL=https://www.dupont.lu/index.php">"#,
+                Some("https://www.dupont.lu/index.php"),
+            ),
+            (
+                r#"<meta content="0; url='accueil.html'" http-equiv="refresh">"#,
+                Some("https://dupont.lu/accueil.html"),
+            ),
+            (r#"<meta http-equiv="refresh" content="300">"#, None),
+            (r#"<meta http-equiv="refresh" content="60; url=/fr/">"#, None),
+            (r#"<meta name="description" content="url=/x">"#, None),
+        ];
+        for (html, expected) in cases {
+            assert_eq!(
+                meta_refresh_target(&page(html)).map(|u| u.to_string()).as_deref(),
+                expected,
+                "{html}"
+            );
+        }
     }
 }

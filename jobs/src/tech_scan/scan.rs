@@ -152,7 +152,12 @@ pub async fn scan(
     };
 
     // Rate limited or failing: retry later, unless this is the last try.
-    if (page.status == 429 || page.status >= 500) && !last_attempt {
+    // A bot challenge (Cloudflare's `cf-mitigated: challenge`) will not go
+    // away on retry: it is the result.
+    let challenged = page
+        .header("cf-mitigated")
+        .is_some_and(|v| v.eq_ignore_ascii_case("challenge"));
+    if (page.status == 429 || page.status >= 500) && !last_attempt && !challenged {
         let retry_after = page.header("retry-after").and_then(parse_retry_after);
         return Err(if page.status == 429 || page.status == 503 {
             TechScanError::RateLimited {
@@ -620,6 +625,12 @@ fn reachable(
     profile.page_language = analysis.lang.clone();
     if !has_website && parked.is_none() {
         profile.unreachable_reason = Some(format!("the home page answers HTTP {status}"));
+    }
+    if page
+        .header("cf-mitigated")
+        .is_some_and(|v| v.eq_ignore_ascii_case("challenge"))
+    {
+        profile.unreachable_reason = Some("the home page is behind a bot challenge (Cloudflare)".into());
     }
     let robots_state = match &robots.state {
         RobotsState::Found => {
