@@ -246,7 +246,7 @@ async fn follow_meta_refresh(
     };
     match fetcher.fetch(&target, options).await {
         Ok(Fetched::Page(mut next)) => {
-            redirects.extend(next.redirects.drain(..));
+            redirects.append(&mut next.redirects);
             next.redirects = redirects;
             next.total_time += page.total_time;
             Fetched::Page(next)
