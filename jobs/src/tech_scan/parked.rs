@@ -110,13 +110,15 @@ pub fn detect(title: Option<&str>, text: &str, detections: &[Detection]) -> Opti
             reason: format!("a registrar or hosting placeholder (\"{p}\")"),
         });
     }
+    // Default pages are long (they explain the server's setup), but their
+    // titles are never a real site's.
+    if let Some((_, what)) = DEFAULT_PAGES.iter().find(|(p, _)| title.contains(p)) {
+        return Some(Parked {
+            kind: ParkedKind::DefaultPage,
+            reason: format!("the {what}"),
+        });
+    }
     if words < 300 {
-        if let Some((_, what)) = DEFAULT_PAGES.iter().find(|(p, _)| title.contains(p)) {
-            return Some(Parked {
-                kind: ParkedKind::DefaultPage,
-                reason: format!("the {what}"),
-            });
-        }
         if text.trim() == "It works!" {
             return Some(Parked {
                 kind: ParkedKind::DefaultPage,
@@ -164,6 +166,24 @@ mod tests {
         for (title, text, kind) in cases {
             assert_eq!(detect(title, text, &[]).map(|p| p.kind), Some(kind), "{text}");
         }
+    }
+
+    #[test]
+    fn the_real_debian_apache_and_nginx_default_pages_are_parked() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pages");
+        let base = url::Url::parse("http://site.test/").unwrap();
+        for (file, reason) in [
+            ("apache-debian-default.html", "the Apache default page"),
+            ("nginx-default.html", "the nginx default page"),
+        ] {
+            let html = std::fs::read_to_string(dir.join(file)).unwrap();
+            let page = crate::tech_scan::document::parse_page(&html, &base, 512);
+            let parked = detect(page.title.as_deref(), &page.text, &[]).expect(file);
+            assert_eq!((parked.kind, parked.reason.as_str()), (ParkedKind::DefaultPage, reason));
+        }
+        let html = std::fs::read_to_string(dir.join("hugo.html")).unwrap();
+        let page = crate::tech_scan::document::parse_page(&html, &base, 512);
+        assert_eq!(detect(page.title.as_deref(), &page.text, &[]), None);
     }
 
     #[test]

@@ -304,6 +304,9 @@ fn saved_pages_get_exactly_the_expected_detections() {
             &["Google Font API", "Material for MkDocs", "MkDocs"],
         ),
         ("sphinx-alabaster.html", &["Alabaster", "Sphinx"]),
+        ("apache-debian-default.html", &["Apache HTTP Server", "Debian"]),
+        ("nginx-default.html", &["Nginx"]),
+        ("hugo.html", &["Hugo"]),
         (
             "wordpress-bakery.html",
             &[
