@@ -38,6 +38,7 @@ pub mod contacts;
 pub mod document;
 pub mod fetch;
 pub mod fingerprint;
+mod outcome;
 pub mod parked;
 pub mod probe;
 pub mod queries;

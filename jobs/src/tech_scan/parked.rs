@@ -118,13 +118,11 @@ pub fn detect(title: Option<&str>, text: &str, detections: &[Detection]) -> Opti
             reason: format!("the {what}"),
         });
     }
-    if words < 300 {
-        if text.trim() == "It works!" {
-            return Some(Parked {
-                kind: ParkedKind::DefaultPage,
-                reason: "the Apache default page".into(),
-            });
-        }
+    if text.trim() == "It works!" {
+        return Some(Parked {
+            kind: ParkedKind::DefaultPage,
+            reason: "the Apache default page".into(),
+        });
     }
     None
 }
@@ -179,7 +177,10 @@ mod tests {
             let html = std::fs::read_to_string(dir.join(file)).unwrap();
             let page = crate::tech_scan::document::parse_page(&html, &base, 512);
             let parked = detect(page.title.as_deref(), &page.text, &[]).expect(file);
-            assert_eq!((parked.kind, parked.reason.as_str()), (ParkedKind::DefaultPage, reason));
+            assert_eq!(
+                (parked.kind, parked.reason.as_str()),
+                (ParkedKind::DefaultPage, reason)
+            );
         }
         let html = std::fs::read_to_string(dir.join("hugo.html")).unwrap();
         let page = crate::tech_scan::document::parse_page(&html, &base, 512);

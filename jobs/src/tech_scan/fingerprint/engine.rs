@@ -13,14 +13,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use scraper::{ElementRef, Html, Selector};
-use serde::{Deserialize, Serialize};
+use scraper::{Html, Selector};
 use serde_json::{Map, Value};
 
+pub use super::detection::{CategoryRef, Detection, Evidence, Field, LoadReport, PageInput, SkippedPattern};
 use super::{
     definitions::{DefinitionsError, DefinitionsSource, RawCategory, RawDefinitions},
+    dom::{DomRule, dom_check, dom_rules, selector_tokens},
     pattern::{Pattern, PatternMatch, resolve_version},
+    prefilter::Prefilter,
 };
 
 /// Fields Prospector cannot evaluate without running the page's JavaScript.
@@ -41,157 +42,6 @@ const DESCRIPTIVE_FIELDS: &[&str] = &[
     "excludes",
     "scripts",
 ];
-
-/// What a page offers to match against.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PageInput<'a> {
-    /// The page URL.
-    pub url: &'a str,
-    /// The HTML as received.
-    pub html: &'a str,
-    /// Response headers (names lower-case).
-    pub headers: &'a [(String, String)],
-    /// Cookies set by the response (name, value).
-    pub cookies: &'a [(String, String)],
-    /// `<meta>` name/property (lower-case) → content.
-    pub meta: &'a [(String, String)],
-    /// `<script src>` URLs.
-    pub script_src: &'a [String],
-    /// Inline script contents, joined.
-    pub scripts: &'a str,
-    /// Visible text.
-    pub text: &'a str,
-    /// Inline CSS (`<style>` contents), joined.
-    pub css: &'a str,
-    /// robots.txt, when fetched.
-    pub robots: Option<&'a str>,
-    /// The certificate issuer (organisation).
-    pub cert_issuer: Option<&'a str>,
-    /// DNS records (type, value).
-    pub dns: &'a [(&'a str, &'a str)],
-    /// The parsed document, for `dom` patterns.
-    pub document: Option<&'a Html>,
-}
-
-/// Which input a pattern looks at.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Field {
-    /// `html`
-    Html,
-    /// `scripts` (inline script contents)
-    Scripts,
-    /// `text`
-    Text,
-    /// `css`
-    Css,
-    /// `url`
-    Url,
-    /// `scriptSrc`
-    ScriptSrc,
-    /// `robots`
-    Robots,
-    /// `certIssuer`
-    CertIssuer,
-    /// `headers`
-    Header,
-    /// `cookies`
-    Cookie,
-    /// `meta`
-    Meta,
-    /// `dns`
-    Dns,
-    /// `dom`
-    Dom,
-}
-
-/// Why a technology was detected: one matched pattern.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    /// The field.
-    pub field: Field,
-    /// Header/cookie/meta name, DNS type or CSS selector.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// The pattern as written.
-    pub pattern: String,
-    /// What it matched (shortened).
-    pub matched: String,
-    /// The pattern's confidence.
-    pub confidence: u8,
-    /// The version it gave.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-}
-
-/// A category, as attached to detections.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CategoryRef {
-    /// Id in the definitions.
-    pub id: u32,
-    /// Name (`CMS`, `Web servers`…).
-    pub name: String,
-}
-
-/// A detected technology.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Detection {
-    /// Name, as in the definitions.
-    pub name: String,
-    /// Best version seen, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// 0–100: the sum of the matched patterns' confidences, capped.
-    pub confidence: u8,
-    /// Its categories.
-    pub categories: Vec<CategoryRef>,
-    /// Its website, from the definitions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub website: Option<String>,
-    /// Patterns that matched on this page.
-    pub evidence: Vec<Evidence>,
-    /// Technologies whose `implies` added this one.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub implied_by: Vec<String>,
-}
-
-impl Detection {
-    /// Whether it has a category with this name (case-insensitive).
-    pub fn in_category(&self, name: &str) -> bool {
-        self.categories.iter().any(|c| c.name.eq_ignore_ascii_case(name))
-    }
-}
-
-/// A pattern that was skipped at load time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SkippedPattern {
-    /// The technology.
-    pub technology: String,
-    /// The field (`html`, `headers.server`, `dom`…).
-    pub field: String,
-    /// The pattern as written.
-    pub pattern: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// What loading found.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LoadReport {
-    /// Technologies loaded.
-    pub technologies: usize,
-    /// Categories loaded.
-    pub categories: usize,
-    /// Patterns compiled.
-    pub patterns: usize,
-    /// Patterns skipped (invalid for Rust's regex, bad selectors).
-    pub skipped: Vec<SkippedPattern>,
-    /// Fields that need JavaScript (`js`, `xhr`, `probe`, DOM properties),
-    /// with how many technologies use them: not evaluated.
-    pub unsupported: BTreeMap<String, usize>,
-    /// References to technologies that do not exist (implies, requires, excludes).
-    pub unknown_references: Vec<String>,
-}
 
 struct Implied {
     tech: usize,
@@ -223,74 +73,6 @@ struct Compiled {
     pattern: Pattern,
 }
 
-/// Literal prefilter over a group of rules.
-struct Prefilter {
-    ac: AhoCorasick,
-    /// Literal id → rule indices (local to the group).
-    owners: Vec<Vec<usize>>,
-    /// Rules without a usable literal: always run.
-    always: Vec<usize>,
-}
-
-impl Prefilter {
-    /// `None` when no rule has a literal.
-    fn build(literals: &[Option<Vec<Vec<u8>>>]) -> Option<Self> {
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
-        let mut owners: Vec<Vec<usize>> = Vec::new();
-        let mut always = Vec::new();
-        for (rule, lits) in literals.iter().enumerate() {
-            match lits {
-                None => always.push(rule),
-                Some(lits) => {
-                    for lit in lits {
-                        let id = *index.entry(lit.clone()).or_insert_with(|| {
-                            patterns.push(lit.clone());
-                            owners.push(Vec::new());
-                            patterns.len() - 1
-                        });
-                        if !owners[id].contains(&rule) {
-                            owners[id].push(rule);
-                        }
-                    }
-                }
-            }
-        }
-        if patterns.is_empty() {
-            return None;
-        }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(if patterns.len() > 2000 {
-                AhoCorasickKind::ContiguousNFA
-            } else {
-                AhoCorasickKind::DFA
-            }))
-            .build(&patterns)
-            .ok()?;
-        Some(Self { ac, owners, always })
-    }
-
-    /// Mark the rules worth running on `haystacks` (lower-cased).
-    fn candidates(&self, haystacks: &[&str], out: &mut [bool]) {
-        for &rule in &self.always {
-            out[rule] = true;
-        }
-        let mut seen = vec![false; self.owners.len()];
-        for hay in haystacks {
-            for m in self.ac.find_overlapping_iter(hay.as_bytes()) {
-                let id = m.pattern().as_usize();
-                if !seen[id] {
-                    seen[id] = true;
-                    for &rule in &self.owners[id] {
-                        out[rule] = true;
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Patterns of one field (or one name within a field).
 #[derive(Default)]
 struct Group {
@@ -319,20 +101,6 @@ impl Group {
             self.prefilter = Prefilter::build(&literals);
         }
     }
-}
-
-enum DomCheck {
-    Exists(Pattern),
-    Text(Pattern),
-    Attribute(String, Pattern),
-}
-
-struct DomRule {
-    tech: usize,
-    selector_source: String,
-    selector: Selector,
-    check: DomCheck,
-    tokens: Option<Vec<Vec<u8>>>,
 }
 
 /// Compiled definitions.
@@ -947,48 +715,8 @@ fn record(acc: &mut BTreeMap<usize, Acc>, c: &Compiled, original: &str, m: Patte
     });
 }
 
-fn dom_check<'a>(check: &'a DomCheck, el: ElementRef<'_>) -> Option<(&'a Pattern, String, PatternMatch)> {
-    match check {
-        DomCheck::Exists(pattern) => Some((
-            pattern,
-            element_summary(el),
-            PatternMatch {
-                start: 0,
-                end: 0,
-                version: pattern.version.as_deref().and_then(|v| resolve_version(v, &[])),
-            },
-        )),
-        DomCheck::Text(pattern) => {
-            let text: String = el.text().collect::<String>().chars().take(2000).collect();
-            let m = pattern.find(&text, &text.to_ascii_lowercase())?;
-            Some((pattern, snippet(&text, m.start, m.end), m))
-        }
-        DomCheck::Attribute(name, pattern) => {
-            let value = el.value().attr(name)?;
-            let m = pattern.find(value, &value.to_ascii_lowercase())?;
-            Some((
-                pattern,
-                format!("{name}=\"{}\"", snippet(value, m.start, m.end)),
-                m,
-            ))
-        }
-    }
-}
-
-fn element_summary(el: ElementRef<'_>) -> String {
-    let mut out = format!("<{}", el.value().name());
-    for (name, value) in el.value().attrs().take(4) {
-        out.push_str(&format!(
-            " {name}=\"{}\"",
-            value.chars().take(60).collect::<String>()
-        ));
-    }
-    out.push('>');
-    out
-}
-
 /// Up to 160 characters of `text[start..end]`.
-fn snippet(text: &str, start: usize, end: usize) -> String {
+pub(super) fn snippet(text: &str, start: usize, end: usize) -> String {
     let matched = text.get(start..end).unwrap_or("");
     let mut out: String = matched.chars().take(160).collect();
     if matched.chars().count() > 160 {
@@ -1024,7 +752,7 @@ fn tags(entry: &str) -> (u8, Option<String>) {
 }
 
 /// A string or an array of strings.
-fn strings(value: Option<&Value>) -> Vec<String> {
+pub(super) fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) => items
@@ -1045,134 +773,6 @@ fn numbers(value: Option<&Value>) -> Vec<u32> {
             .collect(),
         _ => Vec::new(),
     }
-}
-
-/// The `dom` field's rules: (selector, check or why not).
-fn dom_rules(value: &Value, report: &mut LoadReport, _tech: &str) -> Vec<(String, Result<DomCheck, String>)> {
-    let exists = || Pattern::parse("").map_err(|e| e.reason);
-    match value {
-        Value::String(_) | Value::Array(_) => strings(Some(value))
-            .into_iter()
-            .map(|selector| (selector, exists().map(DomCheck::Exists)))
-            .collect(),
-        Value::Object(map) => {
-            let mut rules = Vec::new();
-            for (selector, checks) in map {
-                let Value::Object(checks) = checks else {
-                    rules.push((selector.clone(), exists().map(DomCheck::Exists)));
-                    continue;
-                };
-                for (kind, spec) in checks {
-                    match kind.as_str() {
-                        "exists" => {
-                            let raw = spec.as_str().unwrap_or("");
-                            rules.push((
-                                selector.clone(),
-                                Pattern::parse(raw).map(DomCheck::Exists).map_err(|e| e.reason),
-                            ));
-                        }
-                        "text" => {
-                            let raw = spec.as_str().unwrap_or("");
-                            rules.push((
-                                selector.clone(),
-                                Pattern::parse(raw).map(DomCheck::Text).map_err(|e| e.reason),
-                            ));
-                        }
-                        "attributes" => {
-                            if let Value::Object(attrs) = spec {
-                                for (attr, pattern) in attrs {
-                                    let raw = pattern.as_str().unwrap_or("");
-                                    rules.push((
-                                        selector.clone(),
-                                        Pattern::parse(raw)
-                                            .map(|p| DomCheck::Attribute(attr.clone(), p))
-                                            .map_err(|e| e.reason),
-                                    ));
-                                }
-                            }
-                        }
-                        "properties" => {
-                            *report.unsupported.entry("dom.properties".into()).or_default() += 1;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            rules
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// Literals that must appear in the raw HTML for a selector to match: for
-/// each selector of a list, its longest id, class, attribute name or value.
-/// `None` when some selector of the list has none (it always runs).
-fn selector_tokens(selector: &str) -> Option<Vec<Vec<u8>>> {
-    fn consider(token: &str, best: &mut Option<String>) {
-        let clean = token.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace());
-        let usable = clean.len() >= 3
-            && clean.is_ascii()
-            && !clean.contains(['&', '<', '>', '"', '\'', '\\', '*', '^', '$', '|', '~', '=', ' ']);
-        if usable && best.as_ref().is_none_or(|b| clean.len() > b.len()) {
-            *best = Some(clean.to_ascii_lowercase());
-        }
-    }
-    let mut out = Vec::new();
-    for part in selector.split(',') {
-        let mut best: Option<String> = None;
-        let mut marked: Option<String> = None;
-        let mut attr = String::new();
-        let mut in_attr = false;
-        for c in part.chars() {
-            if in_attr {
-                if c == ']' {
-                    in_attr = false;
-                    let (name, value) = match attr.find(['=', '~', '|', '^', '$', '*']) {
-                        Some(at) => (
-                            &attr[..at],
-                            attr[at..].trim_start_matches(['=', '~', '|', '^', '$', '*']),
-                        ),
-                        None => (attr.as_str(), ""),
-                    };
-                    consider(name, &mut best);
-                    let value = value.trim();
-                    let value = value
-                        .strip_suffix(" i")
-                        .or_else(|| value.strip_suffix(" s"))
-                        .unwrap_or(value);
-                    consider(value, &mut best);
-                } else {
-                    attr.push(c);
-                }
-                continue;
-            }
-            match c {
-                '#' | '.' | '[' | ' ' | '>' | '+' | '~' | ':' | '(' | ')' => {
-                    if let Some(token) = marked.take() {
-                        consider(&token, &mut best);
-                    }
-                    match c {
-                        '#' | '.' => marked = Some(String::new()),
-                        '[' => {
-                            in_attr = true;
-                            attr.clear();
-                        }
-                        _ => {}
-                    }
-                }
-                _ => {
-                    if let Some(token) = marked.as_mut() {
-                        token.push(c);
-                    }
-                }
-            }
-        }
-        if let Some(token) = marked.take() {
-            consider(&token, &mut best);
-        }
-        out.push(best?.into_bytes());
-    }
-    Some(out)
 }
 
 #[cfg(test)]
