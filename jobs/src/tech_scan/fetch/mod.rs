@@ -317,6 +317,8 @@ impl Fetcher {
             let mut builder = reqwest::Client::builder()
                 .user_agent(settings.user_agent.clone())
                 .dns_resolver(resolver.clone())
+                // A proxy would resolve names itself, past the guard.
+                .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
                 .no_gzip()
                 .no_brotli()
