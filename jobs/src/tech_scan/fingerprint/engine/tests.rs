@@ -385,3 +385,45 @@ fn saved_pages_get_exactly_the_expected_detections() {
         assert_eq!(got, want, "{file}");
     }
 }
+
+#[test]
+fn a_webappanalyzer_style_directory_loads() {
+    // categories.json + technologies/*.json, as in the community repository's src/.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("categories.json"),
+        r#"{"1": {"name": "CMS", "priority": 1, "groups": [3]}, "22": {"name": "Web servers", "priority": 8}}"#,
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("technologies")).unwrap();
+    std::fs::write(
+        dir.path().join("technologies/a.json"),
+        r##"{"Acme CMS": {"cats": [1], "meta": {"generator": "^Acme ([\\d.]+)\\;version:\\1"}, "js": {"Acme.version": ""},
+            "dom": {"#acme": {"properties": {"_acme": ""}}}, "icon": "Acme.svg", "cpe": "cpe:2.3:a:acme:cms:*", "saas": false}}"##,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("technologies/n.json"),
+        r#"{"Nginx": {"cats": [22], "headers": {"Server": "nginx(?:/([\\d.]+))?\\;version:\\1"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("technologies/notes.txt"), "not json, ignored").unwrap();
+    let engine = Engine::load(&DefinitionsSource::Path(dir.path().to_owned())).unwrap();
+    assert_eq!(engine.report().technologies, 2);
+    assert_eq!(engine.report().categories, 2);
+    assert_eq!(engine.report().unsupported.get("js"), Some(&1));
+    assert_eq!(engine.report().unsupported.get("dom.properties"), Some(&1));
+    let meta = vec![("generator".to_owned(), "Acme 2.1".to_owned())];
+    let headers = vec![("server".to_owned(), "nginx/1.25.3".to_owned())];
+    let found = engine.analyze(&PageInput {
+        meta: &meta,
+        headers: &headers,
+        ..PageInput::default()
+    });
+    assert_eq!(find(&found, "Acme CMS").version.as_deref(), Some("2.1"));
+    assert_eq!(find(&found, "Nginx").version.as_deref(), Some("1.25.3"));
+    // A broken file is an error that names it.
+    std::fs::write(dir.path().join("technologies/z.json"), "{ not json").unwrap();
+    let err = Engine::load(&DefinitionsSource::Path(dir.path().to_owned())).unwrap_err();
+    assert!(err.to_string().contains("z.json"), "{err}");
+}
