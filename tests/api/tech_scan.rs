@@ -244,6 +244,13 @@ async fn site(web: &Web, host: &str, path: &str) -> Response {
             &[("server", "Apache")],
             r#"<html lang="fr"><head><meta name="generator" content="Hugo 0.111.3"><title>Atelier</title></head><body>Bienvenue</body></html>"#,
         ),
+        // A windows-1252 page declared in a meta tag only.
+        ("latin.test", "/") => {
+            let mut body = b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1252\"><title>Caf".to_vec();
+            body.extend_from_slice(b"\xe9 M\xfcller \x96 Luxembourg</title></head><body><p>Soci\xe9t\xe9: <a href=\"mailto:caf\xe9@latin.test\">\xe9crire</a> ");
+            body.extend_from_slice(b"bureau@latin.test</p></body></html>");
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], body).into_response()
+        }
         // A parked, for-sale domain.
         ("parked.test", "/") => html(
             &[],
@@ -775,6 +782,7 @@ async fn tech_scan_names_the_stack_of_builders_shops_static_sites_and_apps_witho
         "next.test",
         "plain.test",
         "refresh.test",
+        "latin.test",
     ];
     let (_web, addr) = start_web("127.0.0.1").await;
     let scan = Scan::start(&hosts, addr, &["127.0.0.0/8"], |_| {}).await;
@@ -862,7 +870,27 @@ async fn tech_scan_names_the_stack_of_builders_shops_static_sites_and_apps_witho
             .fetch_one(scan.pool())
             .await
             .unwrap();
-    assert_eq!((processed, failed), (7, 0));
+    assert_eq!((processed, failed), (8, 0));
+    // A windows-1252 page is decoded by its meta charset.
+    let latin = scan.profile(ids["latin.test"]).await;
+    assert_eq!(
+        col::<Option<String>>(&latin, "page_title").as_deref(),
+        Some("Café Müller – Luxembourg")
+    );
+    let latin_doc: Value = col(&latin, "tech_stack_json");
+    assert_eq!(latin_doc["html"]["charset"], "windows-1252");
+    let emails: Vec<String> = sqlx::query_scalar(
+        "SELECT value FROM prospect_contacts WHERE prospect_id = $1 AND contact_type = 'email' ORDER BY value",
+    )
+    .bind(ids["latin.test"])
+    .fetch_all(scan.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        emails,
+        vec!["bureau@latin.test"],
+        "a non-ASCII local part is not an address"
+    );
     // The meta refresh was followed like a redirect.
     let refresh = scan.profile(ids["refresh.test"]).await;
     assert_eq!(
