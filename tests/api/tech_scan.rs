@@ -1054,6 +1054,11 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
             host: "internal.test".into(),
             addr: target,
         });
+        // Permanent failures must not be retried; a transient one waits.
+        let stage = s.stages.get_mut("tech_scan").unwrap();
+        stage.max_attempts = 3;
+        stage.backoff_base = Duration::from_secs(3600);
+        stage.backoff_max = Duration::from_secs(7200);
     })
     .await;
     let mut ids = HashMap::new();
@@ -1064,7 +1069,26 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
     // Act: the hostile sites, then an ordinary one on the same worker
     let hostile: Vec<i64> = hosts[..8].iter().map(|h| ids[h]).collect();
     let (batch, jobs) = scan.scan(&hostile, &[]).await;
-    scan.finish(&jobs).await;
+    let drip_job = jobs[1].clone();
+    let others: Vec<String> = jobs.iter().filter(|j| **j != drip_job).cloned().collect();
+    scan.finish(&others).await;
+    let pool = scan.pool().clone();
+    let job = drip_job.clone();
+    wait_for(Duration::from_secs(30), "the slow drip to be scheduled for a retry", || {
+        let pool = pool.clone();
+        let job = job.clone();
+        async move {
+            let retry: Option<bool> = sqlx::query_scalar(
+                "SELECT attempts = 1 AND run_at > now() + interval '30 minutes' FROM apalis.jobs WHERE id = $1 AND status = 'Failed'",
+            )
+            .bind(&job)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+            retry == Some(true)
+        }
+    })
+    .await;
     let good = scan.prospect("wp.test").await;
     let (good_batch, good_jobs) = scan.scan(&[good], &[]).await;
     scan.finish(&good_jobs).await;
@@ -1072,7 +1096,6 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
     // Assert: each failure names its cause
     let cases = [
         ("big.test", "larger than the 2097152-byte limit"),
-        ("drip.test", "did not finish within 3s"),
         (
             "loop.test",
             "redirect loop: http://loop.test/ -> http://loop.test/a -> http://loop.test/b -> http://loop.test/a",
@@ -1097,14 +1120,35 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
             reason.contains(expected),
             "{host}: `{reason}` should contain `{expected}`"
         );
-        if host != "drip.test" {
-            assert_eq!(
-                col::<String>(&scan.prospect_row(ids[host]).await, "status"),
-                "error",
-                "{host}"
-            );
-        }
+        assert_eq!(
+            col::<String>(&scan.prospect_row(ids[host]).await, "status"),
+            "error",
+            "{host}"
+        );
     }
+    // Permanent: each ran once and is dead.
+    let runs: Vec<(String, i32)> =
+        sqlx::query_as("SELECT status, attempts FROM apalis.jobs WHERE id = ANY($1) AND id <> $2")
+            .bind(&jobs)
+            .bind(&drip_job)
+            .fetch_all(scan.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        runs.iter().filter(|(s, a)| s == "Killed" && *a == 1).count(),
+        6,
+        "{runs:?}"
+    );
+    // Transient: the slow drip is retried later, with its reason kept.
+    let drip: String = sqlx::query_scalar("SELECT last_result::text FROM apalis.jobs WHERE id = $1")
+        .bind(&drip_job)
+        .fetch_one(scan.pool())
+        .await
+        .unwrap();
+    assert!(
+        drip.contains("http://drip.test/ did not finish within 3s"),
+        "{drip}"
+    );
     // Nothing was ever requested from the forbidden target.
     assert!(_target_web.hits.lock().unwrap().is_empty());
     // Deeply nested HTML is analysed up to the limit, not a failure.
@@ -1126,7 +1170,7 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
             .fetch_one(scan.pool())
             .await
             .unwrap();
-    assert_eq!((processed, failed), (1, 7));
+    assert_eq!((processed, failed), (1, 6), "the drip's item is still open");
 
     // The worker kept working: the ordinary site was scanned after them.
     let (processed, failed): (i32, i32) =
