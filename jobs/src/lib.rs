@@ -13,6 +13,7 @@
 //!
 //! | queue                | payload                | writes                         |
 //! |----------------------|------------------------|--------------------------------|
+//! | `tech_scan`          | [`pipeline::ScanTech`] | `prospect_tech_profiles`, `prospect_contacts`, `prospects` ([`tech_scan`]) |
 //! | `snapshot_analytics` | [`SnapshotAnalytics`]  | `analytics_snapshots`          |
 //! | `bench`              | [`BenchJob`]           | nothing (queue benchmarks)     |
 //!
