@@ -268,6 +268,19 @@ pub enum BenchCommand {
     /// places (inserts and routing), then the same again (dedup and
     /// updates), and times classification and qualification alone.
     Discover(BenchDiscoverArgs),
+    /// Time to match saved pages against the loaded technology definitions.
+    ///
+    /// Reads every *.html file in DIR (with an optional <name>.headers file of
+    /// `Name: value` lines), parses each once, matches it --repeat times and
+    /// prints the median and p99 match time per page.
+    Fingerprint(BenchFingerprintArgs),
+    /// Domains per second through the whole tech_scan stage against a local
+    /// fleet of simulated sites (HTTPS, DNS, realistic latencies).
+    ///
+    /// Uses a scratch database (<database>_bench_scan, recreated) and the
+    /// configured [tech_scan] and [stages.tech_scan] settings unless
+    /// overridden here.
+    Scan(BenchScanArgs),
 }
 
 /// `prospector bench audit` arguments.
@@ -299,6 +312,45 @@ pub struct BenchDiscoverArgs {
     /// Places per page (1–20).
     #[arg(long, default_value_t = 20)]
     pub page_size: u32,
+}
+
+/// `prospector bench fingerprint` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BenchFingerprintArgs {
+    /// Directory of saved pages (*.html).
+    pub dir: PathBuf,
+    /// Match runs per page.
+    #[arg(long, default_value_t = 200)]
+    pub repeat: usize,
+    /// Also run with the definitions replicated to this many technologies.
+    #[arg(long)]
+    pub synthesize: Option<usize>,
+}
+
+/// `prospector bench scan` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BenchScanArgs {
+    /// Domains to scan.
+    #[arg(long, default_value_t = 5_000)]
+    pub domains: usize,
+    /// Median response time of the simulated sites, in milliseconds.
+    #[arg(long, default_value_t = 150)]
+    pub latency_ms: u64,
+    /// Jobs per worker (default: stages.tech_scan.concurrency).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Queue consumers (default: stages.tech_scan.workers).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Pause between requests to one host (default: tech_scan.per_host_delay).
+    #[arg(long)]
+    pub per_host_delay: Option<humantime::Duration>,
+    /// Skip the NS/MX/TXT/CNAME lookups.
+    #[arg(long)]
+    pub no_dns_records: bool,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    pub max_seconds: u64,
 }
 
 /// `prospector bench queue` arguments.

@@ -14,7 +14,7 @@ use std::{
 };
 
 use chrono_tz::Tz;
-use prospector_jobs::{QueuePolicy, Stage, discover::AutopilotConfig, domain::CountryCode};
+use prospector_jobs::{QueuePolicy, Stage, TechScanSettings, discover::AutopilotConfig, domain::CountryCode};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -82,6 +82,8 @@ pub struct Settings {
     pub stages: BTreeMap<String, StageSettings>,
     /// Schedules.
     pub schedules: Vec<ScheduleSpec>,
+    /// The tech_scan stage's fetching, politeness and definitions.
+    pub tech_scan: TechScanSettings,
 }
 
 /// Database connection settings.
@@ -277,6 +279,7 @@ struct RawSettings {
     stages: HashMap<String, RawStage>,
     #[serde(default)]
     schedule: Vec<RawSchedule>,
+    tech_scan: RawTechScan,
 }
 
 #[derive(Debug, Deserialize)]
@@ -624,6 +627,7 @@ impl Settings {
         if let Some(stage) = stages.get(Stage::Audit.queue()) {
             audit::check_timeouts(&audit, stage)?;
         }
+        let tech_scan = parse_tech_scan(raw.tech_scan)?;
 
         Ok(Settings {
             database,
@@ -639,6 +643,7 @@ impl Settings {
             autopilot,
             stages,
             schedules,
+            tech_scan,
         })
     }
 
@@ -828,6 +833,202 @@ fn time_zone(key: &str, value: &str) -> Result<Tz, ConfigError> {
     })
 }
 
+// ----- [tech_scan] ----------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTechScan {
+    user_agent: String,
+    contact_url: String,
+    connect_timeout: String,
+    request_timeout: String,
+    max_redirects: usize,
+    max_body_bytes: String,
+    max_decompressed_bytes: String,
+    max_html_depth: usize,
+    per_host_delay: String,
+    #[serde(default)]
+    allow_networks: Vec<String>,
+    #[serde(default)]
+    definitions: String,
+    contact_pages: usize,
+    #[serde(default)]
+    dns_servers: Vec<String>,
+    dns_timeout: String,
+    dns_records: bool,
+    #[serde(default)]
+    resolve: HashMap<String, String>,
+    #[serde(default)]
+    extra_root_certificates: String,
+}
+
+fn parse_tech_scan(raw: RawTechScan) -> Result<TechScanSettings, ConfigError> {
+    use prospector_jobs::tech_scan::{fetch::ResolveOverride, fingerprint::DefinitionsSource};
+    let key = |k: &str| format!("tech_scan.{k}");
+    let token = raw.user_agent.split('/').next().unwrap_or("").trim().to_owned();
+    if token.is_empty()
+        || !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(invalid(
+            key("user_agent"),
+            "must start with a product token like \"ProspectorBot/1.0\" (letters, digits, - and _)",
+        ));
+    }
+    let contact = url::Url::parse(raw.contact_url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| {
+            invalid(
+                key("contact_url"),
+                "must be an http(s) URL where site owners can read about the crawler",
+            )
+        })?;
+    let max_redirects = raw.max_redirects;
+    if max_redirects > 30 {
+        return Err(invalid(key("max_redirects"), "must be at most 30"));
+    }
+    let max_body_bytes = byte_size(&key("max_body_bytes"), &raw.max_body_bytes)?;
+    let max_decompressed_bytes = byte_size(&key("max_decompressed_bytes"), &raw.max_decompressed_bytes)?;
+    if max_decompressed_bytes < max_body_bytes {
+        return Err(invalid(
+            key("max_decompressed_bytes"),
+            "must not be smaller than max_body_bytes",
+        ));
+    }
+    if !(16..=10_000).contains(&raw.max_html_depth) {
+        return Err(invalid(key("max_html_depth"), "must be between 16 and 10000"));
+    }
+    if raw.contact_pages > 20 {
+        return Err(invalid(key("contact_pages"), "must be at most 20"));
+    }
+    let allow_networks = raw
+        .allow_networks
+        .iter()
+        .map(|n| {
+            let n = n.trim();
+            n.parse::<ipnet::IpNet>()
+                .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        key("allow_networks"),
+                        format!("`{n}` is not a network like 127.0.0.0/8"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let dns_servers = raw
+        .dns_servers
+        .iter()
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<SocketAddr>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| {
+                    invalid(
+                        key("dns_servers"),
+                        format!("`{s}` is not an address like 9.9.9.9 or 127.0.0.1:5353"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut resolve: Vec<ResolveOverride> = Vec::new();
+    let mut hosts: Vec<_> = raw.resolve.into_iter().collect();
+    hosts.sort();
+    for (host, addr) in hosts {
+        let addr = addr.trim().parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                format!("tech_scan.resolve.{host}"),
+                format!("`{addr}` is not an ip:port address"),
+            )
+        })?;
+        resolve.push(ResolveOverride {
+            host: host.trim().trim_end_matches('.').to_ascii_lowercase(),
+            addr,
+        });
+    }
+    let definitions = match raw.definitions.trim() {
+        "" | "builtin" => DefinitionsSource::Builtin,
+        path => {
+            let path = PathBuf::from(path);
+            if !path.exists() {
+                return Err(invalid(
+                    key("definitions"),
+                    format!(
+                        "{} does not exist (a definitions file or directory)",
+                        path.display()
+                    ),
+                ));
+            }
+            DefinitionsSource::Path(path)
+        }
+    };
+    let extra_root_certificates = match raw.extra_root_certificates.trim() {
+        "" => None,
+        path => {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                return Err(invalid(
+                    key("extra_root_certificates"),
+                    format!("{} is not a file", path.display()),
+                ));
+            }
+            Some(path)
+        }
+    };
+    Ok(TechScanSettings {
+        user_agent: format!("{} (+{contact})", raw.user_agent.trim()),
+        robots_token: token,
+        connect_timeout: positive_duration(&key("connect_timeout"), &raw.connect_timeout)?,
+        request_timeout: positive_duration(&key("request_timeout"), &raw.request_timeout)?,
+        max_redirects,
+        max_body_bytes,
+        max_decompressed_bytes,
+        max_html_depth: raw.max_html_depth,
+        per_host_delay: duration(&key("per_host_delay"), &raw.per_host_delay)?,
+        allow_networks,
+        definitions,
+        contact_pages: raw.contact_pages,
+        dns: prospector_jobs::tech_scan::fetch::DnsSettings {
+            servers: dns_servers,
+            timeout: positive_duration(&key("dns_timeout"), &raw.dns_timeout)?,
+            records: raw.dns_records,
+        },
+        resolve,
+        extra_root_certificates,
+    })
+}
+
+/// `3MiB`, `500KiB`, `2MB`, `1024` (bytes).
+fn byte_size(key: &str, value: &str) -> Result<usize, ConfigError> {
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        _ => u64::MAX,
+    };
+    let bytes = number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| multiplier != u64::MAX)
+        .and_then(|n| n.checked_mul(multiplier))
+        .filter(|n| (1024..=(1u64 << 30)).contains(n))
+        .ok_or_else(|| {
+            invalid(
+                key,
+                format!("`{value}` is not a size between 1KiB and 1GiB like \"3MiB\""),
+            )
+        })?;
+    usize::try_from(bytes).map_err(|_| invalid(key, "too large for this machine"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -924,6 +1125,83 @@ mod tests {
             .to_string();
             assert!(err.contains(key), "`{err}` should name {key}");
         }
+    }
+
+    #[test]
+    fn tech_scan_settings_are_parsed_and_bad_values_name_their_key() {
+        let settings = load_with(&[]).unwrap();
+        let t = &settings.tech_scan;
+        assert!(t.user_agent.starts_with("ProspectorBot/"));
+        assert!(t.user_agent.contains("(+http"), "{}", t.user_agent);
+        assert_eq!(t.robots_token, "ProspectorBot");
+        assert_eq!(t.max_body_bytes, 3 << 20);
+        assert!(
+            t.allow_networks.is_empty(),
+            "production allows no private network"
+        );
+        let cases = [
+            (
+                "PROSPECTOR__TECH_SCAN__MAX_BODY_BYTES",
+                "lots",
+                "tech_scan.max_body_bytes",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__MAX_DECOMPRESSED_BYTES",
+                "1KiB",
+                "tech_scan.max_decompressed_bytes",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__CONTACT_URL",
+                "nowhere",
+                "tech_scan.contact_url",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__USER_AGENT",
+                "Mozilla 5 /x",
+                "tech_scan.user_agent",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__REQUEST_TIMEOUT",
+                "0s",
+                "tech_scan.request_timeout",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__MAX_REDIRECTS",
+                "99",
+                "tech_scan.max_redirects",
+            ),
+            (
+                "PROSPECTOR__TECH_SCAN__DEFINITIONS",
+                "/no/such/file.json",
+                "tech_scan.definitions",
+            ),
+        ];
+        for (var, value, key) in cases {
+            let err = load_with(&[(var, value)]).expect_err(var).to_string();
+            assert!(err.contains(key), "{var}={value}: `{err}` should name {key}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "[tech_scan]\nallow_networks = [\"127.0.0.0/8\", \"::1\"]\ndns_servers = [\"127.0.0.1:5353\"]\n[tech_scan.resolve]\n\"shop.test\" = \"127.0.0.1:8080\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(&Sources {
+            extra_file: Some(file.clone()),
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(settings.tech_scan.allow_networks.len(), 2);
+        assert_eq!(settings.tech_scan.resolve[0].host, "shop.test");
+        std::fs::write(&file, "[tech_scan]\nallow_networks = [\"localnet\"]\n").unwrap();
+        let err = Settings::load(&Sources {
+            extra_file: Some(file),
+            ..Sources::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tech_scan.allow_networks"), "{err}");
     }
 
     #[test]

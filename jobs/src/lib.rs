@@ -13,6 +13,7 @@
 //!
 //! | queue                | payload                | writes                         |
 //! |----------------------|------------------------|--------------------------------|
+//! | `tech_scan`          | [`pipeline::ScanTech`] | `prospect_tech_profiles`, `prospect_contacts`, `prospects` ([`tech_scan`]) |
 //! | `audit`              | [`pipeline::AuditPage`] | `prospect_performance_profiles`, `prospect_audit_reports` |
 //! | `discover`           | [`DiscoverBusinesses`] | `prospects` (maps), `coverage_grid`, `api_usage` |
 //! | `snapshot_analytics` | [`SnapshotAnalytics`]  | `analytics_snapshots`          |
@@ -49,6 +50,7 @@ pub mod scan_jobs;
 pub mod score;
 pub mod snapshot_analytics;
 mod stage;
+pub mod tech_scan;
 
 pub use bench::BenchJob;
 pub use discover::DiscoverBusinesses;
@@ -56,6 +58,7 @@ pub use queue::{EnqueueError, EnqueueOptions, Enqueued, Enqueuer, Job, QueuePoli
 pub use runtime::{Handler, JobContext, StageError};
 pub use snapshot_analytics::SnapshotAnalytics;
 pub use stage::{Stage, UnknownStage};
+pub use tech_scan::{TechScanDeps, TechScanError, TechScanSettings};
 
 /// Prospector's own schema migrations (the `migrations/` folder).
 ///

@@ -64,8 +64,8 @@ impl Stage {
     /// Whether this stage has a handler that workers can run.
     pub fn is_built(self) -> bool {
         match self {
-            Stage::SnapshotAnalytics | Stage::Discover | Stage::Audit => true,
-            Stage::TechScan | Stage::Score | Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => false,
+            Stage::SnapshotAnalytics | Stage::Discover | Stage::TechScan | Stage::Audit => true,
+            Stage::Score | Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => false,
         }
     }
 

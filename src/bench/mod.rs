@@ -4,4 +4,7 @@
 pub mod audit;
 pub mod audit_site;
 pub mod discover;
+pub mod fingerprint;
+pub mod fleet;
 pub mod queue;
+pub mod scan;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use crate::{
     application::Application,
     bench,
-    cli::{BenchAuditArgs, BenchDiscoverArgs, BenchQueueArgs},
+    cli::{BenchAuditArgs, BenchDiscoverArgs, BenchFingerprintArgs, BenchQueueArgs, BenchScanArgs},
     config::Settings,
 };
 
@@ -44,5 +44,17 @@ pub async fn audit(settings: Settings, args: BenchAuditArgs) -> anyhow::Result<E
 /// Records per second through the discover stage.
 pub async fn discover(settings: Settings, args: BenchDiscoverArgs) -> anyhow::Result<ExitCode> {
     bench::discover::run(settings, args).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `prospector bench fingerprint DIR`
+pub fn fingerprint(settings: Settings, args: BenchFingerprintArgs) -> anyhow::Result<ExitCode> {
+    bench::fingerprint::run(&settings, &args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `prospector bench scan`
+pub async fn scan(settings: Settings, args: BenchScanArgs) -> anyhow::Result<ExitCode> {
+    bench::scan::run(settings, args).await?;
     Ok(ExitCode::SUCCESS)
 }

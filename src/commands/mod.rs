@@ -37,6 +37,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             BenchCommand::Work => bench::work(settings).await,
             BenchCommand::Audit(args) => bench::audit(settings, args).await,
             BenchCommand::Discover(args) => bench::discover(settings, args).await,
+            BenchCommand::Fingerprint(args) => bench::fingerprint(settings, args),
+            BenchCommand::Scan(args) => bench::scan(settings, args).await,
         },
     }
 }

@@ -28,7 +28,8 @@ use std::{
 use apalis::prelude::{BackendExt, Strategy, WorkerBuilder, WorkerBuilderExt, WorkerContext};
 use apalis_postgres::PostgresStorage;
 use prospector_jobs::{
-    BenchJob, Enqueuer, Handler, SnapshotAnalytics, Stage, snapshot_analytics::AnalyticsDeps,
+    BenchJob, Enqueuer, Handler, SnapshotAnalytics, Stage, TechScanDeps, pipeline::ScanTech,
+    snapshot_analytics::AnalyticsDeps,
 };
 use prospector_jobs::{audit::AuditDeps, pipeline::AuditPage};
 use serde_json::Value;
@@ -182,7 +183,16 @@ impl WorkerPool {
                 self.spawn_queue::<prospector_jobs::DiscoverBusinesses>(deps);
                 Ok(())
             }
-            Stage::TechScan | Stage::Score | Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => {
+            Stage::TechScan => {
+                let deps =
+                    TechScanDeps::build(self.settings.tech_scan.clone()).map_err(|e| PoolError::Setup {
+                        stage,
+                        reason: error_chain(&e),
+                    })?;
+                self.spawn_queue::<ScanTech>(deps);
+                Ok(())
+            }
+            Stage::Score | Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => {
                 Err(PoolError::NotBuilt(stage))
             }
         }

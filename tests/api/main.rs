@@ -14,3 +14,4 @@ mod queue;
 mod scan;
 mod scheduler;
 mod schema;
+mod tech_scan;

@@ -1,0 +1,600 @@
+//! The stage's HTTP fetcher: SSRF-guarded, polite and bounded.
+//!
+//! - Names are resolved by [`GuardedResolver`]; IP literals are checked by
+//!   the same guard; the client connects only to checked addresses.
+//! - Redirects are followed by hand, each hop checked again, at most
+//!   `max_redirects`, loops refused.
+//! - Bodies are read up to `max_body_bytes` on the wire, decompressed up to
+//!   `max_decompressed_bytes`, and decoded to text by charset.
+//! - Each request waits for its host's turn ([`HostGate`]).
+
+pub mod decode;
+pub mod dns;
+pub mod guard;
+pub mod politeness;
+pub mod resolver;
+pub mod robots;
+pub mod tls;
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use reqwest::{StatusCode, header};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use url::Url;
+
+pub use guard::{AddressGuard, Refused};
+pub use politeness::HostGate;
+pub use resolver::{DnsSettings, GuardedResolver, ResolveError, ResolveOverride};
+pub use tls::CertificateFacts;
+
+/// Limits and identity of the fetcher.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    /// The full `User-Agent` header (with a contact URL).
+    pub user_agent: String,
+    /// TCP + TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole request, headers and body, per hop.
+    pub request_timeout: Duration,
+    /// Redirect hops followed at most.
+    pub max_redirects: usize,
+    /// Bytes read from the wire at most.
+    pub max_body_bytes: usize,
+    /// Bytes after decompression at most.
+    pub max_decompressed_bytes: usize,
+    /// Extra trusted root certificates (PEM), besides the system's.
+    pub extra_roots_pem: Vec<u8>,
+}
+
+/// One redirect hop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hop {
+    /// The URL requested.
+    pub url: String,
+    /// Its 3xx status.
+    pub status: u16,
+}
+
+/// A fetched page.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The final URL, after redirects.
+    pub url: Url,
+    /// Final status.
+    pub status: u16,
+    /// Response headers, names lower-case, in order.
+    pub headers: Vec<(String, String)>,
+    /// The decoded body.
+    pub body: String,
+    /// The charset used to decode it.
+    pub charset: &'static str,
+    /// The redirects that led here.
+    pub redirects: Vec<Hop>,
+    /// Request sent → response headers, of the final hop.
+    pub time_to_first_byte: Duration,
+    /// Every hop, bodies included (politeness pauses excluded).
+    pub total_time: Duration,
+    /// The certificate the final hop presented (https only).
+    pub certificate: Option<CertificateFacts>,
+    /// Bytes read from the wire for the final hop.
+    pub wire_bytes: usize,
+}
+
+impl Page {
+    /// The first header named `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the body is an HTML (or untyped) document.
+    pub fn is_html(&self) -> bool {
+        match self.header("content-type") {
+            None => true,
+            Some(ct) => {
+                let ct = ct.to_ascii_lowercase();
+                ct.contains("html") || ct.starts_with("text/plain") && self.body.trim_start().starts_with('<')
+            }
+        }
+    }
+}
+
+/// Where a fetch ended.
+#[derive(Debug, Clone)]
+pub enum Fetched {
+    /// A response that is not a redirect.
+    Page(Box<Page>),
+    /// A redirect to a host `stop_at` refused to follow (a social network).
+    StoppedAt {
+        /// The refused target.
+        url: Url,
+        /// Hops up to it.
+        redirects: Vec<Hop>,
+    },
+}
+
+/// Why a fetch failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    /// The SSRF guard refused an address.
+    #[error("refused to connect to {url}: {source}")]
+    Refused {
+        /// The URL.
+        url: String,
+        /// What was refused.
+        #[source]
+        source: Refused,
+    },
+    /// The name does not exist.
+    #[error("{url}: {detail}")]
+    NoSuchHost {
+        /// The URL.
+        url: String,
+        /// NXDOMAIN or no records.
+        detail: String,
+    },
+    /// DNS failed in a way worth retrying.
+    #[error("{url}: {detail}")]
+    Dns {
+        /// The URL.
+        url: String,
+        /// Resolver message.
+        detail: String,
+    },
+    /// Nothing answered (refused, reset, unreachable, connect timeout).
+    #[error("could not connect to {url}: {detail}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// What happened.
+        detail: String,
+    },
+    /// The certificate was refused.
+    #[error("{url}: {reason}")]
+    Certificate {
+        /// The URL.
+        url: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The TLS handshake failed for another reason (not TLS, old protocol…).
+    #[error("TLS handshake with {url} failed: {detail}")]
+    Handshake {
+        /// The URL.
+        url: String,
+        /// rustls message.
+        detail: String,
+    },
+    /// The request took longer than `request_timeout`.
+    #[error("{url} did not finish within {seconds}s ({received} bytes received)")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The limit.
+        seconds: u64,
+        /// Body bytes received before the limit.
+        received: usize,
+    },
+    /// The body is larger than `max_body_bytes`.
+    #[error("{url} sends a body larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// Decompression failed or would exceed its limit.
+    #[error("{url}: {source}")]
+    Decode {
+        /// The URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: decode::DecodeError,
+    },
+    /// More hops than `max_redirects`.
+    #[error("{url}: more than {max} redirects")]
+    TooManyRedirects {
+        /// Where it started.
+        url: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A redirect came back to a URL already visited.
+    #[error("redirect loop: {chain}")]
+    RedirectLoop {
+        /// The hops, `a -> b -> a`.
+        chain: String,
+    },
+    /// A redirect to something that is not an http(s) URL.
+    #[error("{url} redirects to an invalid or non-web location `{location}`")]
+    BadRedirect {
+        /// The URL.
+        url: String,
+        /// The Location header.
+        location: String,
+    },
+    /// Anything else on the wire (reset mid-body, protocol error).
+    #[error("{url}: {detail}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// What happened.
+        detail: String,
+    },
+}
+
+impl FetchError {
+    /// Whether retrying later cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Refused { .. }
+                | FetchError::TooLarge { .. }
+                | FetchError::Decode { .. }
+                | FetchError::TooManyRedirects { .. }
+                | FetchError::RedirectLoop { .. }
+                | FetchError::BadRedirect { .. }
+        )
+    }
+}
+
+/// Options of one fetch.
+#[derive(Clone, Copy)]
+pub struct FetchOptions<'a> {
+    /// Accept invalid certificates (after a certificate failure, to see
+    /// what visitors who click through see).
+    pub insecure: bool,
+    /// Stop (without requesting) at a redirect to a host this returns true for.
+    pub stop_at: Option<&'a (dyn Fn(&Url) -> bool + Sync)>,
+    /// Wire-size cap for this fetch (≤ the configured one).
+    pub max_body_bytes: Option<usize>,
+    /// Extra pause before each request to the host (robots Crawl-delay).
+    pub crawl_delay: Duration,
+    /// Follow redirects at most this many times (≤ the configured one).
+    pub max_redirects: Option<usize>,
+}
+
+impl std::fmt::Debug for FetchOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchOptions")
+            .field("insecure", &self.insecure)
+            .field("stop_at", &self.stop_at.is_some())
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("crawl_delay", &self.crawl_delay)
+            .field("max_redirects", &self.max_redirects)
+            .finish()
+    }
+}
+
+impl Default for FetchOptions<'_> {
+    fn default() -> Self {
+        Self {
+            insecure: false,
+            stop_at: None,
+            max_body_bytes: None,
+            crawl_delay: Duration::ZERO,
+            max_redirects: None,
+        }
+    }
+}
+
+/// The fetcher; one per worker process, shared by every job.
+#[derive(Clone)]
+pub struct Fetcher {
+    secure: reqwest::Client,
+    insecure: reqwest::Client,
+    resolver: GuardedResolver,
+    gate: Arc<HostGate>,
+    settings: Arc<FetchSettings>,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fetcher {
+    /// Build the HTTP clients. Needs rustls's process-wide crypto provider.
+    pub fn new(
+        settings: FetchSettings,
+        resolver: GuardedResolver,
+        gate: Arc<HostGate>,
+    ) -> Result<Self, String> {
+        let roots = if settings.extra_roots_pem.is_empty() {
+            Vec::new()
+        } else {
+            reqwest::Certificate::from_pem_bundle(&settings.extra_roots_pem)
+                .map_err(|e| format!("extra root certificates are not valid PEM: {e}"))?
+        };
+        let build = |insecure: bool| {
+            let mut builder = reqwest::Client::builder()
+                .user_agent(settings.user_agent.clone())
+                .dns_resolver(resolver.clone())
+                // A proxy would resolve names itself, past the guard.
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_gzip()
+                .no_brotli()
+                .no_deflate()
+                .connect_timeout(settings.connect_timeout)
+                .timeout(settings.request_timeout)
+                .pool_max_idle_per_host(1)
+                .pool_idle_timeout(Duration::from_secs(15))
+                .tls_info(true)
+                .tls_certs_merge(roots.clone());
+            if insecure {
+                builder = builder.tls_danger_accept_invalid_certs(true);
+            }
+            builder
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        };
+        Ok(Self {
+            secure: build(false)?,
+            insecure: build(true)?,
+            resolver,
+            gate,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The resolver.
+    pub fn resolver(&self) -> &GuardedResolver {
+        &self.resolver
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &FetchSettings {
+        &self.settings
+    }
+
+    /// GET `url`, following redirects by hand.
+    pub async fn fetch(&self, start: &Url, options: FetchOptions<'_>) -> Result<Fetched, FetchError> {
+        let max_redirects = options.max_redirects.map_or(self.settings.max_redirects, |m| {
+            m.min(self.settings.max_redirects)
+        });
+        let mut url = start.clone();
+        let mut redirects: Vec<Hop> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut total = Duration::ZERO;
+        loop {
+            if !seen.insert(url.as_str().to_owned()) {
+                let mut chain: Vec<&str> = redirects.iter().map(|h| h.url.as_str()).collect();
+                chain.push(url.as_str());
+                return Err(FetchError::RedirectLoop {
+                    chain: chain.join(" -> "),
+                });
+            }
+            if !redirects.is_empty()
+                && let Some(stop) = options.stop_at
+                && stop(&url)
+            {
+                return Ok(Fetched::StoppedAt { url, redirects });
+            }
+            let response = self.send(&url, &options).await?;
+            total += response.elapsed;
+            let status = response.status;
+            if status.is_redirection()
+                && let Some(location) = response.location.clone()
+            {
+                redirects.push(Hop {
+                    url: url.to_string(),
+                    status: status.as_u16(),
+                });
+                let next = url
+                    .join(location.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                    .ok_or_else(|| FetchError::BadRedirect {
+                        url: url.to_string(),
+                        location: location.chars().take(200).collect(),
+                    })?;
+                if redirects.len() > max_redirects {
+                    return Err(FetchError::TooManyRedirects {
+                        url: start.to_string(),
+                        max: max_redirects,
+                    });
+                }
+                url = next;
+                continue;
+            }
+            let limit = self.settings.max_decompressed_bytes;
+            let encoding = response.header("content-encoding").map(str::to_owned);
+            let content_type = response.header("content-type").map(str::to_owned);
+            let wire = response.body;
+            let wire_bytes = wire.len();
+            let decoded = tokio::task::spawn_blocking(move || {
+                decode::decompress(encoding.as_deref(), wire, limit)
+                    .map(|bytes| decode::decode_text(&bytes, content_type.as_deref()))
+            })
+            .await
+            .map_err(|e| FetchError::Transport {
+                url: url.to_string(),
+                detail: format!("decoding task failed: {e}"),
+            })?;
+            let (body, charset) = decoded.map_err(|source| FetchError::Decode {
+                url: url.to_string(),
+                source,
+            })?;
+            return Ok(Fetched::Page(Box::new(Page {
+                url,
+                status: status.as_u16(),
+                headers: response.headers,
+                body,
+                charset,
+                redirects,
+                time_to_first_byte: response.time_to_first_byte,
+                total_time: total,
+                certificate: response.certificate,
+                wire_bytes,
+            })));
+        }
+    }
+
+    /// One request, after waiting for the host's turn.
+    async fn send(&self, url: &Url, options: &FetchOptions<'_>) -> Result<RawResponse, FetchError> {
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let shown = url.to_string();
+        // IP literals never reach the resolver: check them here.
+        if url.domain().is_none() {
+            self.resolver
+                .resolve_host(&host)
+                .await
+                .map_err(|e| resolve_error(&shown, e))?;
+        }
+        let max_body = options.max_body_bytes.map_or(self.settings.max_body_bytes, |m| {
+            m.min(self.settings.max_body_bytes)
+        });
+        let _permit = self.gate.acquire(&host, options.crawl_delay).await;
+        let client = if options.insecure {
+            &self.insecure
+        } else {
+            &self.secure
+        };
+        let started = Instant::now();
+        let mut response = client
+            .get(url.clone())
+            .header(
+                header::ACCEPT,
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            )
+            .header(header::ACCEPT_LANGUAGE, "*")
+            .header(header::ACCEPT_ENCODING, "gzip, deflate, br")
+            .send()
+            .await
+            .map_err(|e| self.request_error(&shown, &e, 0))?;
+        let time_to_first_byte = started.elapsed();
+        let status = response.status();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let certificate = response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|info| info.peer_certificate())
+            .and_then(tls::parse_certificate);
+        let location = status
+            .is_redirection()
+            .then(|| response.headers().get(header::LOCATION))
+            .flatten()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let mut body = Vec::new();
+        if location.is_none() {
+            if response.content_length().is_some_and(|len| len > max_body as u64) {
+                return Err(FetchError::TooLarge {
+                    url: shown,
+                    limit: max_body,
+                });
+            }
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if body.len() + chunk.len() > max_body {
+                            return Err(FetchError::TooLarge {
+                                url: shown,
+                                limit: max_body,
+                            });
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Err(self.request_error(&shown, &e, body.len())),
+                }
+            }
+        }
+        Ok(RawResponse {
+            status,
+            headers,
+            location,
+            body,
+            time_to_first_byte,
+            elapsed: started.elapsed(),
+            certificate,
+        })
+    }
+
+    fn request_error(&self, url: &str, error: &reqwest::Error, received: usize) -> FetchError {
+        let url = url.to_owned();
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(e) = source {
+            if let Some(resolve) = e.downcast_ref::<ResolveError>() {
+                return resolve_error(&url, resolve.clone());
+            }
+            source = e.source();
+        }
+        if let Some(tls) = tls::find_tls_error(error) {
+            return match tls::describe_tls_error(tls) {
+                Some(reason) => FetchError::Certificate { url, reason },
+                None => FetchError::Handshake {
+                    url,
+                    detail: tls.to_string(),
+                },
+            };
+        }
+        if error.is_timeout() && !error.is_connect() {
+            return FetchError::Timeout {
+                url,
+                seconds: self.settings.request_timeout.as_secs(),
+                received,
+            };
+        }
+        let detail = innermost(error);
+        if error.is_connect() {
+            return FetchError::Connect { url, detail };
+        }
+        FetchError::Transport { url, detail }
+    }
+}
+
+fn resolve_error(url: &str, error: ResolveError) -> FetchError {
+    let url = url.to_owned();
+    match error {
+        ResolveError::Refused(source) => FetchError::Refused { url, source },
+        ResolveError::NotFound { detail, .. } => FetchError::NoSuchHost { url, detail },
+        ResolveError::Failed { detail, .. } => FetchError::Dns { url, detail },
+    }
+}
+
+/// The most specific message in an error chain.
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        last = e.to_string();
+        source = e.source();
+    }
+    last.chars().take(300).collect()
+}
+
+struct RawResponse {
+    status: StatusCode,
+    headers: Vec<(String, String)>,
+    location: Option<String>,
+    body: Vec<u8>,
+    time_to_first_byte: Duration,
+    elapsed: Duration,
+    certificate: Option<CertificateFacts>,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
