@@ -21,6 +21,7 @@ use serde::Deserialize;
 use self::audit::RawAudit;
 
 mod audit;
+mod score;
 
 /// The defaults, compiled in so the binary runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -74,6 +75,8 @@ pub struct Settings {
     pub import: ImportSettings,
     /// The audit stage (`[audit]`).
     pub audit: prospector_jobs::audit::AuditSettings,
+    /// Scoring weights and tiers (`[score]`).
+    pub score: prospector_jobs::score::ScoreConfig,
     /// The discover stage: provider, prices, qualification.
     pub discover: DiscoverSettings,
     /// The discovery autopilot's switch and daily target.
@@ -273,6 +276,8 @@ struct RawSettings {
     analytics: RawAnalytics,
     import: RawImport,
     audit: RawAudit,
+    #[serde(default)]
+    score: score::RawScore,
     discover: crate::discovery::RawDiscover,
     autopilot: crate::discovery::RawAutopilot,
     #[serde(default)]
@@ -624,6 +629,7 @@ impl Settings {
         }
 
         let audit = audit::parse(raw.audit)?;
+        let score = score::parse(raw.score)?;
         if let Some(stage) = stages.get(Stage::Audit.queue()) {
             audit::check_timeouts(&audit, stage)?;
         }
@@ -639,6 +645,7 @@ impl Settings {
             analytics,
             import,
             audit,
+            score,
             discover,
             autopilot,
             stages,
@@ -1202,6 +1209,43 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("tech_scan.allow_networks"), "{err}");
+    }
+
+    #[test]
+    fn score_weights_are_checked() {
+        let ok = load_with(&[
+            ("PROSPECTOR__SCORE__POINTS__NO_HTTPS", "20"),
+            ("PROSPECTOR__SCORE__HOT", "70"),
+        ])
+        .unwrap();
+        assert_eq!(ok.score.points[&prospector_jobs::score::Rule::NoHttps], 20);
+        assert_eq!(ok.score.tiers.hot, 70);
+        for (var, value, key) in [
+            (
+                "PROSPECTOR__SCORE__POINTS__NO_HTTPS",
+                "-5",
+                "score.points.no_https",
+            ),
+            (
+                "PROSPECTOR__SCORE__POINTS__MODERN_SITE",
+                "10",
+                "score.points.modern_site",
+            ),
+            (
+                "PROSPECTOR__SCORE__POINTS__FAST_FOOD",
+                "1",
+                "score.points.fast_food",
+            ),
+            (
+                "PROSPECTOR__SCORE__COMPONENTS__MODERNITY",
+                "30",
+                "score.components",
+            ),
+            ("PROSPECTOR__SCORE__WARM", "90", "score.hot"),
+        ] {
+            let err = load_with(&[(var, value)]).expect_err(var).to_string();
+            assert!(err.contains(key), "{var}={value}: `{err}` should name {key}");
+        }
     }
 
     #[test]

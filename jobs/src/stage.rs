@@ -64,8 +64,10 @@ impl Stage {
     /// Whether this stage has a handler that workers can run.
     pub fn is_built(self) -> bool {
         match self {
-            Stage::SnapshotAnalytics | Stage::Discover | Stage::TechScan | Stage::Audit => true,
-            Stage::Score | Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => false,
+            Stage::SnapshotAnalytics | Stage::Discover | Stage::TechScan | Stage::Audit | Stage::Score => {
+                true
+            }
+            Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => false,
         }
     }
 

@@ -1,7 +1,6 @@
 //! One module per subcommand; [`run`] dispatches.
 
 mod bench;
-mod demo;
 mod grid;
 mod import;
 mod jobs;

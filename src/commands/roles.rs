@@ -6,8 +6,7 @@ use anyhow::Context;
 use prospector_jobs::Stage;
 use tokio::net::TcpListener;
 
-use super::demo;
-use crate::{application::Application, config::Settings, worker_pool::PoolError};
+use crate::{application::Application, config::Settings, demo::Demo, worker_pool::PoolError};
 
 pub async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {
     let app = Application::connect_and_migrate(settings).await?;
@@ -92,11 +91,12 @@ pub async fn run_all(
 ) -> anyhow::Result<ExitCode> {
     check_built(stages)?;
     let address = address.unwrap_or(settings.admin.bind);
-    let demo_token = if demo {
-        demo::ensure_token(&mut settings)
+    let demo = if demo {
+        Some(Demo::start(tokio_util::sync::CancellationToken::new()).await?)
     } else {
         None
     };
+    let demo_token = demo.as_ref().and_then(|d| d.configure(&mut settings));
     let app = Application::connect_and_migrate(settings).await?;
     app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
     let listener = bind(address).await?;
@@ -117,8 +117,10 @@ pub async fn run_all(
         let app = app.clone();
         tokio::spawn(async move { app.run_scheduler().await })
     };
-    if demo {
-        demo::show(&app, local, demo_token.as_deref()).await?;
+    if let Some(demo) = &demo
+        && let Err(e) = demo.run(&app, local, demo_token.as_deref()).await
+    {
+        tracing::error!(error = %crate::worker_pool::error_chain(e.as_ref()), "the demo did not complete");
     }
     let workers = pool.run().await;
     app.shutdown.trigger();

@@ -26,17 +26,27 @@ pub(super) fn parse(raw: RawScore) -> Result<ScoreConfig, ConfigError> {
         let component = Component::ALL
             .into_iter()
             .find(|c| c.as_str() == name)
-            .ok_or_else(|| invalid(format!("score.components.{name}"), "not a score component (technical_health, modernity, business_value, engagement)"))?;
+            .ok_or_else(|| {
+                invalid(
+                    format!("score.components.{name}"),
+                    "not a score component (technical_health, modernity, business_value, engagement)",
+                )
+            })?;
         config.caps.insert(component, max);
     }
     let total: u32 = config.caps.values().map(|v| u32::from(*v)).sum();
     if total != 100 {
-        return Err(invalid("score.components", format!("the component maxima must add up to 100 (they add up to {total})")));
+        return Err(invalid(
+            "score.components",
+            format!("the component maxima must add up to 100 (they add up to {total})"),
+        ));
     }
     let rules: BTreeMap<&str, Rule> = Rule::ALL.iter().map(|r| (r.code(), *r)).collect();
     for (code, points) in raw.points {
         let key = format!("score.points.{code}");
-        let rule = rules.get(code.as_str()).ok_or_else(|| invalid(&key, "not a scoring rule (see docs/scoring.md)"))?;
+        let rule = rules
+            .get(code.as_str())
+            .ok_or_else(|| invalid(&key, "not a scoring rule (see docs/scoring.md)"))?;
         // Problems and signals add, the credit subtracts: that is what keeps
         // "adding a problem never lowers a score" true.
         let allowed = match rule.kind() {
@@ -44,7 +54,10 @@ pub(super) fn parse(raw: RawScore) -> Result<ScoreConfig, ConfigError> {
             FlagKind::Problem | FlagKind::Signal => 0..=100,
         };
         if !allowed.contains(&points) {
-            return Err(invalid(&key, format!("must be within {}..={}", allowed.start(), allowed.end())));
+            return Err(invalid(
+                &key,
+                format!("must be within {}..={}", allowed.start(), allowed.end()),
+            ));
         }
         config.points.insert(*rule, points);
     }

@@ -28,7 +28,8 @@ use std::{
 use apalis::prelude::{BackendExt, Strategy, WorkerBuilder, WorkerBuilderExt, WorkerContext};
 use apalis_postgres::PostgresStorage;
 use prospector_jobs::{
-    BenchJob, Enqueuer, Handler, SnapshotAnalytics, Stage, TechScanDeps, pipeline::ScanTech,
+    BenchJob, Enqueuer, Handler, SnapshotAnalytics, Stage, TechScanDeps,
+    pipeline::{ScanTech, ScoreProspect},
     snapshot_analytics::AnalyticsDeps,
 };
 use prospector_jobs::{audit::AuditDeps, pipeline::AuditPage};
@@ -192,9 +193,11 @@ impl WorkerPool {
                 self.spawn_queue::<ScanTech>(deps);
                 Ok(())
             }
-            Stage::Score | Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => {
-                Err(PoolError::NotBuilt(stage))
+            Stage::Score => {
+                self.spawn_queue::<ScoreProspect>(self.settings.score.clone());
+                Ok(())
             }
+            Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => Err(PoolError::NotBuilt(stage)),
         }
     }
 

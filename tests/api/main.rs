@@ -9,6 +9,7 @@ mod discover;
 mod faults;
 mod helpers;
 mod import;
+mod pipeline;
 mod providers;
 mod queue;
 mod scan;

@@ -18,8 +18,78 @@
 pub mod algorithm;
 pub mod eol;
 pub mod facts;
+mod queries;
+
+use chrono::Utc;
 
 pub use algorithm::{
     ALGORITHM_VERSION, Component, FlagKind, ReasonFlag, Rule, ScoreCard, ScoreConfig, Tier, Tiers, score,
 };
 pub use facts::ScoreFacts;
+pub use queries::{load_facts, upsert_score};
+
+use crate::{
+    pipeline::{self, AdvanceError, ScoreProspect},
+    runtime::{Handler, JobContext, StageError, is_transient_db_error},
+};
+
+/// Why a prospect could not be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    /// The prospect does not exist (deleted since the job was queued).
+    #[error("prospect {0} does not exist")]
+    UnknownProspect(i64),
+    /// Reading or writing failed.
+    #[error("database error while scoring prospect {prospect}")]
+    Database {
+        /// The prospect.
+        prospect: i64,
+        /// Cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Enqueueing the next stage failed.
+    #[error(transparent)]
+    Advance(#[from] AdvanceError),
+}
+
+impl StageError for ScoreError {
+    fn is_permanent(&self) -> bool {
+        match self {
+            ScoreError::UnknownProspect(_) => true,
+            ScoreError::Database { source, .. } => !is_transient_db_error(source),
+            ScoreError::Advance(AdvanceError::Database(e)) => !is_transient_db_error(e),
+            ScoreError::Advance(AdvanceError::Enqueue(crate::EnqueueError::Database { source, .. })) => {
+                !is_transient_db_error(source)
+            }
+            ScoreError::Advance(_) => true,
+        }
+    }
+}
+
+impl Handler for ScoreProspect {
+    type Deps = ScoreConfig;
+    type Error = ScoreError;
+
+    #[tracing::instrument(skip_all, fields(prospect.id = self.prospect_id))]
+    async fn handle(self, ctx: &JobContext, config: &ScoreConfig) -> Result<(), ScoreError> {
+        let prospect = self.prospect_id;
+        let db = |source| ScoreError::Database { prospect, source };
+        let mut tx = ctx.pool.begin().await.map_err(db)?;
+        let facts = load_facts(&mut *tx, prospect, Utc::now().date_naive())
+            .await
+            .map_err(db)?
+            .ok_or(ScoreError::UnknownProspect(prospect))?;
+        let card = score(&facts, config);
+        upsert_score(&mut tx, prospect, &card).await.map_err(db)?;
+        pipeline::advance(&mut tx, &ctx.enqueuer, &self, &[]).await?;
+        tx.commit().await.map_err(db)?;
+        tracing::info!(
+            score = card.score.get(),
+            tier = card.tier.as_str(),
+            flags = card.flags.len(),
+            "prospect scored"
+        );
+        Ok(())
+    }
+}

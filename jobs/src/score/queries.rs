@@ -94,11 +94,19 @@ struct RawEvidence {
     key: Option<String>,
     #[serde(default)]
     matched: String,
+    #[serde(default)]
+    version: Option<String>,
 }
 
-/// `meta generator "WordPress 4.9.8"`, `header x-powered-by "PHP/7.4.33"`.
+/// `the generator meta tag: "WordPress 4.9.8"`, `the x-powered-by header:
+/// "PHP/7.4.33"`: the evidence that showed the version, else the first.
 fn describe(detection: &RawDetection) -> String {
-    match detection.evidence.first() {
+    let shown = detection
+        .evidence
+        .iter()
+        .find(|e| e.version.is_some() && e.version == detection.version)
+        .or_else(|| detection.evidence.first());
+    match shown {
         Some(e) => {
             let place = match (e.field.as_str(), &e.key) {
                 ("header", Some(key)) => format!("the {key} header"),
@@ -166,7 +174,10 @@ fn facts_from(row: FactsRow, today: NaiveDate) -> ScoreFacts {
         }
     } else if row.is_parked == Some(true) {
         Website::Parked {
-            detail: row.parked_reason.clone().unwrap_or_else(|| "a parking page".to_owned()),
+            detail: row
+                .parked_reason
+                .clone()
+                .unwrap_or_else(|| "a parking page".to_owned()),
         }
     } else if row.is_social_only == Some(true) {
         Website::SocialOnly {
@@ -245,7 +256,11 @@ fn facts_from(row: FactsRow, today: NaiveDate) -> ScoreFacts {
 }
 
 /// Store a score card and stamp the prospect.
-pub async fn upsert_score(conn: &mut PgConnection, prospect_id: i64, card: &ScoreCard) -> Result<(), sqlx::Error> {
+pub async fn upsert_score(
+    conn: &mut PgConnection,
+    prospect_id: i64,
+    card: &ScoreCard,
+) -> Result<(), sqlx::Error> {
     let flags = serde_json::to_value(&card.flags).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query!(
         r#"
@@ -275,9 +290,12 @@ pub async fn upsert_score(conn: &mut PgConnection, prospect_id: i64, card: &Scor
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!("UPDATE prospects SET last_score_at = now() WHERE id = $1", prospect_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE prospects SET last_score_at = now() WHERE id = $1",
+        prospect_id
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -293,7 +311,8 @@ mod tests {
             "detections": [
                 {"name": "WordPress", "version": "4.9.8", "confidence": 100,
                  "categories": [{"id": 1, "name": "CMS"}],
-                 "evidence": [{"field": "meta", "key": "generator", "pattern": "x", "matched": "WordPress 4.9.8", "confidence": 100}]},
+                 "evidence": [{"field": "html", "pattern": "y", "matched": "/wp-content/", "confidence": 100},
+                              {"field": "meta", "key": "generator", "pattern": "x", "matched": "WordPress 4.9.8", "confidence": 100, "version": "4.9.8"}]},
                 {"name": "PHP", "confidence": 100, "categories": [{"id": 27, "name": "Programming languages"}],
                  "evidence": [], "implied_by": ["WordPress"]},
                 {"name": "Maybe", "confidence": 25, "categories": [], "evidence": []}
