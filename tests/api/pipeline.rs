@@ -384,6 +384,20 @@ async fn a_crashing_browser_is_retried_and_counted_once() {
         .unwrap()
         .unwrap();
     assert_eq!((batch.processed_items, batch.failed_items), (1, 0));
+    // The queue acknowledges a run after its transaction: wait for it.
+    wait_for(
+        Duration::from_secs(20),
+        "the audit job to be acknowledged",
+        || async {
+            count(
+                app.pool(),
+                "SELECT count(*) FROM apalis.jobs WHERE job_type = 'audit' AND status = 'Done'",
+            )
+            .await
+                == 1
+        },
+    )
+    .await;
     let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM apalis.jobs WHERE job_type = 'audit'")
         .fetch_one(app.pool())
         .await
