@@ -228,6 +228,16 @@ pub enum ScheduledJob {
     /// Run the discovery autopilot: claim the next territories, enqueue a
     /// `discover` job for each.
     DiscoverAutopilot(AutopilotConfig),
+    /// Start a batch over digital prospects whose tech scan is older than
+    /// `older_than` (or missing), through `stages`.
+    Rescan {
+        /// Age from which a profile is stale.
+        older_than: Duration,
+        /// Stages of the batch (score is appended after tech_scan/audit).
+        stages: Vec<Stage>,
+        /// At most this many prospects per slot, stalest first.
+        limit: Option<i64>,
+    },
 }
 
 impl ScheduledJob {
@@ -236,6 +246,7 @@ impl ScheduledJob {
         match self {
             ScheduledJob::SnapshotAnalytics { .. } => Stage::SnapshotAnalytics,
             ScheduledJob::DiscoverAutopilot(_) => Stage::Discover,
+            ScheduledJob::Rescan { stages, .. } => stages.first().copied().unwrap_or(Stage::TechScan),
         }
     }
 }
@@ -795,15 +806,52 @@ fn scheduled_job(
                 crate::discovery::autopilot_config(discover, autopilot, analytics.time_zone, targets_per_run),
             ))
         }
-        Stage::TechScan
-        | Stage::Audit
-        | Stage::Score
-        | Stage::BuildSite
-        | Stage::Screenshot
-        | Stage::SendEmail => Err(invalid(
-            format!("{key}.stage"),
-            format!("the {stage} stage cannot be scheduled yet"),
-        )),
+        Stage::TechScan => {
+            allow_only(&["older_than", "stages", "limit"])?;
+            let older_than = duration(
+                &format!("{key}.args.older_than"),
+                args.get("older_than").map_or("30d", String::as_str),
+            )?;
+            let stages = match args.get("stages") {
+                None => vec![Stage::TechScan, Stage::Audit, Stage::Score],
+                Some(list) => list
+                    .split(',')
+                    .map(|s| Stage::from_str(s.trim()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| invalid(format!("{key}.args.stages"), e.to_string()))?,
+            };
+            if stages.first() != Some(&Stage::TechScan) {
+                return Err(invalid(
+                    format!("{key}.args.stages"),
+                    "a re-scan starts with tech_scan (e.g. \"tech_scan,audit,score\")",
+                ));
+            }
+            crate::scan::plan_stages(&stages)
+                .map_err(|e| invalid(format!("{key}.args.stages"), e.to_string()))?;
+            let limit = match args.get("limit") {
+                None => None,
+                Some(raw) => match raw.trim().parse::<i64>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => {
+                        return Err(invalid(
+                            format!("{key}.args.limit"),
+                            format!("`{raw}` is not a positive number"),
+                        ));
+                    }
+                },
+            };
+            Ok(ScheduledJob::Rescan {
+                older_than,
+                stages,
+                limit,
+            })
+        }
+        Stage::Audit | Stage::Score | Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => {
+            Err(invalid(
+                format!("{key}.stage"),
+                format!("the {stage} stage cannot be scheduled yet"),
+            ))
+        }
     }
 }
 
@@ -1057,7 +1105,7 @@ mod tests {
             assert!(settings.stages.contains_key(stage.queue()), "{stage}");
         }
         assert_eq!(settings.stage("tech_scan").max_attempts, 3);
-        assert_eq!(settings.schedules.len(), 3);
+        assert_eq!(settings.schedules.len(), 4);
         assert!(settings.admin.token.is_none());
     }
 

@@ -20,7 +20,7 @@ use prospector_jobs::{
     pipeline::{AuditPage, ScanTech, ScoreProspect},
     scan_jobs::{self, BatchItem, BatchKind},
 };
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 pub use queries::ProspectFilter;
 
@@ -92,9 +92,24 @@ pub async fn start_batch(
     stages: &[Stage],
     description: &str,
 ) -> Result<Started, ScanError> {
+    let mut tx = pool.begin().await?;
+    let started = start_batch_in(&mut tx, enqueuer, kind, filter, stages, description).await?;
+    tx.commit().await?;
+    Ok(started)
+}
+
+/// [`start_batch`] in the caller's transaction (the re-scan schedule
+/// starts its batch in the transaction that claims the slot).
+pub async fn start_batch_in(
+    tx: &mut PgConnection,
+    enqueuer: &Enqueuer,
+    kind: BatchKind,
+    filter: &ProspectFilter,
+    stages: &[Stage],
+    description: &str,
+) -> Result<Started, ScanError> {
     let stages = plan_stages(stages)?;
     let needs_site = matches!(stages.first(), Some(Stage::TechScan | Stage::Audit));
-    let mut tx = pool.begin().await?;
     let ids = queries::select_prospects(&mut *tx, filter, needs_site).await?;
     if ids.is_empty() {
         return Err(ScanError::NothingToScan);
@@ -119,25 +134,24 @@ pub async fn start_batch(
                     .iter()
                     .map(|id| ScanTech::new(*id, item(*id), then.clone()))
                     .collect();
-                enqueuer.enqueue_many(&mut tx, &jobs).await?;
+                enqueuer.enqueue_many(tx, &jobs).await?;
             }
             Stage::Audit => {
                 let jobs: Vec<AuditPage> = chunk
                     .iter()
                     .map(|id| AuditPage::new(*id, item(*id), then.clone()))
                     .collect();
-                enqueuer.enqueue_many(&mut tx, &jobs).await?;
+                enqueuer.enqueue_many(tx, &jobs).await?;
             }
             _ => {
                 let jobs: Vec<ScoreProspect> = chunk
                     .iter()
                     .map(|id| ScoreProspect::new(*id, item(*id), then.clone()))
                     .collect();
-                enqueuer.enqueue_many(&mut tx, &jobs).await?;
+                enqueuer.enqueue_many(tx, &jobs).await?;
             }
         }
     }
-    tx.commit().await?;
     Ok(Started {
         scan_job_id,
         prospects: ids.len(),

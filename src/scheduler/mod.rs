@@ -18,6 +18,7 @@ use chrono::{DateTime, Days, Timelike, Utc};
 use prospector_jobs::{
     EnqueueOptions, Enqueuer, SnapshotAnalytics,
     discover::{AutopilotConfig, autopilot},
+    scan_jobs::BatchKind,
 };
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +54,15 @@ pub enum SlotJob {
     SnapshotAnalytics(SnapshotAnalytics),
     /// An autopilot run (its jobs depend on the grid at that moment).
     DiscoverAutopilot(AutopilotConfig),
+    /// A re-scan batch over the profiles stale at that moment.
+    Rescan {
+        /// Age from which a profile is stale.
+        older_than: Duration,
+        /// Stages of the batch.
+        stages: Vec<prospector_jobs::Stage>,
+        /// At most this many prospects.
+        limit: Option<i64>,
+    },
 }
 
 /// The job for one slot of a schedule.
@@ -67,6 +77,15 @@ pub fn job_for_slot(spec: &ScheduleSpec, slot: DateTime<Utc>) -> SlotJob {
             SlotJob::SnapshotAnalytics(SnapshotAnalytics { date })
         }
         ScheduledJob::DiscoverAutopilot(config) => SlotJob::DiscoverAutopilot(config.clone()),
+        ScheduledJob::Rescan {
+            older_than,
+            stages,
+            limit,
+        } => SlotJob::Rescan {
+            older_than: *older_than,
+            stages: stages.clone(),
+            limit: *limit,
+        },
     }
 }
 
@@ -91,6 +110,9 @@ pub enum FireError {
     /// The autopilot failed.
     #[error(transparent)]
     Autopilot(#[from] autopilot::AutopilotError),
+    /// The re-scan batch could not start.
+    #[error("the re-scan batch could not start")]
+    Rescan(#[source] crate::scan::ScanError),
 }
 
 /// Runs schedules until stopped.
@@ -139,6 +161,38 @@ impl Scheduler {
                 .await?
                 .job_id()
                 .map(str::to_owned),
+            SlotJob::Rescan {
+                older_than,
+                stages,
+                limit,
+            } => {
+                let filter = crate::scan::stale_filter(older_than, limit);
+                let description = format!(
+                    "re-scan of profiles older than {} ({})",
+                    humantime::format_duration(older_than),
+                    spec.name
+                );
+                match crate::scan::start_batch_in(
+                    &mut tx,
+                    &self.enqueuer,
+                    BatchKind::Rescan,
+                    &filter,
+                    &stages,
+                    &description,
+                )
+                .await
+                {
+                    Ok(started) => {
+                        tracing::info!(schedule = %spec.name, scan_job.id = started.scan_job_id, prospects = started.prospects, "re-scan batch started");
+                        None
+                    }
+                    Err(crate::scan::ScanError::NothingToScan) => {
+                        tracing::info!(schedule = %spec.name, "no stale profile to re-scan");
+                        None
+                    }
+                    Err(e) => return Err(FireError::Rescan(e)),
+                }
+            }
             SlotJob::DiscoverAutopilot(config) => {
                 let run =
                     autopilot::run_autopilot(&mut tx, &self.enqueuer, &config, &self.claimant, slot).await?;

@@ -133,3 +133,54 @@ async fn firing_the_same_slot_twice_enqueues_once() {
         "00:10 on the 23rd snapshots the 22nd"
     );
 }
+
+#[tokio::test]
+async fn the_rescan_schedule_starts_a_batch_over_stale_profiles() {
+    let app = TestApp::spawn().await;
+    sqlx::raw_sql(
+        "INSERT INTO prospects (domain_name, last_tech_scan_at) VALUES
+            ('never.lu', NULL), ('old.lu', now() - interval '40 days'), ('fresh.lu', now() - interval '1 day');
+         INSERT INTO prospects (channel, business_name) VALUES ('offline', 'No site');",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let spec = app
+        .app
+        .settings
+        .schedules
+        .iter()
+        .find(|s| s.name == "rescan-stale-profiles")
+        .cloned()
+        .expect("the default re-scan schedule");
+    let scheduler = Scheduler::new(
+        app.pool().clone(),
+        app.app.enqueuer.clone(),
+        vec![spec.clone()],
+        Duration::ZERO,
+        "t".into(),
+    );
+    let slot = Utc.with_ymd_and_hms(2026, 11, 22, 2, 0, 0).unwrap();
+
+    assert_eq!(scheduler.fire(&spec, slot).await.unwrap(), Fired::Claimed);
+    assert_eq!(scheduler.fire(&spec, slot).await.unwrap(), Fired::AlreadyClaimed);
+
+    let batch = prospector_jobs::scan_jobs::list_recent(app.pool(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(batch.job_type, "rescan");
+    assert_eq!(
+        batch.total_items, 2,
+        "the never-scanned and the 40-day-old profile"
+    );
+    assert_eq!(batch.stages, vec!["tech_scan", "audit", "score"]);
+    assert_eq!(
+        count(
+            app.pool(),
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'tech_scan'"
+        )
+        .await,
+        2
+    );
+}
