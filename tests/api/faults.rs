@@ -268,3 +268,140 @@ async fn workers_exit_non_zero_when_the_database_stays_unreachable() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn sigterm_hands_back_fetched_jobs_that_had_not_started() {
+    // One job runs at a time but five are fetched at once.
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let batch = enqueue_batch(&pool, 5, 1_500).await;
+    let mut worker = command(&db.url)
+        .args(["bench", "work"])
+        .env("PROSPECTOR__STAGES__BENCH__WORKERS", "1")
+        .env("PROSPECTOR__STAGES__BENCH__CONCURRENCY", "1")
+        .env("PROSPECTOR__STAGES__BENCH__BATCH_SIZE", "5")
+        .env("PROSPECTOR__QUEUE__SHUTDOWN_GRACE", "10s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = worker.id().unwrap();
+    wait_for(
+        Duration::from_secs(20),
+        "the worker to hold the five jobs",
+        || async { locked_by_process(&pool, pid).await.len() == 5 },
+    )
+    .await;
+
+    signal(&worker, Signal::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(20), worker.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+
+    // The running one finished; the four waiting in the worker went back.
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM apalis.jobs WHERE status = 'Done'").await,
+        1
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM apalis.jobs WHERE status = 'Pending'").await,
+        4
+    );
+    assert!(locked_by_process(&pool, pid).await.is_empty());
+    let summary = scan_jobs::get_batch(&pool, batch).await.unwrap().unwrap();
+    assert_eq!((summary.processed_items, summary.failed_items), (1, 0));
+}
+
+/// Process ids whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sigterm_stops_a_running_audit_and_leaves_no_browser_behind() {
+    // A page that never answers keeps Lighthouse and Chromium busy.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let router = axum::Router::new().fallback(|| async {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            "late"
+        });
+        axum::serve(listener, router).await
+    });
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    sqlx::query("INSERT INTO prospects (domain_name, website_url, has_website) VALUES ('hang.lu', $1, true)")
+        .bind(format!("http://{address}/"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let enqueuer = Enqueuer::new(settings("postgres://unused/x").queue_policies());
+    let mut conn = pool.acquire().await.unwrap();
+    let prospect: i64 = sqlx::query_scalar("SELECT id FROM prospects")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    enqueuer
+        .enqueue(
+            &mut conn,
+            &prospector_jobs::pipeline::AuditPage::new(prospect, None, vec![]),
+        )
+        .await
+        .unwrap();
+    drop(conn);
+    let work_dir = tempfile::tempdir().unwrap();
+    let marker = work_dir.path().display().to_string();
+    let mut worker = command(&db.url)
+        .args(["work", "--stages", "audit"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PROSPECTOR__AUDIT__LIGHTHOUSE__WORK_DIR", &marker)
+        .env("PROSPECTOR__QUEUE__SHUTDOWN_GRACE", "2s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        Duration::from_secs(60),
+        "Chromium to be auditing the page",
+        || async {
+            processes_mentioning(&marker).iter().any(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains("chrom"))
+                    .unwrap_or(false)
+            })
+        },
+    )
+    .await;
+
+    signal(&worker, Signal::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(30), worker.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+
+    // No Chromium or Lighthouse of this worker survives it.
+    wait_for(
+        Duration::from_secs(10),
+        "the browser processes to be gone",
+        || async { processes_mentioning(&marker).is_empty() },
+    )
+    .await;
+    // The interrupted audit is back on the queue, not failed.
+    let state: String = sqlx::query_scalar("SELECT status FROM apalis.jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "Pending");
+}

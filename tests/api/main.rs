@@ -5,13 +5,16 @@
 mod admin;
 mod analytics;
 mod audit;
+mod cluster;
 mod discover;
 mod faults;
 mod helpers;
 mod import;
+mod observability;
 mod pipeline;
 mod providers;
 mod queue;
+mod scale;
 mod scan;
 mod scheduler;
 mod schema;

@@ -1,0 +1,178 @@
+//! /metrics scraped by a real Prometheus server, and checked by promtool.
+
+use std::{process::Stdio, time::Duration};
+
+use prospector::worker_pool::WorkerPool;
+use prospector_jobs::{SnapshotAnalytics, Stage};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, wait_for};
+
+async fn metrics_text(app: &TestApp) -> String {
+    app.http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn promtool_accepts_the_exposition_and_labels_come_from_closed_sets() {
+    let app = TestApp::spawn().await;
+    let _ = app.get("/api/status").await;
+    let text = metrics_text(&app).await;
+
+    let mut promtool = tokio::process::Command::new("/usr/bin/promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/test installs Debian's prometheus package)");
+    use tokio::io::AsyncWriteExt;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .await
+        .unwrap();
+    let output = promtool.wait_with_output().await.unwrap();
+    let complaints = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && complaints.trim().is_empty(),
+        "promtool: {complaints}\n{text}"
+    );
+
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap());
+            assert!(name.starts_with("prospector_"), "{name}");
+            if kind == "counter" {
+                assert!(name.ends_with("_total"), "counter {name} must end in _total");
+            }
+        }
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        for forbidden in ["prospect_id=", "url=", "domain=", "email=", "job_id="] {
+            assert!(!line.contains(forbidden), "unbounded label in `{line}`");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_real_prometheus_scrapes_queue_depth_and_job_series() {
+    // Arrange: an app with the snapshot stage running, and a job through it.
+    let app = TestApp::spawn().await;
+    let mut workers = WorkerPool::new(
+        app.app.pool.clone(),
+        app.app.settings.clone(),
+        app.app.enqueuer.clone(),
+        app.app.shutdown.clone(),
+        app.app.instance.clone(),
+    );
+    workers.spawn_stage(Stage::SnapshotAnalytics).unwrap();
+    tokio::spawn(workers.run());
+    let mut conn = app.pool().acquire().await.unwrap();
+    app.app
+        .enqueuer
+        .enqueue(
+            &mut conn,
+            &SnapshotAnalytics {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    drop(conn);
+    wait_for(Duration::from_secs(15), "the snapshot job to run", || async {
+        crate::helpers::count(
+            app.pool(),
+            "SELECT count(*) FROM apalis.jobs WHERE status = 'Done'",
+        )
+        .await
+            == 1
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let target = app.address.trim_start_matches("http://").to_owned();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: prospector\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _prometheus = tokio::process::Command::new("/usr/bin/prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus is installed (scripts/test installs Debian's prometheus package)");
+
+    // Act / Assert: Prometheus's HTTP API finds the series.
+    let query = |expr: &'static str| {
+        let client = app.http.clone();
+        let mut url = url::Url::parse(&format!("http://127.0.0.1:{port}/api/v1/query")).unwrap();
+        url.query_pairs_mut().append_pair("query", expr);
+        async move {
+            let Ok(response) = client.get(url).send().await else {
+                return Vec::new();
+            };
+            let body: Value = response.json().await.unwrap_or_default();
+            body["data"]["result"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    for (expr, what) in [
+        (
+            r#"prospector_queue_jobs{queue="snapshot_analytics",state="pending"}"#,
+            "queue depth",
+        ),
+        (
+            r#"prospector_queue_lag_seconds{queue="snapshot_analytics"}"#,
+            "queue lag",
+        ),
+        (
+            r#"prospector_jobs_total{queue="snapshot_analytics",outcome="succeeded"}"#,
+            "job outcomes",
+        ),
+        (
+            r#"prospector_job_duration_seconds_count{queue="snapshot_analytics"}"#,
+            "job durations",
+        ),
+        (r#"prospector_database_up"#, "database up"),
+    ] {
+        wait_for(
+            Duration::from_secs(30),
+            &format!("Prometheus to have {what}"),
+            || async { !query(expr).await.is_empty() },
+        )
+        .await;
+    }
+    let succeeded = query(r#"prospector_jobs_total{queue="snapshot_analytics",outcome="succeeded"}"#).await;
+    assert!(succeeded[0]["value"][1].as_str().unwrap().parse::<f64>().unwrap() >= 1.0);
+    let up = query(r#"up{job="prospector"}"#).await;
+    assert_eq!(up[0]["value"][1], "1");
+}
