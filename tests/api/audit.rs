@@ -20,7 +20,7 @@ use axum::{
     Json, Router,
     extract::{Query, State},
     http::{HeaderMap, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::{Html, IntoResponse, Response},
     routing::get,
 };
 use prospector::{bench::audit_site::AuditSite, config::Settings, worker_pool::PoolError};
@@ -47,6 +47,14 @@ fn work_dir() -> tempfile::TempDir {
 
 fn use_work_dir(settings: &mut Settings, dir: &Path) {
     settings.audit.lighthouse.work_dir = dir.to_path_buf();
+}
+
+/// The sample sites are on loopback, which audits refuse unless allowed.
+fn allow_loopback(settings: &mut Settings) {
+    settings
+        .tech_scan
+        .allow_networks
+        .push("127.0.0.0/8".parse().unwrap());
 }
 
 async fn insert_prospect(pool: &PgPool, domain: &str, website_url: Option<&str>) -> i64 {
@@ -195,7 +203,11 @@ fn assert_in_range(p: &Profile) {
 async fn audits_store_profiles_reports_and_the_heavy_page_scores_worse() {
     // Arrange
     let runs = work_dir();
-    let app = TestApp::spawn_with(|s| use_work_dir(s, runs.path())).await;
+    let app = TestApp::spawn_with(|s| {
+        use_work_dir(s, runs.path());
+        allow_loopback(s);
+    })
+    .await;
     let site = AuditSite::start().await.unwrap();
     let lean = insert_prospect(app.pool(), "lean-bakery.lu", Some(site.url("/lean/").as_str())).await;
     let heavy = insert_prospect(app.pool(), "heavy-bakery.lu", Some(site.url("/heavy/").as_str())).await;
@@ -358,6 +370,7 @@ async fn a_missing_page_fails_once_with_lighthouses_code() {
     let runs = work_dir();
     let app = TestApp::spawn_with(|s| {
         use_work_dir(s, runs.path());
+        allow_loopback(s);
         s.audit.lighthouse.runner = RunnerKind::Cli;
     })
     .await;
@@ -432,13 +445,94 @@ async fn a_worker_will_not_start_the_stage_without_chromium() {
 
 // ----- Processes: timeout and shutdown -----------------------------------------
 
+/// A one-route server on `ip` that counts its requests and answers with
+/// `response`.
+async fn counting_server(
+    ip: &str,
+    response: impl Fn() -> Response + Clone + Send + Sync + 'static,
+) -> (String, Arc<AtomicUsize>, AbortOnDropHandle<()>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    let router = Router::new().route(
+        "/",
+        get(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let response = response.clone();
+            async move { response() }
+        }),
+    );
+    let listener = TcpListener::bind(format!("{ip}:0")).await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (url, hits, AbortOnDropHandle::new(server))
+}
+
+#[tokio::test]
+async fn pages_off_the_public_internet_are_not_audited_even_by_redirect() {
+    // Arrange: a page on 127.0.0.1; a site on 127.0.0.2 that redirects to
+    // the sample site on 127.0.0.1; only 127.0.0.2 is allowed.
+    let runs = work_dir();
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let mut s = settings(&db.url);
+    use_work_dir(&mut s, runs.path());
+    let site = AuditSite::start().await.unwrap();
+    let (inside, inside_hits, _inside) = counting_server("127.0.0.1", || {
+        Html("<html><head><title>Intranet</title></head><body>admin</body></html>").into_response()
+    })
+    .await;
+    let target = site.url("/lean/").to_string();
+    let (outside, outside_hits, _outside) = counting_server("127.0.0.2", move || {
+        (StatusCode::FOUND, [(header::LOCATION, target.clone())]).into_response()
+    })
+    .await;
+    s.tech_scan.allow_networks.push("127.0.0.2/32".parse().unwrap());
+    let deps = AuditDeps::new(&s.audit, &s.tech_scan).unwrap();
+    let direct = insert_prospect(&pool, "inside-bakery.lu", Some(&inside)).await;
+    let redirected = insert_prospect(&pool, "redirecting-bakery.lu", Some(&outside)).await;
+    let ctx = context(&pool, CancellationToken::new());
+
+    // Act
+    let direct_error = AuditPage::new(direct, None, vec![])
+        .handle(&ctx, &deps)
+        .await
+        .expect_err("a loopback page is refused");
+    let redirect_error = AuditPage::new(redirected, None, vec![])
+        .handle(&ctx, &deps)
+        .await
+        .expect_err("a redirect to loopback is refused");
+
+    // Assert: refused for good with the address and the setting named; the
+    // loopback page was never requested; the redirecting site was (the
+    // redirect is only known after the run), and nothing was stored.
+    for error in [&direct_error, &redirect_error] {
+        assert!(matches!(error, AuditError::Reach(_)), "{error}");
+        assert!(error.is_permanent(), "{error}");
+        let reason = error.to_string();
+        assert!(reason.contains("127.0.0.1"), "{reason}");
+        assert!(reason.contains("allow_networks"), "{reason}");
+    }
+    assert_eq!(inside_hits.load(Ordering::SeqCst), 0);
+    assert!(outside_hits.load(Ordering::SeqCst) >= 1);
+    assert!(profile(&pool, direct).await.is_none());
+    assert!(profile(&pool, redirected).await.is_none());
+    let reports: i64 = sqlx::query_scalar("SELECT count(*) FROM prospect_audit_reports")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reports, 0);
+}
+
 async fn handler_with(runner: RunnerKind, timeout: Duration, runs: &Path) -> (TestDb, PgPool, AuditDeps) {
     let db = TestDb::new().await;
     let mut s = settings(&db.url);
     use_work_dir(&mut s, runs);
     s.audit.lighthouse.runner = runner;
     s.audit.timeout = timeout;
-    let deps = AuditDeps::new(&s.audit).unwrap();
+    allow_loopback(&mut s);
+    let deps = AuditDeps::new(&s.audit, &s.tech_scan).unwrap();
     let pool = db.pool().await;
     (db, pool, deps)
 }
@@ -666,7 +760,7 @@ async fn pagespeed_quota_answers_become_retry_after_and_wait() {
         Some("https://www.boulangerie-example.lu/"),
     )
     .await;
-    let deps = AuditDeps::new(&s.audit).unwrap();
+    let deps = AuditDeps::new(&s.audit, &s.tech_scan).unwrap();
     let audit = |deps: AuditDeps| {
         let ctx = context(&pool, CancellationToken::new());
         async move { AuditPage::new(prospect, None, vec![]).handle(&ctx, &deps).await }
@@ -695,7 +789,7 @@ async fn pagespeed_quota_answers_become_retry_after_and_wait() {
     // A local daily quota that is used up: wait without calling Google.
     *psi.mode.lock().unwrap() = PsiMode::Result;
     s.audit.pagespeed.daily_quota = Some(2);
-    let limited = AuditDeps::new(&s.audit).unwrap();
+    let limited = AuditDeps::new(&s.audit, &s.tech_scan).unwrap();
     let calls_before = psi.calls.load(Ordering::SeqCst);
     let local = audit(limited).await.unwrap_err();
     assert!(local.wait().is_some(), "{local}");

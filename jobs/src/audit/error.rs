@@ -3,6 +3,7 @@
 use super::{
     lighthouse::RunnerError,
     pagespeed::PageSpeedError,
+    reach::ReachError,
     report::{InvalidReport, PageError},
     target::TargetError,
 };
@@ -20,6 +21,9 @@ pub enum AuditError {
     /// There is no http(s) URL to audit.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// The page is not on the public internet (or cannot be resolved).
+    #[error(transparent)]
+    Reach(#[from] ReachError),
     /// Lighthouse could not audit the page (its `runtimeError`).
     #[error("Lighthouse could not audit {url}: {} ({})", .error.message, .error.code)]
     Page {
@@ -55,6 +59,7 @@ impl StageError for AuditError {
     fn is_permanent(&self) -> bool {
         match self {
             AuditError::UnknownProspect(_) | AuditError::Target(_) => true,
+            AuditError::Reach(e) => e.is_permanent(),
             AuditError::Page { error, .. } => error.is_permanent(),
             AuditError::PageSpeed(e) => e.is_permanent(),
             AuditError::Runner(_)

@@ -40,11 +40,14 @@ pub mod mobile;
 pub mod pagespeed;
 mod provider;
 pub mod queries;
+pub mod reach;
 pub mod report;
 pub mod settings;
 pub mod target;
 
 use std::time::Duration;
+
+use url::Url;
 
 pub use error::AuditError;
 pub use provider::{AuditProvider, Audited, SetupError};
@@ -55,6 +58,10 @@ pub use settings::{
 use crate::{
     pipeline::{self, AuditPage},
     runtime::{Handler, JobContext},
+    tech_scan::{
+        TechScanSettings,
+        fetch::{AddressGuard, GuardedResolver},
+    },
 };
 
 /// What the audit stage needs besides the database.
@@ -66,16 +73,29 @@ pub struct AuditDeps {
     pub form_factor: FormFactor,
     /// Longest Lighthouse run.
     pub timeout: Duration,
+    /// Resolves and guards the hosts a local Lighthouse run visits.
+    pub resolver: GuardedResolver,
 }
 
 impl AuditDeps {
     /// Dependencies from settings; fails when the provider is not installed.
-    pub fn new(settings: &AuditSettings) -> Result<Self, SetupError> {
+    /// Pages are checked with the tech scan's resolver, address guard and
+    /// overrides (`tech_scan.allow_networks`, `tech_scan.resolve`).
+    pub fn new(settings: &AuditSettings, tech_scan: &TechScanSettings) -> Result<Self, SetupError> {
+        let guard = AddressGuard::new(tech_scan.allow_networks.clone());
+        let resolver = GuardedResolver::new(&tech_scan.dns, tech_scan.resolve.clone(), guard)
+            .map_err(SetupError::Resolver)?;
         Ok(Self {
             provider: AuditProvider::new(settings)?,
             form_factor: settings.form_factor,
             timeout: settings.timeout,
+            resolver,
         })
+    }
+
+    /// Whether pages are loaded on this machine (so must be guarded).
+    fn runs_locally(&self) -> bool {
+        matches!(self.provider, AuditProvider::Lighthouse(_))
     }
 }
 
@@ -89,6 +109,9 @@ impl Handler for AuditPage {
             .await?
             .ok_or(AuditError::UnknownProspect(self.prospect_id))?;
         let url = target::audit_url(target.website_url.as_deref(), target.domain_name.as_deref())?;
+        if deps.runs_locally() {
+            reach::check(&deps.resolver, &url).await?;
+        }
 
         let audit = deps
             .provider
@@ -98,6 +121,17 @@ impl Handler for AuditPage {
             () = ctx.abort.cancelled() => return Err(AuditError::Interrupted),
             audited = audit => audited?,
         };
+        // A redirect to a refused address: the report is of a page that
+        // must not be visited, so it is not kept.
+        if deps.runs_locally()
+            && let Some(landed) = audited
+                .report
+                .final_url
+                .as_deref()
+                .and_then(|u| Url::parse(u).ok())
+        {
+            reach::check(&deps.resolver, &landed).await?;
+        }
         let measurements = match &audited.report.outcome {
             Ok(measurements) => measurements,
             Err(error) => {

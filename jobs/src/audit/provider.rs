@@ -25,6 +25,9 @@ pub enum SetupError {
     /// The HTTP client could not be built.
     #[error("could not build the PageSpeed Insights HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    /// The resolver that guards audited hosts could not be built.
+    #[error("{0}")]
+    Resolver(String),
 }
 
 /// The configured provider.
