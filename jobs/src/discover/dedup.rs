@@ -61,11 +61,19 @@ impl DedupKeys {
 pub fn phone_e164(raw: &str, country: CountryCode) -> Option<String> {
     let region = country.as_str().parse::<country::Id>().ok();
     let number = phonenumber::parse(region, raw).ok()?;
-    if !phonenumber::is_valid(&number) {
+    storable_e164(&number)
+}
+
+/// A valid number in E.164 as `prospects.phone_e164` stores it: `+` and 7
+/// to 15 digits (its CHECK). Valid short numbers (`1640` in Germany) and
+/// national numbers that overflow 15 digits with a long country code are
+/// not storable.
+pub(crate) fn storable_e164(number: &phonenumber::PhoneNumber) -> Option<String> {
+    if !phonenumber::is_valid(number) {
         return None;
     }
     let formatted = number.format().mode(Mode::E164).to_string();
-    (formatted.len() <= 16).then_some(formatted)
+    (8..=16).contains(&formatted.len()).then_some(formatted)
 }
 
 #[cfg(test)]

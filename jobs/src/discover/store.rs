@@ -47,16 +47,20 @@ pub(super) async fn store_page(
     let now = Utc::now();
     let results = fetched.page.results;
 
-    let mut tx = ctx.pool.begin().await?;
+    // Leads are stored in the order of their listing keys: two jobs whose
+    // pages share businesses then lock those rows in the same order and
+    // cannot deadlock (which would fail a job and pay for its page again).
+    let mut leads = Vec::new();
     for (index, record) in fetched.page.records.into_iter().enumerate() {
-        let business = match record {
-            Ok(business) => business,
-            Err(problem) => {
-                problems.push(problem);
-                continue;
-            }
-        };
-        let lead = prepare(business, country, &deps.rules, now);
+        match record {
+            Ok(business) => leads.push((index, prepare(business, country, &deps.rules, now))),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    leads.sort_by_cached_key(|(index, lead)| (lead.keys.listing_key().unwrap_or_default(), *index));
+
+    let mut tx = ctx.pool.begin().await?;
+    for (index, lead) in leads {
         let listing = lead.keys.listing_key().unwrap_or_default();
         if !seen.insert(listing.clone()) {
             problems.push(RecordProblem {
