@@ -264,14 +264,15 @@ fn parse_csv(text: &str, defaults: &RowDefaults) -> Result<(Vec<ParsedRow>, Vec<
         ));
     }
     let mut rows = Vec::new();
+    let mut lines = LineCounter::new(text);
     for record in reader.records() {
         let (line, result) = match record {
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = lines.line_of(e.position().map(|p| p.byte()));
                 (line, Err(format!("unreadable CSV row: {e}")))
             }
             Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line() as usize);
+                let line = lines.line_of(record.position().map(|p| p.byte()));
                 if record.iter().all(str::is_empty) {
                     continue;
                 }
@@ -298,6 +299,51 @@ fn parse_csv(text: &str, defaults: &RowDefaults) -> Result<(Vec<ParsedRow>, Vec<
         rows.push(ParsedRow { line, result });
     }
     Ok((rows, ignored))
+}
+
+/// Line numbers of CSV records, counted here from their byte offsets: the
+/// CSV reader's own count lags one line behind after a CRLF (a Windows
+/// file's rows would each be reported on the line before). A line ends at
+/// CRLF, CR or LF, as it does for the reader.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    /// Offset counted up to, and the line there.
+    at: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            bytes: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the record that the reader placed at `offset`
+    /// (which may be the line break before it; offsets never go back).
+    fn line_of(&mut self, offset: Option<u64>) -> usize {
+        let Some(offset) = offset.and_then(|o| usize::try_from(o).ok()) else {
+            return self.line;
+        };
+        let offset = offset.clamp(self.at, self.bytes.len());
+        let start = offset
+            + self.bytes[offset..]
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+        for (i, b) in self.bytes[self.at..start].iter().enumerate() {
+            let ends_line = match b {
+                b'\n' => true,
+                b'\r' => self.bytes.get(self.at + i + 1) != Some(&b'\n'),
+                _ => false,
+            };
+            self.line += usize::from(ends_line);
+        }
+        self.at = start;
+        self.line
+    }
 }
 
 fn parse_jsonl(text: &str, defaults: &RowDefaults) -> Vec<ParsedRow> {

@@ -61,11 +61,11 @@ impl Domain {
             Some(Host::Ipv4(_) | Host::Ipv6(_)) => return Err(DomainError::IpAddress(shown())),
             None => return Err(DomainError::Invalid(shown(), "it has no host")),
         };
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let host = match host.strip_prefix("www.") {
-            Some(rest) if rest.contains('.') => rest.to_owned(),
-            _ => host,
-        };
+        let mut host = host.trim_end_matches('.').to_ascii_lowercase();
+        // Every leading `www.`, so that parsing the result gives it back.
+        while let Some(rest) = host.strip_prefix("www.").filter(|rest| rest.contains('.')) {
+            host = rest.to_owned();
+        }
         validate_host(&host).map_err(|why| DomainError::Invalid(shown(), why))?;
         Ok(Self(host))
     }

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 
+/// Longest address accepted.
+const MAX_LEN: usize = 254;
+
 /// Why a string is not an e-mail address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{input}` is not a valid e-mail address: {reason}")]
@@ -45,6 +48,11 @@ impl EmailAddress {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();
         if domain.is_empty() || domain.len() > 253 || !domain.contains('.') {
             return Err(err("its domain is not a full host name"));
+        }
+        // RFC 5321's limit on a path, which also keeps `prospects.email`
+        // (VARCHAR(255)) from refusing it.
+        if local.len() + 1 + domain.len() > MAX_LEN {
+            return Err(err("it is longer than 254 characters"));
         }
         for label in domain.split('.') {
             let ok = !label.is_empty()

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use phonenumber::{Mode, country};
+use phonenumber::country;
 use regex::Regex;
 
 #[allow(clippy::unwrap_used)] // constant patterns
@@ -30,10 +30,7 @@ pub fn normalise(raw: &str, region: Option<country::Id>) -> Option<String> {
         return None;
     }
     let number = phonenumber::parse(region, &cleaned).ok()?;
-    if !phonenumber::is_valid(&number) {
-        return None;
-    }
-    Some(number.format().mode(Mode::E164).to_string())
+    crate::discover::dedup::storable_e164(&number)
 }
 
 /// The number of a `tel:` link.

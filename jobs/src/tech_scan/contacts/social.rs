@@ -70,6 +70,9 @@ pub fn network(url: &Url) -> Option<&'static str> {
         .map(|(_, label)| *label)
 }
 
+/// Longest profile URL kept (`prospect_contacts.value` is VARCHAR(500)).
+const MAX_PROFILE_URL: usize = 500;
+
 /// The normalised profile URL and its network, if `url` is a profile link.
 pub fn profile(url: &Url) -> Option<(String, &'static str)> {
     if !matches!(url.scheme(), "http" | "https") {
@@ -91,7 +94,7 @@ pub fn profile(url: &Url) -> Option<(String, &'static str)> {
         .map_or(host.clone(), str::to_owned);
     if label == "Facebook" && first == "profile.php" {
         let id = url.query_pairs().find(|(k, _)| k == "id")?.1.into_owned();
-        return Some((format!("https://{host}/profile.php?id={id}"), label));
+        return bounded(format!("https://{host}/profile.php?id={id}"), label);
     }
     // How many path segments name the profile.
     let keep = match label {
@@ -106,7 +109,12 @@ pub fn profile(url: &Url) -> Option<(String, &'static str)> {
     if segments.len() < keep {
         return None;
     }
-    Some((format!("https://{host}/{}", segments[..keep].join("/")), label))
+    bounded(format!("https://{host}/{}", segments[..keep].join("/")), label)
+}
+
+/// The profile, unless it is too long to store.
+fn bounded(profile: String, label: &'static str) -> Option<(String, &'static str)> {
+    (profile.chars().count() <= MAX_PROFILE_URL).then_some((profile, label))
 }
 
 #[cfg(test)]

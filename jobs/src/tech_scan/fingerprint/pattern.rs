@@ -185,8 +185,11 @@ pub fn resolve_version(template: &str, groups: &[Option<&str>]) -> Option<String
         }
         resolved = resolved.replace(&reference, group);
     }
+    // A version is short printable text; a control character (from the
+    // template or the page) means this is not one.
     let resolved = resolved.trim();
-    (!resolved.is_empty() && resolved.len() <= 40).then(|| resolved.to_owned())
+    (!resolved.is_empty() && resolved.len() <= 40 && !resolved.chars().any(char::is_control))
+        .then(|| resolved.to_owned())
 }
 
 fn first_line(message: &str) -> String {
