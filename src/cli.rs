@@ -268,6 +268,16 @@ pub enum BenchCommand {
     /// places (inserts and routing), then the same again (dedup and
     /// updates), and times classification and qualification alone.
     Discover(BenchDiscoverArgs),
+    /// The admin API and the queue on a large lead database.
+    ///
+    /// Seeds a scratch database (<database>_bench_data, recreated unless
+    /// --reuse) with --prospects prospects with profiles and scores, a
+    /// running batch over them and --done-jobs finished jobs; prints p50/p95
+    /// of GET /api/status, of the prospect list with common filters and
+    /// sorts, and of one queue fetch, first with no pending job and then
+    /// with --pending jobs waiting; then prunes with the configured
+    /// retention and prints what it deleted.
+    Data(BenchDataArgs),
     /// Time to match saved pages against the loaded technology definitions.
     ///
     /// Reads every *.html file in DIR (with an optional <name>.headers file of
@@ -353,15 +363,36 @@ pub struct BenchScanArgs {
     pub max_seconds: u64,
 }
 
+/// `prospector bench data` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BenchDataArgs {
+    /// Prospects in the lead base.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub prospects: u64,
+    /// Finished jobs, spread over the last 30 days.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub done_jobs: u64,
+    /// Pending jobs added for the second round of measurements.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub pending: u64,
+    /// Requests per figure.
+    #[arg(long, default_value_t = 100)]
+    pub samples: usize,
+    /// Keep the lead base of an earlier run when it has --prospects rows.
+    #[arg(long)]
+    pub reuse: bool,
+}
+
 /// `prospector bench queue` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct BenchQueueArgs {
     /// No-op jobs for the throughput runs.
     #[arg(long, default_value_t = 50_000)]
     pub jobs: usize,
-    /// Worker processes.
-    #[arg(long, default_value_t = 1)]
-    pub processes: usize,
+    /// Worker processes; a list (`1,2,4`) runs the benchmark once per entry
+    /// and prints a summary.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub processes: Vec<usize>,
     /// Queue consumers per process (default: stages.bench.workers).
     #[arg(long)]
     pub workers: Option<usize>,

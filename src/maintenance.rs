@@ -46,24 +46,29 @@ pub async fn prune_once(pool: &PgPool, retention: &RetentionSettings) -> Result<
 async fn prune_locked(pool: &PgPool, retention: &RetentionSettings) -> Result<Pruned, sqlx::Error> {
     let mut pruned = Pruned::default();
     let done_age = seconds(retention.done);
-    loop {
-        let n = sqlx::query!(
-            r#"
-            DELETE FROM apalis.jobs WHERE id IN (
-                SELECT id FROM apalis.jobs
-                WHERE status = 'Done' AND done_at < now() - make_interval(secs => $1)
-                LIMIT $2
+    for queue in queues_with_done_jobs(pool).await? {
+        loop {
+            let n = sqlx::query!(
+                r#"
+                DELETE FROM apalis.jobs WHERE id IN (
+                    SELECT id FROM apalis.jobs
+                    WHERE job_type = $1 AND status = 'Done'
+                      AND done_at < now() - make_interval(secs => $2)
+                    ORDER BY done_at
+                    LIMIT $3
+                )
+                "#,
+                queue,
+                done_age,
+                BATCH,
             )
-            "#,
-            done_age,
-            BATCH,
-        )
-        .execute(pool)
-        .await?
-        .rows_affected();
-        pruned.done_jobs += n;
-        if n < BATCH as u64 {
-            break;
+            .execute(pool)
+            .await?
+            .rows_affected();
+            pruned.done_jobs += n;
+            if n < BATCH as u64 {
+                break;
+            }
         }
     }
     let dead_age = seconds(retention.dead);
@@ -116,6 +121,24 @@ async fn prune_locked(pool: &PgPool, retention: &RetentionSettings) -> Result<Pr
         metrics::counter!(names::PRUNED_ROWS_TOTAL, "table" => table).increment(n);
     }
     Ok(pruned)
+}
+
+/// Queues with finished jobs: one probe of the index per queue (a loose
+/// index scan), however many jobs there are.
+async fn queues_with_done_jobs(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"
+        WITH RECURSIVE q(name) AS (
+            SELECT min(job_type) FROM apalis.jobs WHERE status = 'Done'
+            UNION ALL
+            SELECT (SELECT min(job_type) FROM apalis.jobs WHERE status = 'Done' AND job_type > q.name)
+            FROM q WHERE q.name IS NOT NULL
+        )
+        SELECT name AS "name!" FROM q WHERE name IS NOT NULL
+        "#
+    )
+    .fetch_all(pool)
+    .await
 }
 
 fn seconds(d: Duration) -> f64 {

@@ -10,6 +10,10 @@ use sqlx::PgPool;
 
 use crate::config::QueueSettings;
 
+/// Job counts stop at this many: a figure equal to it means "at least".
+/// Counting is by index, so the cap bounds what one status read costs.
+pub const COUNT_CAP: i64 = 100_000;
+
 /// Everything an operator checks first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -21,6 +25,13 @@ pub struct StatusReport {
     pub workers: Vec<WorkerStatus>,
     /// Unfinished batches, then recent ones.
     pub scan_jobs: Vec<ScanJobStatus>,
+    /// Job counts stop here (a count equal to it means at least as many).
+    #[serde(default = "count_cap")]
+    pub count_cap: i64,
+}
+
+fn count_cap() -> i64 {
+    COUNT_CAP
 }
 
 /// Jobs of one queue by state.
@@ -116,55 +127,97 @@ impl StatusReport {
                 )
             })
             .collect();
-        let live = sqlx::query!(
+        // Queues with live or dead jobs that no stage names (a loose index
+        // scan: one probe per distinct queue, however many jobs there are).
+        let others = sqlx::query_scalar!(
             r#"
-            SELECT job_type AS "queue!",
-                   count(*) FILTER (WHERE status = 'Pending' AND run_at <= now()) AS "pending!",
-                   count(*) FILTER (WHERE status = 'Pending' AND run_at > now()) AS "delayed!",
-                   count(*) FILTER (WHERE status IN ('Queued', 'Running')) AS "running!",
-                   count(*) FILTER (WHERE status = 'Failed') AS "retrying!",
-                   extract(epoch FROM now() - min(run_at) FILTER (
-                       WHERE status IN ('Pending', 'Failed') AND run_at <= now()))::float8 AS oldest_ready
-            FROM apalis.jobs
-            WHERE status IN ('Pending', 'Queued', 'Running')
-               OR (status = 'Failed' AND attempts < max_attempts)
-            GROUP BY job_type
+            WITH RECURSIVE live(q) AS (
+                SELECT min(job_type) FROM apalis.jobs
+                WHERE status IN ('Pending', 'Queued', 'Running')
+                   OR (status = 'Failed' AND attempts < max_attempts)
+                UNION ALL
+                SELECT (SELECT min(job_type) FROM apalis.jobs
+                        WHERE (status IN ('Pending', 'Queued', 'Running')
+                               OR (status = 'Failed' AND attempts < max_attempts))
+                          AND job_type > live.q)
+                FROM live WHERE live.q IS NOT NULL
+            ), dead(q) AS (
+                SELECT min(job_type) FROM apalis.jobs
+                WHERE status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts)
+                UNION ALL
+                SELECT (SELECT min(job_type) FROM apalis.jobs
+                        WHERE (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
+                          AND job_type > dead.q)
+                FROM dead WHERE dead.q IS NOT NULL
+            )
+            SELECT q AS "queue!" FROM live WHERE q IS NOT NULL
+            UNION
+            SELECT q FROM dead WHERE q IS NOT NULL
             "#
         )
         .fetch_all(pool)
         .await?;
-        for row in live {
+        for queue in others {
+            queue_entry(&mut queues, &queue);
+        }
+
+        // Each figure counts up to COUNT_CAP rows of an index, so the page
+        // costs the same with a hundred thousand jobs waiting or ten million.
+        let names: Vec<String> = queues.keys().cloned().collect();
+        let counts = sqlx::query!(
+            r#"
+            SELECT q.queue AS "queue!",
+                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
+                    WHERE j.job_type = q.queue AND j.status = 'Pending' AND j.run_at <= now()
+                    LIMIT $2) x) AS "pending!",
+                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
+                    WHERE j.job_type = q.queue AND j.status = 'Pending' AND j.run_at > now()
+                    LIMIT $2) x) AS "delayed!",
+                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
+                    WHERE j.job_type = q.queue AND j.status IN ('Queued', 'Running')
+                    LIMIT $2) x) AS "running!",
+                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
+                    WHERE j.job_type = q.queue AND j.status = 'Failed' AND j.attempts < j.max_attempts
+                    LIMIT $2) x) AS "retrying!",
+                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
+                    WHERE j.job_type = q.queue
+                      AND (j.status = 'Killed' OR (j.status = 'Failed' AND j.attempts >= j.max_attempts))
+                      AND NOT coalesce(exist(j.metadata, 'cancelled_at'), false)
+                    LIMIT $2) x) AS "dead!",
+                extract(epoch FROM now() - least(
+                    (SELECT min(j.run_at) FROM apalis.jobs j
+                     WHERE j.job_type = q.queue AND j.status = 'Pending' AND j.run_at <= now()),
+                    (SELECT min(j.run_at) FROM apalis.jobs j
+                     WHERE j.job_type = q.queue AND j.status = 'Failed' AND j.attempts < j.max_attempts
+                       AND j.run_at <= now())))::float8 AS oldest_ready
+            FROM unnest($1::text[]) AS q(queue)
+            "#,
+            &names,
+            COUNT_CAP,
+        )
+        .fetch_all(pool)
+        .await?;
+        for row in counts {
             let q = queue_entry(&mut queues, &row.queue);
             q.pending = row.pending;
             q.delayed = row.delayed;
             q.running = row.running;
             q.retrying = row.retrying;
-            q.oldest_ready_age_seconds = row.oldest_ready;
-        }
-
-        let dead = sqlx::query!(
-            r#"
-            SELECT job_type AS "queue!", count(*) AS "dead!"
-            FROM apalis.jobs
-            WHERE (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
-              AND NOT coalesce(exist(metadata, 'cancelled_at'), false)
-            GROUP BY job_type
-            "#
-        )
-        .fetch_all(pool)
-        .await?;
-        for row in dead {
-            let q = queue_entry(&mut queues, &row.queue);
             q.dead = row.dead;
+            q.oldest_ready_age_seconds = row.oldest_ready;
         }
 
         let done = sqlx::query!(
             r#"
-            SELECT job_type AS "queue!", count(*) AS "done!"
-            FROM apalis.jobs
-            WHERE status = 'Done' AND done_at > now() - interval '1 hour'
-            GROUP BY job_type
-            "#
+            SELECT q.queue AS "queue!",
+                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
+                    WHERE j.job_type = q.queue AND j.status = 'Done'
+                      AND j.done_at > now() - interval '1 hour'
+                    LIMIT $2) x) AS "done!"
+            FROM unnest($1::text[]) AS q(queue)
+            "#,
+            &names,
+            COUNT_CAP,
         )
         .fetch_all(pool)
         .await?;
@@ -218,6 +271,7 @@ impl StatusReport {
             queues: queues.into_values().collect(),
             workers,
             scan_jobs,
+            count_cap: COUNT_CAP,
         })
     }
 }

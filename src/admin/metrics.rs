@@ -54,7 +54,12 @@ fn queue_gauges(report: Option<&StatusReport>) -> String {
     let Some(report) = report else {
         return out;
     };
-    let _ = writeln!(out, "# HELP {} Jobs on each queue by state.", names::QUEUE_JOBS);
+    let _ = writeln!(
+        out,
+        "# HELP {} Jobs on each queue by state (counts stop at {}).",
+        names::QUEUE_JOBS,
+        crate::status::COUNT_CAP
+    );
     let _ = writeln!(out, "# TYPE {} gauge", names::QUEUE_JOBS);
     for q in &report.queues {
         for (label, value) in [

@@ -9,9 +9,12 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{PgPool, QueryBuilder};
 
 use super::{AdminError, AdminState};
+
+mod list;
+
+use list::{Sort, list_prospects};
 
 /// List filters (all optional) and paging.
 #[derive(Debug, Default, Deserialize)]
@@ -71,67 +74,12 @@ pub async fn list(
     {
         return Err(AdminError::BadRequest("tier must be hot, warm or cold".into()));
     }
-    let order = match query.sort.as_deref().unwrap_or("score") {
-        "score" => "s.score DESC NULLS LAST, p.id",
-        "created" => "p.created_at DESC, p.id DESC",
-        "name" => "lower(p.business_name) NULLS LAST, p.id",
-        other => {
-            return Err(AdminError::BadRequest(format!(
-                "unknown sort `{other}` (score, created, name)"
-            )));
-        }
-    };
-    let items = list_prospects(&state.pool, &query, order, limit, offset).await?;
+    let sort_name = query.sort.as_deref().unwrap_or("score");
+    let sort = Sort::parse(sort_name).ok_or_else(|| {
+        AdminError::BadRequest(format!("unknown sort `{sort_name}` (score, created, name)"))
+    })?;
+    let items = list_prospects(&state.pool, &query, sort, limit, offset).await?;
     Ok(Json(ProspectPage { items, limit, offset }))
-}
-
-/// The list query. Dynamic by nature (optional filters, a chosen order), so
-/// it is built with `QueryBuilder`: values are always bound, and the ORDER BY
-/// comes from the fixed list above, never from the request.
-async fn list_prospects(
-    pool: &PgPool,
-    query: &ListQuery,
-    order: &'static str,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<ProspectRow>, sqlx::Error> {
-    let mut sql = QueryBuilder::new(
-        "SELECT p.id, p.business_name, p.domain_name, p.city, p.channel, p.status, s.score, s.lead_tier, t.cms, \
-         (SELECT jsonb_agg(f -> 'title') FROM (SELECT f FROM jsonb_array_elements(s.reason_flags) AS f \
-             WHERE f ->> 'kind' = 'problem' ORDER BY (f ->> 'points')::int DESC LIMIT 3) AS top(f)) AS top_reasons, \
-         s.scored_at, p.created_at \
-         FROM prospects p \
-         LEFT JOIN prospect_scores s ON s.prospect_id = p.id \
-         LEFT JOIN prospect_tech_profiles t ON t.prospect_id = p.id \
-         WHERE true",
-    );
-    if let Some(tier) = &query.tier {
-        sql.push(" AND s.lead_tier = ").push_bind(tier);
-    }
-    if let Some(min) = query.min_score {
-        sql.push(" AND s.score >= ").push_bind(min);
-    }
-    if let Some(max) = query.max_score {
-        sql.push(" AND s.score <= ").push_bind(max);
-    }
-    if let Some(city) = &query.city {
-        sql.push(" AND lower(p.city) = lower(").push_bind(city).push(")");
-    }
-    if let Some(cms) = &query.cms {
-        sql.push(" AND lower(t.cms) = lower(").push_bind(cms).push(")");
-    }
-    if let Some(status) = &query.status {
-        sql.push(" AND p.status = ").push_bind(status);
-    }
-    if let Some(tag) = &query.tag {
-        sql.push(" AND p.tags ? ").push_bind(tag);
-    }
-    sql.push(" ORDER BY ").push(order);
-    sql.push(" LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    sql.build_query_as::<ProspectRow>().fetch_all(pool).await
 }
 
 /// The full profile.

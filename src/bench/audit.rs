@@ -79,6 +79,8 @@ pub async fn run(mut settings: Settings, args: BenchAuditArgs) -> anyhow::Result
     if let Some(runner) = args.runner {
         settings.audit.lighthouse.runner = runner;
     }
+    // The sample pages are served on loopback.
+    settings.tech_scan.allow_networks.push("127.0.0.0/8".parse()?);
     let concurrency = {
         let stage = settings
             .stages

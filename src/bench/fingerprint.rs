@@ -20,6 +20,7 @@ use prospector_jobs::tech_scan::{
 };
 use url::Url;
 
+use super::{ms, percentile};
 use crate::{cli::BenchFingerprintArgs, config::Settings};
 
 struct Saved {
@@ -127,18 +128,6 @@ fn measure(engine: &Engine, pages: &[Saved], repeat: usize, per_page: bool) {
         ms(percentile(&all, 0.99)),
         ms(percentile(&parse_times, 0.5)),
     );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
 }
 
 fn load_pages(dir: &Path) -> anyhow::Result<Vec<Saved>> {

@@ -38,11 +38,33 @@ pub struct QueueFigures {
     pub latency_p99_ms: f64,
 }
 
-/// Run the benchmark and print its figures.
-pub async fn run(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<QueueFigures> {
-    if args.jobs == 0 || args.processes == 0 || args.chunk == 0 {
+/// Run the benchmark once per `--processes` entry and print its figures.
+pub async fn run(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<Vec<QueueFigures>> {
+    if args.jobs == 0 || args.processes.is_empty() || args.processes.contains(&0) || args.chunk == 0 {
         bail!("--jobs, --processes and --chunk must be at least 1");
     }
+    let mut figures = Vec::new();
+    for &processes in &args.processes {
+        figures.push(run_one(&settings, &args, processes).await?);
+    }
+    if figures.len() > 1 {
+        println!("summary ({} no-op jobs):", args.jobs);
+        println!("  processes  process jobs/s  enqueue→start p50 / p99 ms");
+        for f in &figures {
+            println!(
+                "  {:>9}  {:>14.0}  {:>8.1} / {:.1}",
+                f.processes, f.process_per_second, f.latency_p50_ms, f.latency_p99_ms
+            );
+        }
+    }
+    Ok(figures)
+}
+
+async fn run_one(
+    settings: &Settings,
+    args: &BenchQueueArgs,
+    processes: usize,
+) -> anyhow::Result<QueueFigures> {
     let mut db_settings = settings.database.clone();
     let options = db::connect_options(&db_settings)?;
     let name = format!("{}_bench", options.get_database().unwrap_or("prospector"));
@@ -58,7 +80,7 @@ pub async fn run(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<Que
     println!(
         "bench queue: {} no-op jobs, {} worker process(es) x {} consumers, batch {}, on {} CPU cores (database {name})",
         args.jobs,
-        args.processes,
+        processes,
         workers,
         batch,
         std::thread::available_parallelism().map_or(0, usize::from),
@@ -87,10 +109,10 @@ pub async fn run(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<Que
 
     // 2. Process.
     let mut children = Vec::new();
-    for _ in 0..args.processes {
+    for _ in 0..processes {
         children.push(spawn_worker(&url, workers, batch, bench.concurrency.max(batch))?);
     }
-    let result = measure(&pool, &enqueuer, &args, &mut children).await;
+    let result = measure(&pool, &enqueuer, args, &mut children).await;
     for child in &mut children {
         stop(child).await;
     }
@@ -106,7 +128,7 @@ pub async fn run(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<Que
     pool.close().await;
     Ok(QueueFigures {
         jobs: args.jobs,
-        processes: args.processes,
+        processes,
         enqueue_per_second,
         process_per_second,
         latency_p50_ms: latency.0,

@@ -1,11 +1,13 @@
-//! `prospector bench queue|work|audit`
+//! `prospector bench …`
 
 use std::process::ExitCode;
 
 use crate::{
     application::Application,
     bench,
-    cli::{BenchAuditArgs, BenchDiscoverArgs, BenchFingerprintArgs, BenchQueueArgs, BenchScanArgs},
+    cli::{
+        BenchAuditArgs, BenchDataArgs, BenchDiscoverArgs, BenchFingerprintArgs, BenchQueueArgs, BenchScanArgs,
+    },
     config::Settings,
 };
 
@@ -44,6 +46,12 @@ pub async fn audit(settings: Settings, args: BenchAuditArgs) -> anyhow::Result<E
 /// Records per second through the discover stage.
 pub async fn discover(settings: Settings, args: BenchDiscoverArgs) -> anyhow::Result<ExitCode> {
     bench::discover::run(settings, args).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `prospector bench data`
+pub async fn data(settings: Settings, args: BenchDataArgs) -> anyhow::Result<ExitCode> {
+    bench::data::run(settings, args).await?;
     Ok(ExitCode::SUCCESS)
 }
 

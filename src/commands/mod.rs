@@ -6,7 +6,7 @@ mod import;
 mod jobs;
 mod roles;
 mod scan;
-mod status;
+pub mod status;
 
 use std::process::ExitCode;
 
@@ -36,6 +36,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             BenchCommand::Work => bench::work(settings).await,
             BenchCommand::Audit(args) => bench::audit(settings, args).await,
             BenchCommand::Discover(args) => bench::discover(settings, args).await,
+            BenchCommand::Data(args) => bench::data(settings, args).await,
             BenchCommand::Fingerprint(args) => bench::fingerprint(settings, args),
             BenchCommand::Scan(args) => bench::scan(settings, args).await,
         },

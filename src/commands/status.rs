@@ -51,6 +51,15 @@ fn age(seconds: Option<f64>) -> String {
     }
 }
 
+/// A job count; the cap means "at least".
+fn count(n: i64, cap: i64) -> String {
+    if n >= cap {
+        format!("≥{n}")
+    } else {
+        n.to_string()
+    }
+}
+
 /// Tables for queues, workers and batches.
 pub fn render(report: &StatusReport) -> String {
     let mut queues = Table::new();
@@ -65,12 +74,12 @@ pub fn render(report: &StatusReport) -> String {
         };
         queues.add_row(vec![
             name,
-            q.pending.to_string(),
-            q.delayed.to_string(),
-            q.running.to_string(),
-            q.retrying.to_string(),
-            q.dead.to_string(),
-            q.done_last_hour.to_string(),
+            count(q.pending, report.count_cap),
+            count(q.delayed, report.count_cap),
+            count(q.running, report.count_cap),
+            count(q.retrying, report.count_cap),
+            count(q.dead, report.count_cap),
+            count(q.done_last_hour, report.count_cap),
             age(q.oldest_ready_age_seconds),
             q.workers_alive.to_string(),
         ]);

@@ -169,9 +169,11 @@ impl WorkerPool {
                 Ok(())
             }
             Stage::Audit => {
-                let deps = AuditDeps::new(&self.settings.audit).map_err(|e| PoolError::Setup {
-                    stage,
-                    reason: e.to_string(),
+                let deps = AuditDeps::new(&self.settings.audit, &self.settings.tech_scan).map_err(|e| {
+                    PoolError::Setup {
+                        stage,
+                        reason: e.to_string(),
+                    }
                 })?;
                 self.spawn_queue::<AuditPage>(deps);
                 Ok(())

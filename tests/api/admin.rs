@@ -180,15 +180,7 @@ async fn metrics_expose_queue_depth_and_http_series() {
         .await
         .unwrap();
     let _ = app.get("/api/status").await;
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(
         text.contains("prospector_queue_jobs{queue=\"snapshot_analytics\",state=\"pending\"} 1"),
         "{text}"
@@ -257,4 +249,163 @@ async fn prospects_can_be_listed_by_tier_score_city_and_cms_and_read_in_full() {
     assert_eq!(profile["contacts"][0]["value"], "info@a.lu");
     assert_eq!(profile["interactions"], serde_json::json!([]));
     assert_eq!(app.get("/api/prospects/999").await.status(), 404);
+}
+
+/// 60 prospects for the list: 40 scored (many equal scores) and 20 unscored
+/// (every id ≡ 2 mod 3, so they interleave with the scored ones by id),
+/// cities, CMS and names in mixed case or missing, equal creation times,
+/// statuses and tags.
+const LIST_FIXTURE: &str = r#"
+INSERT INTO prospects (id, domain_name, business_name, city, status, tags, created_at) OVERRIDING SYSTEM VALUE
+SELECT i, 'p' || i || '.lu',
+       CASE WHEN i % 7 = 0 THEN NULL WHEN i % 2 = 0 THEN 'Name ' || i % 5 ELSE 'name ' || i % 5 END,
+       (ARRAY['Luxembourg', 'LUXEMBOURG', 'Esch', NULL])[1 + i % 4],
+       CASE WHEN i % 3 = 0 THEN 'active' ELSE 'pending' END,
+       CASE WHEN i % 4 = 1 THEN '["priority"]'::jsonb ELSE '[]'::jsonb END,
+       timestamptz '2026-01-01 00:00:00+00' + (i % 9) * interval '1 hour'
+FROM generate_series(1, 60) AS i;
+INSERT INTO prospect_tech_profiles (prospect_id, cms)
+SELECT i, (ARRAY['WordPress', 'wordpress', 'Joomla', NULL])[1 + i % 4]
+FROM generate_series(1, 60) AS i WHERE i % 5 <> 0;
+INSERT INTO prospect_scores (prospect_id, score, lead_tier, reason_flags)
+SELECT i, sc, CASE WHEN sc >= 65 THEN 'hot' WHEN sc >= 40 THEN 'warm' ELSE 'cold' END,
+       jsonb_build_array(jsonb_build_object('kind', 'problem', 'points', i, 'title', 'flag ' || i))
+FROM generate_series(1, 60) AS i, LATERAL (SELECT (i * 37) % 21 * 5 AS sc) AS x
+WHERE i % 3 <> 2;
+"#;
+
+/// What a list row is compared on: id, then a column from each joined table.
+type ListKey = (i64, Option<i32>, Option<String>, Option<Value>);
+
+/// The list as one straightforward query (full join, one ORDER BY, LIMIT and
+/// OFFSET), as the reference the two-phase list must reproduce.
+async fn reference_list(
+    pool: &sqlx::PgPool,
+    filters: &[(&str, &str)],
+    sort: &str,
+    limit: i64,
+    offset: i64,
+) -> Vec<ListKey> {
+    let mut sql = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "SELECT p.id, s.score, t.cms, \
+         (SELECT jsonb_agg(f -> 'title') FROM jsonb_array_elements(s.reason_flags) AS f) \
+         FROM prospects p \
+         LEFT JOIN prospect_scores s ON s.prospect_id = p.id \
+         LEFT JOIN prospect_tech_profiles t ON t.prospect_id = p.id WHERE true",
+    );
+    for &(name, value) in filters {
+        let condition = match name {
+            "tier" => " AND s.lead_tier = ",
+            "min_score" => " AND s.score >= ",
+            "max_score" => " AND s.score <= ",
+            "city" => " AND lower(p.city) = ",
+            "cms" => " AND lower(t.cms) = ",
+            "status" => " AND p.status = ",
+            "tag" => " AND p.tags ? ",
+            other => panic!("no filter {other}"),
+        };
+        sql.push(condition);
+        match name {
+            "min_score" | "max_score" => sql.push_bind(value.parse::<i32>().unwrap()),
+            "city" | "cms" => sql.push_bind(value.to_lowercase()),
+            _ => sql.push_bind(value.to_string()),
+        };
+    }
+    sql.push(match sort {
+        "score" => " ORDER BY s.score DESC NULLS LAST, p.id",
+        "created" => " ORDER BY p.created_at DESC, p.id DESC",
+        "name" => " ORDER BY lower(p.business_name) NULLS LAST, p.id",
+        other => panic!("no sort {other}"),
+    });
+    sql.push(" LIMIT ").push_bind(limit);
+    sql.push(" OFFSET ").push_bind(offset);
+    sql.build_query_as().fetch_all(pool).await.unwrap()
+}
+
+/// One page from the API, reduced to what [`reference_list`] returns.
+async fn api_list(
+    app: &TestApp,
+    filters: &[(&str, &str)],
+    sort: &str,
+    limit: i64,
+    offset: i64,
+) -> Vec<ListKey> {
+    let mut path = format!("/api/prospects?sort={sort}&limit={limit}&offset={offset}");
+    for (name, value) in filters {
+        path.push_str(&format!("&{name}={value}"));
+    }
+    let response = app.get(&path).await;
+    assert_eq!(response.status(), 200, "{path}");
+    let page: Value = response.json().await.unwrap();
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["id"].as_i64().unwrap(),
+                row["score"].as_i64().map(|score| score as i32),
+                row["cms"].as_str().map(str::to_string),
+                Some(row["top_reasons"].clone()).filter(|reasons| !reasons.is_null()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_prospect_list_pages_across_scored_and_unscored_like_one_ordered_query() {
+    let app = TestApp::spawn().await;
+    sqlx::raw_sql(LIST_FIXTURE).execute(app.pool()).await.unwrap();
+
+    // Default order: 40 scored by score then id, then 20 unscored by id. A
+    // page that straddles the boundary, one inside the unscored part, one
+    // past the end.
+    let ids = |page: Vec<ListKey>| page.into_iter().map(|row| row.0).collect::<Vec<_>>();
+    let straddling = api_list(&app, &[], "score", 10, 35).await;
+    assert!(straddling[..5].iter().all(|row| row.1.is_some()));
+    assert_eq!(ids(straddling[5..].to_vec()), vec![2, 5, 8, 11, 14]);
+    assert_eq!(
+        ids(api_list(&app, &[], "score", 5, 45).await),
+        vec![17, 20, 23, 26, 29]
+    );
+    assert_eq!(ids(api_list(&app, &[], "score", 5, 58).await), vec![56, 59]);
+    assert!(api_list(&app, &[], "score", 5, 60).await.is_empty());
+
+    let filter_sets: &[&[(&str, &str)]] = &[
+        &[],
+        &[("tier", "hot")],
+        &[("tier", "cold")],
+        &[("min_score", "40")],
+        &[("max_score", "60")],
+        &[("min_score", "40"), ("max_score", "60"), ("city", "Luxembourg")],
+        &[("city", "luxembourg")],
+        &[("city", "Esch"), ("cms", "wordpress")],
+        &[("cms", "WORDPRESS")],
+        &[("cms", "Joomla"), ("min_score", "30")],
+        &[("status", "active")],
+        &[("tag", "priority")],
+        &[("tag", "priority"), ("status", "pending")],
+        &[("city", "Nowhere")],
+    ];
+    let pages = [
+        (500, 0),
+        (7, 0),
+        (7, 14),
+        (7, 35),
+        (4, 38),
+        (9, 44),
+        (5, 58),
+        (10, 100),
+    ];
+    for sort in ["score", "created", "name"] {
+        for filters in filter_sets {
+            for (limit, offset) in pages {
+                assert_eq!(
+                    api_list(&app, filters, sort, limit, offset).await,
+                    reference_list(app.pool(), filters, sort, limit, offset).await,
+                    "sort={sort} filters={filters:?} limit={limit} offset={offset}"
+                );
+            }
+        }
+    }
 }

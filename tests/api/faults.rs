@@ -13,13 +13,16 @@ use sqlx::PgPool;
 
 use crate::helpers::{TestDb, command, count, settings, signal, wait_for};
 
-fn bench_worker(db: &TestDb, concurrency: &str) -> tokio::process::Child {
+/// A `bench work` process with one queue consumer that runs `concurrency`
+/// jobs at once, fetches `batch_size` at a time and has `grace` to finish at
+/// SIGTERM.
+fn bench_worker(db: &TestDb, concurrency: &str, batch_size: &str, grace: &str) -> tokio::process::Child {
     command(&db.url)
         .args(["bench", "work"])
         .env("PROSPECTOR__STAGES__BENCH__WORKERS", "1")
         .env("PROSPECTOR__STAGES__BENCH__CONCURRENCY", concurrency)
-        .env("PROSPECTOR__STAGES__BENCH__BATCH_SIZE", concurrency)
-        .env("PROSPECTOR__QUEUE__SHUTDOWN_GRACE", "10s")
+        .env("PROSPECTOR__STAGES__BENCH__BATCH_SIZE", batch_size)
+        .env("PROSPECTOR__QUEUE__SHUTDOWN_GRACE", grace)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -71,7 +74,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_counts_each_item_once() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
     let batch = enqueue_batch(&pool, 24, 300).await;
-    let mut first = bench_worker(&db, "3");
+    let mut first = bench_worker(&db, "3", "3", "10s");
     let first_pid = first.id().unwrap();
 
     // Act: kill it while it holds jobs, after it finished a few.
@@ -94,7 +97,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_counts_each_item_once() {
     let orphaned = locked_by_process(&pool, first_pid).await;
     assert!(!orphaned.is_empty(), "the killed worker held jobs");
 
-    let mut second = bench_worker(&db, "3");
+    let mut second = bench_worker(&db, "3", "3", "10s");
 
     // Assert: every item finished exactly once, nothing lost or left running.
     wait_for(Duration::from_secs(60), "the batch to complete", || async {
@@ -147,7 +150,7 @@ async fn sigterm_lets_a_running_job_finish_then_exits_cleanly() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
     let batch = enqueue_batch(&pool, 1, 2_000).await;
-    let mut worker = bench_worker(&db, "1");
+    let mut worker = bench_worker(&db, "1", "1", "10s");
     let pid = worker.id().unwrap();
     wait_for(Duration::from_secs(20), "the job to start", || async {
         !locked_by_process(&pool, pid).await.is_empty()
@@ -168,16 +171,7 @@ async fn sigterm_hands_back_a_job_that_outlives_the_grace_period() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
     let batch = enqueue_batch(&pool, 1, 60_000).await;
-    let mut worker = command(&db.url)
-        .args(["bench", "work"])
-        .env("PROSPECTOR__STAGES__BENCH__WORKERS", "1")
-        .env("PROSPECTOR__STAGES__BENCH__CONCURRENCY", "1")
-        .env("PROSPECTOR__STAGES__BENCH__BATCH_SIZE", "1")
-        .env("PROSPECTOR__QUEUE__SHUTDOWN_GRACE", "1s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut worker = bench_worker(&db, "1", "1", "1s");
     let pid = worker.id().unwrap();
     wait_for(Duration::from_secs(20), "the job to start", || async {
         !locked_by_process(&pool, pid).await.is_empty()
@@ -275,16 +269,7 @@ async fn sigterm_hands_back_fetched_jobs_that_had_not_started() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
     let batch = enqueue_batch(&pool, 5, 1_500).await;
-    let mut worker = command(&db.url)
-        .args(["bench", "work"])
-        .env("PROSPECTOR__STAGES__BENCH__WORKERS", "1")
-        .env("PROSPECTOR__STAGES__BENCH__CONCURRENCY", "1")
-        .env("PROSPECTOR__STAGES__BENCH__BATCH_SIZE", "5")
-        .env("PROSPECTOR__QUEUE__SHUTDOWN_GRACE", "10s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut worker = bench_worker(&db, "1", "5", "10s");
     let pid = worker.id().unwrap();
     wait_for(
         Duration::from_secs(20),
@@ -362,7 +347,13 @@ async fn sigterm_stops_a_running_audit_and_leaves_no_browser_behind() {
     drop(conn);
     let work_dir = tempfile::tempdir().unwrap();
     let marker = work_dir.path().display().to_string();
+    // The page is on loopback, which audits refuse unless allowed.
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("loopback.toml");
+    std::fs::write(&config, "[tech_scan]\nallow_networks = [\"127.0.0.0/8\"]\n").unwrap();
     let mut worker = command(&db.url)
+        .arg("--config")
+        .arg(&config)
         .args(["work", "--stages", "audit"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("PROSPECTOR__AUDIT__LIGHTHOUSE__WORK_DIR", &marker)

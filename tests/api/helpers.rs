@@ -215,6 +215,18 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The body of GET /metrics (no token needed).
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Spawn with default test settings.
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await

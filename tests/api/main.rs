@@ -10,6 +10,7 @@ mod discover;
 mod faults;
 mod helpers;
 mod import;
+mod large_queues;
 mod observability;
 mod pipeline;
 mod providers;

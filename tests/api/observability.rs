@@ -8,22 +8,11 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, wait_for};
 
-async fn metrics_text(app: &TestApp) -> String {
-    app.http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn promtool_accepts_the_exposition_and_labels_come_from_closed_sets() {
     let app = TestApp::spawn().await;
     let _ = app.get("/api/status").await;
-    let text = metrics_text(&app).await;
+    let text = app.metrics_text().await;
 
     let mut promtool = tokio::process::Command::new("/usr/bin/promtool")
         .args(["check", "metrics"])

@@ -317,6 +317,18 @@ async fn a_worker_killed_mid_scan_loses_nothing_and_counts_each_prospect_once() 
     );
     assert_eq!(count(&pool, "SELECT count(*) FROM prospect_scores").await, 3);
     assert_eq!(count(&pool, "SELECT count(*) FROM scan_job_items").await, 3);
+    // The queue acknowledges a run after the handler's transaction (which
+    // moved the batch counters): wait for it before reading attempts.
+    wait_for(Duration::from_secs(20), "the slow scan to be acknowledged", || async {
+        count(
+            &pool,
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'tech_scan' AND status = 'Done'
+               AND convert_from(job, 'UTF8')::jsonb ->> 'prospect_id' = (SELECT id::text FROM prospects WHERE domain_name = 'slow.example')",
+        )
+        .await
+            == 1
+    })
+    .await;
     let attempts: i32 = sqlx::query_scalar(
         "SELECT attempts FROM apalis.jobs WHERE job_type = 'tech_scan'
            AND convert_from(job, 'UTF8')::jsonb ->> 'prospect_id' = (SELECT id::text FROM prospects WHERE domain_name = 'slow.example')",

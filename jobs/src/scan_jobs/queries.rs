@@ -242,7 +242,8 @@ pub async fn list_failures(
     .await
 }
 
-/// Per-stage progress of a batch.
+/// Per-stage progress of a batch (counters kept by a trigger on
+/// `scan_job_stage_items`).
 pub async fn stage_progress(
     executor: impl PgExecutor<'_>,
     scan_job_id: i64,
@@ -250,13 +251,9 @@ pub async fn stage_progress(
     sqlx::query_as!(
         StageProgress,
         r#"
-        SELECT stage,
-               count(*) FILTER (WHERE outcome = 'done') AS "done!",
-               count(*) FILTER (WHERE outcome = 'skipped') AS "skipped!",
-               count(*) FILTER (WHERE outcome = 'failed') AS "failed!"
-        FROM scan_job_stage_items
+        SELECT stage, done::int8 AS "done!", skipped::int8 AS "skipped!", failed::int8 AS "failed!"
+        FROM scan_job_stage_counts
         WHERE scan_job_id = $1
-        GROUP BY stage
         ORDER BY stage
         "#,
         scan_job_id,
@@ -272,14 +269,10 @@ pub async fn stage_progress_many(
 ) -> Result<Vec<(i64, StageProgress)>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"
-        SELECT scan_job_id,
-               stage,
-               count(*) FILTER (WHERE outcome = 'done') AS "done!",
-               count(*) FILTER (WHERE outcome = 'skipped') AS "skipped!",
-               count(*) FILTER (WHERE outcome = 'failed') AS "failed!"
-        FROM scan_job_stage_items
+        SELECT scan_job_id, stage,
+               done::int8 AS "done!", skipped::int8 AS "skipped!", failed::int8 AS "failed!"
+        FROM scan_job_stage_counts
         WHERE scan_job_id = ANY($1)
-        GROUP BY scan_job_id, stage
         ORDER BY scan_job_id, stage
         "#,
         scan_job_ids,
