@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 /// The process's shutdown tokens.
@@ -25,11 +26,13 @@ impl Shutdown {
     }
 
     /// Cancel `stop` on SIGINT or SIGTERM, then `abort` after `grace` (or at
-    /// a second signal).
-    pub fn listen_for_signals(&self, grace: Duration) {
+    /// a second signal). The handlers are in place when this returns, so call
+    /// it first thing: a signal before then would end the process at once.
+    pub fn listen_for_signals(&self, grace: Duration) -> std::io::Result<()> {
+        let mut signals = Signals::install()?;
         let this = self.clone();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.next().await;
             tracing::info!(
                 grace_seconds = grace.as_secs_f64(),
                 "shutdown requested: finishing running jobs"
@@ -39,12 +42,13 @@ impl Shutdown {
                 () = tokio::time::sleep(grace) => {
                     tracing::warn!("shutdown grace period over: aborting running jobs");
                 }
-                () = wait_for_signal() => {
+                () = signals.next() => {
                     tracing::warn!("second signal: aborting running jobs");
                 }
             }
             this.abort.cancel();
         });
+        Ok(())
     }
 
     /// Stop now (a fatal error in one role stops the others).
@@ -53,29 +57,24 @@ impl Shutdown {
     }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
+/// SIGTERM and SIGINT, registered with the runtime.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }

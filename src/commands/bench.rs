@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use crate::{
-    application::Application,
     bench,
     cli::{
         BenchAuditArgs, BenchDataArgs, BenchDiscoverArgs, BenchFingerprintArgs, BenchQueueArgs, BenchScanArgs,
@@ -18,8 +17,9 @@ pub async fn queue(settings: Settings, args: BenchQueueArgs) -> anyhow::Result<E
 
 /// A worker process running only the benchmark queue.
 pub async fn work(settings: Settings) -> anyhow::Result<ExitCode> {
-    let app = Application::connect(settings).await?;
-    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    let Some(app) = super::roles::start(settings, super::roles::Connect::Only).await? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let mut pool = crate::worker_pool::WorkerPool::new(
         app.pool.clone(),
         std::sync::Arc::clone(&app.settings),

@@ -6,7 +6,42 @@ use anyhow::Context;
 use prospector_jobs::Stage;
 use tokio::net::TcpListener;
 
-use crate::{application::Application, config::Settings, demo::Demo, worker_pool::PoolError};
+use crate::{
+    application::Application, config::Settings, demo::Demo, shutdown::Shutdown, worker_pool::PoolError,
+};
+
+/// How a role connects at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Connect {
+    Only,
+    AndMigrate,
+}
+
+/// Listen for SIGTERM/SIGINT, then connect. A signal while connecting ends
+/// the start-up cleanly (`None`) instead of killing the process.
+pub(super) async fn start(settings: Settings, connect: Connect) -> anyhow::Result<Option<Application>> {
+    let shutdown = Shutdown::new();
+    shutdown
+        .listen_for_signals(settings.queue.shutdown_grace)
+        .context("cannot listen for SIGTERM/SIGINT")?;
+    let app = async {
+        match connect {
+            Connect::Only => Application::connect(settings).await,
+            Connect::AndMigrate => Application::connect_and_migrate(settings).await,
+        }
+    };
+    tokio::select! {
+        app = app => {
+            let mut app = app?;
+            app.shutdown = shutdown;
+            Ok(Some(app))
+        }
+        () = shutdown.stop.cancelled() => {
+            tracing::info!("shutdown requested during start-up");
+            Ok(None)
+        }
+    }
+}
 
 pub async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {
     let app = Application::connect_and_migrate(settings).await?;
@@ -24,8 +59,9 @@ async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
 
 pub async fn web(settings: Settings, address: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
     let address = address.unwrap_or(settings.admin.bind);
-    let app = Application::connect(settings).await?;
-    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    let Some(app) = start(settings, Connect::Only).await? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let listener = bind(address).await?;
     tracing::info!(address = %listener.local_addr()?, "admin HTTP server listening");
     app.serve_admin(listener)
@@ -61,8 +97,9 @@ pub async fn work(
     metrics: Option<SocketAddr>,
 ) -> anyhow::Result<ExitCode> {
     check_built(stages)?;
-    let app = Application::connect(settings).await?;
-    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    let Some(app) = start(settings, Connect::Only).await? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     spawn_metrics(&app, metrics).await?;
     let pool = app.worker_pool(stages)?;
     tracing::info!(queues = ?pool.queues(), "worker pool running");
@@ -76,8 +113,9 @@ pub async fn work(
 }
 
 pub async fn schedule(settings: Settings, metrics: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
-    let app = Application::connect(settings).await?;
-    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    let Some(app) = start(settings, Connect::Only).await? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     spawn_metrics(&app, metrics).await?;
     app.run_scheduler().await;
     Ok(ExitCode::SUCCESS)
@@ -97,8 +135,9 @@ pub async fn run_all(
         None
     };
     let demo_token = demo.as_ref().and_then(|d| d.configure(&mut settings));
-    let app = Application::connect_and_migrate(settings).await?;
-    app.shutdown.listen_for_signals(app.settings.queue.shutdown_grace);
+    let Some(app) = start(settings, Connect::AndMigrate).await? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let listener = bind(address).await?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "admin HTTP server listening");

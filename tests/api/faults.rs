@@ -30,18 +30,24 @@ fn bench_worker(db: &TestDb, concurrency: &str, batch_size: &str, grace: &str) -
 }
 
 async fn enqueue_batch(pool: &PgPool, items: u64, work_ms: u32) -> i64 {
+    enqueue_jobs(pool, &vec![work_ms; items as usize]).await
+}
+
+/// A batch with one bench job per entry of `work_ms`, in that order.
+async fn enqueue_jobs(pool: &PgPool, work_ms: &[u32]) -> i64 {
     let batch = scan_jobs::create_batch(
         pool,
         BatchKind::Scan,
         &["bench"],
-        items as i32,
+        work_ms.len() as i32,
         None,
         &Value::Null,
     )
     .await
     .unwrap();
-    let jobs: Vec<BenchJob> = (0..items)
-        .map(|seq| BenchJob {
+    let jobs: Vec<BenchJob> = (0..)
+        .zip(work_ms)
+        .map(|(seq, &work_ms)| BenchJob {
             seq,
             work_ms,
             batch: Some(BatchItem {
@@ -57,6 +63,20 @@ async fn enqueue_batch(pool: &PgPool, items: u64, work_ms: u32) -> i64 {
     batch
 }
 
+/// Jobs a worker of the process with this pid fetched less than `within`
+/// ago and still holds.
+async fn locked_recently_by_process(pool: &PgPool, pid: u32, within: Duration) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT id FROM apalis.jobs WHERE status IN ('Queued', 'Running') \
+         AND lock_by LIKE '%-' || $1 || '-%' AND lock_at > now() - make_interval(secs => $2)",
+    )
+    .bind(pid.to_string())
+    .bind(within.as_secs_f64())
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 /// Jobs locked by workers of the process with this pid.
 async fn locked_by_process(pool: &PgPool, pid: u32) -> Vec<String> {
     sqlx::query_scalar(
@@ -70,14 +90,19 @@ async fn locked_by_process(pool: &PgPool, pid: u32) -> Vec<String> {
 
 #[tokio::test]
 async fn a_worker_killed_mid_job_loses_nothing_and_counts_each_item_once() {
-    // Arrange: 24 items of 300 ms each, one worker process.
+    // Arrange: one worker process; 3 short items, then 9 of 4 s each.
     let db = TestDb::new().await;
     let pool = db.pool().await;
-    let batch = enqueue_batch(&pool, 24, 300).await;
+    let mut work_ms = vec![100; 3];
+    work_ms.extend([4_000; 9]);
+    let items = work_ms.len() as i32;
+    let batch = enqueue_jobs(&pool, &work_ms).await;
     let mut first = bench_worker(&db, "3", "3", "10s");
     let first_pid = first.id().unwrap();
 
-    // Act: kill it while it holds jobs, after it finished a few.
+    // Act: kill it after it finished a few, while it holds jobs it fetched
+    // under 2.5 s ago (so their 4 s of work cannot end before the kill).
+    let held = std::cell::RefCell::new(Vec::new());
     wait_for(
         Duration::from_secs(30),
         "the first worker to be mid-job",
@@ -87,15 +112,25 @@ async fn a_worker_killed_mid_job_loses_nothing_and_counts_each_item_once() {
                 .unwrap()
                 .unwrap()
                 .processed_items;
-            done >= 3 && !locked_by_process(&pool, first_pid).await.is_empty()
+            if done < 3 {
+                return false;
+            }
+            let recent = locked_recently_by_process(&pool, first_pid, Duration::from_millis(2_500)).await;
+            let holds = !recent.is_empty();
+            *held.borrow_mut() = recent;
+            holds
         },
     )
     .await;
     signal(&first, Signal::SIGKILL);
     let status = first.wait().await.unwrap();
     assert!(!status.success());
-    let orphaned = locked_by_process(&pool, first_pid).await;
-    assert!(!orphaned.is_empty(), "the killed worker held jobs");
+    let orphaned = held.into_inner();
+    let still_locked = locked_by_process(&pool, first_pid).await;
+    assert!(
+        orphaned.iter().all(|id| still_locked.contains(id)),
+        "the killed worker still held {orphaned:?}, the database says {still_locked:?}"
+    );
 
     let mut second = bench_worker(&db, "3", "3", "10s");
 
@@ -107,9 +142,12 @@ async fn a_worker_killed_mid_job_loses_nothing_and_counts_each_item_once() {
     let summary = scan_jobs::get_batch(&pool, batch).await.unwrap().unwrap();
     assert_eq!(
         (summary.processed_items, summary.failed_items, summary.total_items),
-        (24, 0, 24)
+        (items, 0, items)
     );
-    assert_eq!(count(&pool, "SELECT count(*) FROM scan_job_items").await, 24);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM scan_job_items").await,
+        i64::from(items)
+    );
     wait_for(
         Duration::from_secs(10),
         "every job to be acknowledged",
@@ -119,7 +157,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_counts_each_item_once() {
                 "SELECT count(*) FROM apalis.jobs WHERE job_type = 'bench' AND status = 'Done'",
             )
             .await
-                == 24
+                == i64::from(items)
         },
     )
     .await;
@@ -265,21 +303,27 @@ async fn workers_exit_non_zero_when_the_database_stays_unreachable() {
 
 #[tokio::test]
 async fn sigterm_hands_back_fetched_jobs_that_had_not_started() {
-    // One job runs at a time but five are fetched at once.
+    // One job runs at a time but five are fetched at once; each runs for
+    // 8 s, so SIGTERM reaches the first while it runs.
     let db = TestDb::new().await;
     let pool = db.pool().await;
-    let batch = enqueue_batch(&pool, 5, 1_500).await;
-    let mut worker = bench_worker(&db, "1", "5", "10s");
+    let batch = enqueue_batch(&pool, 5, 8_000).await;
+    let mut worker = bench_worker(&db, "1", "5", "30s");
     let pid = worker.id().unwrap();
     wait_for(
         Duration::from_secs(20),
         "the worker to hold the five jobs",
-        || async { locked_by_process(&pool, pid).await.len() == 5 },
+        || async {
+            locked_recently_by_process(&pool, pid, Duration::from_secs(5))
+                .await
+                .len()
+                == 5
+        },
     )
     .await;
 
     signal(&worker, Signal::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(20), worker.wait())
+    let status = tokio::time::timeout(Duration::from_secs(40), worker.wait())
         .await
         .unwrap()
         .unwrap();
@@ -395,4 +439,31 @@ async fn sigterm_stops_a_running_audit_and_leaves_no_browser_behind() {
         .await
         .unwrap();
     assert_eq!(state, "Pending");
+}
+
+#[tokio::test]
+async fn sigterm_while_connecting_at_start_up_is_a_clean_exit() {
+    // Arrange: a "database" that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("postgres://postgres@{}/prospector", silent.local_addr().unwrap());
+    let mut worker = command(&url)
+        .args(["work", "--stages", "snapshot_analytics"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (_held, _) = tokio::time::timeout(Duration::from_secs(20), silent.accept())
+        .await
+        .expect("the worker connects at start-up")
+        .unwrap();
+
+    // Act: SIGTERM while it waits for the database.
+    signal(&worker, Signal::SIGTERM);
+
+    // Assert: it stops at once and says it stopped cleanly.
+    let status = tokio::time::timeout(Duration::from_secs(5), worker.wait())
+        .await
+        .expect("the worker exits without waiting for the database")
+        .unwrap();
+    assert!(status.success(), "{status}");
 }

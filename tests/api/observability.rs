@@ -99,7 +99,7 @@ async fn a_real_prometheus_scrapes_queue_depth_and_job_series() {
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: prospector\n    static_configs:\n      - targets: ['{target}']\n"
+            "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nscrape_configs:\n  - job_name: prospector\n    static_configs:\n      - targets: ['{target}']\n"
         ),
     )
     .unwrap();
@@ -160,8 +160,27 @@ async fn a_real_prometheus_scrapes_queue_depth_and_job_series() {
         )
         .await;
     }
-    let succeeded = query(r#"prospector_jobs_total{queue="snapshot_analytics",outcome="succeeded"}"#).await;
-    assert!(succeeded[0]["value"][1].as_str().unwrap().parse::<f64>().unwrap() >= 1.0);
-    let up = query(r#"up{job="prospector"}"#).await;
-    assert_eq!(up[0]["value"][1], "1");
+    // A single slow scrape marks the series stale for a moment: read the
+    // latest sample until it is there.
+    let sample = |result: Vec<Value>| {
+        result
+            .first()
+            .and_then(|series| series["value"][1].as_str())
+            .and_then(|value| value.parse::<f64>().ok())
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "Prometheus to count a succeeded snapshot job",
+        || async {
+            sample(query(r#"prospector_jobs_total{queue="snapshot_analytics",outcome="succeeded"}"#).await)
+                .is_some_and(|value| value >= 1.0)
+        },
+    )
+    .await;
+    wait_for(
+        Duration::from_secs(30),
+        "Prometheus to see the target up",
+        || async { sample(query(r#"up{job="prospector"}"#).await) == Some(1.0) },
+    )
+    .await;
 }

@@ -219,7 +219,7 @@ async fn slow_site() -> std::net::SocketAddr {
     let router = Router::new().route(
         "/",
         get(|| async {
-            tokio::time::sleep(Duration::from_secs(4)).await;
+            tokio::time::sleep(Duration::from_secs(8)).await;
             (
                 [("content-type", "text/html")],
                 "<html><head><title>Slow</title></head><body>Slow but here</body></html>",
@@ -284,13 +284,15 @@ async fn a_worker_killed_mid_scan_loses_nothing_and_counts_each_prospect_once() 
             .unwrap()
     };
 
-    // Act: kill the first worker while it scans the slow site.
+    // Act: kill the first worker while it scans the slow site (fetched under
+    // 4 s ago, so its 8 s page cannot have finished before the kill).
     let mut first = worker(&config);
     let pid = first.id().unwrap();
     wait_for(Duration::from_secs(60), "the slow scan to be in flight", || async {
         count(
             &pool,
             "SELECT count(*) FROM apalis.jobs j WHERE j.job_type = 'tech_scan' AND j.status = 'Running'
+               AND j.lock_at > now() - interval '4 seconds'
                AND convert_from(j.job, 'UTF8')::jsonb ->> 'prospect_id' = (SELECT id::text FROM prospects WHERE domain_name = 'slow.example')",
         )
         .await

@@ -183,8 +183,9 @@ async fn run_times(pool: &PgPool, name: &str) -> Vec<f64> {
 
 #[tokio::test]
 async fn a_transient_error_is_retried_with_growing_persisted_backoff() {
-    // Arrange: backoff 1s, 2s (±20%)
-    let app = app_with_queue(5, Duration::from_secs(1)).await;
+    // Arrange: backoff 3s, 6s (±20%), wide enough that a loaded machine's
+    // pickup delays cannot reorder the gaps
+    let app = app_with_queue(5, Duration::from_secs(3)).await;
     start_workers(&app);
     let mut job = Scripted::new("flaky");
     job.transient = 2;
@@ -197,22 +198,21 @@ async fn a_transient_error_is_retried_with_growing_persisted_backoff() {
         run_times(app.pool(), "flaky").await.len() == 1 && job_row(app.pool(), &id).await.0 == "Failed"
     })
     .await;
-    let delayed: bool = sqlx::query_scalar(
-        "SELECT run_at > now() + interval '500 milliseconds' FROM apalis.jobs WHERE id = $1",
-    )
-    .bind(&id)
-    .fetch_one(app.pool())
-    .await
-    .unwrap();
+    let delayed: bool =
+        sqlx::query_scalar("SELECT run_at > now() + interval '1 second' FROM apalis.jobs WHERE id = $1")
+            .bind(&id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
     assert!(delayed, "a failed job's next run must be in the future");
 
     // …and it succeeds on the third run, after the backoff.
-    wait_status(app.pool(), &id, "Done", Duration::from_secs(20)).await;
+    wait_status(app.pool(), &id, "Done", Duration::from_secs(40)).await;
     let times = run_times(app.pool(), "flaky").await;
     assert_eq!(times.len(), 3, "two failures and one success");
     let (first_gap, second_gap) = (times[1] - times[0], times[2] - times[1]);
-    assert!(first_gap >= 0.75, "first retry after ~1s, was {first_gap:.2}s");
-    assert!(second_gap >= 1.55, "second retry after ~2s, was {second_gap:.2}s");
+    assert!(first_gap >= 2.35, "first retry after ~3s, was {first_gap:.2}s");
+    assert!(second_gap >= 4.75, "second retry after ~6s, was {second_gap:.2}s");
     assert!(second_gap > first_gap, "backoff grows");
     let (_, attempts, max) = job_row(app.pool(), &id).await;
     assert_eq!((attempts, max), (3, 5));

@@ -232,7 +232,19 @@ args = {{ day = "current" }}
         tokio::time::sleep(Duration::from_millis(rng.random_range(1_500..3_500))).await;
     }
 
-    // Let the queue settle: every job acknowledged, nothing left running.
+    // The schedulers stop first, so no new job arrives; then the queue
+    // settles: every job of every queue acknowledged, nothing left running
+    // (a killed worker's jobs come back after its heartbeats stop).
+    for child in &fleet.schedulers {
+        signal(child, Signal::SIGTERM);
+    }
+    for child in fleet.schedulers.iter_mut() {
+        let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "SIGTERM ends a scheduler cleanly: {status}");
+    }
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .connect(&url)
@@ -241,7 +253,8 @@ args = {{ day = "current" }}
     let settle = tokio::time::Instant::now();
     while count(
         &pool,
-        "SELECT count(*) FROM apalis.jobs WHERE job_type IN ('tech_scan', 'score') AND status <> 'Done'",
+        "SELECT count(*) FROM apalis.jobs WHERE status IN ('Queued', 'Running')
+            OR (job_type IN ('tech_scan', 'score') AND status <> 'Done')",
     )
     .await
         > 0
@@ -252,16 +265,16 @@ args = {{ day = "current" }}
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    for child in fleet.workers.iter().chain(fleet.schedulers.iter()) {
+    for child in &fleet.workers {
         signal(child, Signal::SIGTERM);
     }
     signal(&fleet.web, Signal::SIGTERM);
-    for child in fleet.workers.iter_mut().chain(fleet.schedulers.iter_mut()) {
+    for child in fleet.workers.iter_mut() {
         let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
             .await
             .unwrap()
             .unwrap();
-        assert!(status.success(), "SIGTERM ends every process cleanly: {status}");
+        assert!(status.success(), "SIGTERM ends every worker cleanly: {status}");
     }
     let _ = fleet.web.wait().await;
 

@@ -416,8 +416,9 @@ impl Scan {
             t.resolve = resolve;
             t.allow_networks = allow;
             t.per_host_delay = Duration::from_millis(10);
-            t.connect_timeout = Duration::from_secs(2);
-            t.request_timeout = Duration::from_secs(3);
+            // Roomy: the test's sites share its one thread with the workers.
+            t.connect_timeout = Duration::from_secs(5);
+            t.request_timeout = Duration::from_secs(10);
             t.max_body_bytes = 2 << 20;
             t.max_decompressed_bytes = 8 << 20;
             // Nothing listens there: no DNS traffic leaves the machine.
@@ -1061,6 +1062,9 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
         "wp.test",
     ];
     let scan = Scan::start(&hosts, addr, &["127.0.0.2/32"], |s| {
+        // The drip and the tarpit are judged by these limits.
+        s.tech_scan.connect_timeout = Duration::from_secs(2);
+        s.tech_scan.request_timeout = Duration::from_secs(3);
         s.tech_scan.resolve.push(ResolveOverride {
             host: "internal.test".into(),
             addr: target,
@@ -1347,6 +1351,8 @@ async fn dns_records_name_the_dns_and_email_providers_and_missing_names_are_unre
     let scan = Scan::start(&["wp.test"], addr, &["127.0.0.0/8"], |s| {
         s.tech_scan.dns.servers = vec![dns_addr];
         s.tech_scan.dns.records = true;
+        // The DNS server answers from this test's own (busy) thread.
+        s.tech_scan.dns.timeout = Duration::from_secs(2);
     })
     .await;
     let wp = scan.prospect("wp.test").await;
