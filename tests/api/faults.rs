@@ -63,15 +63,17 @@ async fn enqueue_jobs(pool: &PgPool, work_ms: &[u32]) -> i64 {
     batch
 }
 
-/// Jobs a worker of the process with this pid fetched less than `within`
-/// ago and still holds.
-async fn locked_recently_by_process(pool: &PgPool, pid: u32, within: Duration) -> Vec<String> {
+/// Jobs a worker of the process with this pid holds that have at least
+/// `margin` of work left (counting from their fetch, so at least that).
+async fn held_with_work_left(pool: &PgPool, pid: u32, margin: Duration) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT id FROM apalis.jobs WHERE status IN ('Queued', 'Running') \
-         AND lock_by LIKE '%-' || $1 || '-%' AND lock_at > now() - make_interval(secs => $2)",
+         AND lock_by LIKE '%-' || $1 || '-%' \
+         AND lock_at + make_interval(secs => (convert_from(job, 'UTF8')::jsonb ->> 'work_ms')::float8 / 1000) \
+             > now() + make_interval(secs => $2)",
     )
     .bind(pid.to_string())
-    .bind(within.as_secs_f64())
+    .bind(margin.as_secs_f64())
     .fetch_all(pool)
     .await
     .unwrap()
@@ -100,8 +102,8 @@ async fn a_worker_killed_mid_job_loses_nothing_and_counts_each_item_once() {
     let mut first = bench_worker(&db, "3", "3", "10s");
     let first_pid = first.id().unwrap();
 
-    // Act: kill it after it finished a few, while it holds jobs it fetched
-    // under 2.5 s ago (so their 4 s of work cannot end before the kill).
+    // Act: kill it after it finished a few, while it holds jobs with over
+    // 1.5 s of work left (so they cannot end before the kill).
     let held = std::cell::RefCell::new(Vec::new());
     wait_for(
         Duration::from_secs(30),
@@ -115,7 +117,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_counts_each_item_once() {
             if done < 3 {
                 return false;
             }
-            let recent = locked_recently_by_process(&pool, first_pid, Duration::from_millis(2_500)).await;
+            let recent = held_with_work_left(&pool, first_pid, Duration::from_millis(1_500)).await;
             let holds = !recent.is_empty();
             *held.borrow_mut() = recent;
             holds
@@ -314,7 +316,7 @@ async fn sigterm_hands_back_fetched_jobs_that_had_not_started() {
         Duration::from_secs(20),
         "the worker to hold the five jobs",
         || async {
-            locked_recently_by_process(&pool, pid, Duration::from_secs(5))
+            held_with_work_left(&pool, pid, Duration::from_secs(3))
                 .await
                 .len()
                 == 5
