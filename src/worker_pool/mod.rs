@@ -350,7 +350,9 @@ impl Supervisor {
                 failing_since = None;
                 delay = Duration::from_millis(500);
             }
-            let since = *failing_since.get_or_insert(started);
+            // The streak starts at this death, not at this worker's start: a
+            // worker that ran a while and died once is restarted, not given up.
+            let since = *failing_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= give_up_after {
                 return Err(PoolError::GaveUp {
                     queue: H::QUEUE,
