@@ -8,13 +8,12 @@
 //! - [`worker_pool`]: apalis workers per stage, supervised.
 pub mod admin;
 pub mod application;
-pub mod bench;
+
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
-pub mod demo;
-pub mod discovery;
+
 pub mod grid;
 pub mod import;
 pub mod job_control;

@@ -39,7 +39,8 @@ fn count_cap() -> i64 {
 pub struct QueueStatus {
     /// Queue name.
     pub queue: String,
-    /// Whether this build has workers for it.
+    /// Whether it is a stage of this build (other queues seen in the
+    /// database: a tool's, or a stage's from another version).
     pub built: bool,
     /// Ready to run now.
     pub pending: i64,
@@ -115,13 +116,14 @@ impl StatusReport {
     /// Read the current status.
     pub async fn load(pool: &PgPool, queue_settings: &QueueSettings) -> Result<Self, sqlx::Error> {
         let now = Utc::now();
-        let mut queues: BTreeMap<String, QueueStatus> = Stage::known_queues()
-            .map(|q| {
+        let mut queues: BTreeMap<String, QueueStatus> = Stage::ALL
+            .iter()
+            .map(|stage| {
                 (
-                    q.to_owned(),
+                    stage.name().to_owned(),
                     QueueStatus {
-                        queue: q.to_owned(),
-                        built: q.parse::<Stage>().map(Stage::is_built).unwrap_or(true),
+                        queue: stage.name().to_owned(),
+                        built: true,
                         ..QueueStatus::default()
                     },
                 )

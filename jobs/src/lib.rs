@@ -13,11 +13,10 @@
 //!
 //! | queue                | payload                | writes                         |
 //! |----------------------|------------------------|--------------------------------|
-//! | `tech_scan`          | [`pipeline::ScanTech`] | `prospect_tech_profiles`, `prospect_contacts`, `prospects` ([`tech_scan`]) |
-//! | `audit`              | [`pipeline::AuditPage`] | `prospect_performance_profiles`, `prospect_audit_reports` |
+//! | `tech_scan`          | [`ScanTech`] | `prospect_tech_profiles`, `prospect_contacts`, `prospects` ([`tech_scan`]) |
+//! | `audit`              | [`AuditPage`] | `prospect_performance_profiles`, `prospect_audit_reports` |
 //! | `discover`           | [`DiscoverBusinesses`] | `prospects` (maps), `coverage_grid`, `api_usage` |
 //! | `snapshot_analytics` | [`SnapshotAnalytics`]  | `analytics_snapshots`          |
-//! | `bench`              | [`BenchJob`]           | nothing (queue benchmarks)     |
 //!
 //! `tech_scan`, `audit` and `score` take a [`pipeline::ProspectJob`] each and
 //! chain with [`pipeline::advance`].
@@ -40,7 +39,6 @@
 #![warn(missing_docs)]
 
 pub mod audit;
-pub mod bench;
 pub mod discover;
 pub mod domain;
 pub mod pipeline;
@@ -49,16 +47,20 @@ pub mod runtime;
 pub mod scan_jobs;
 pub mod score;
 pub mod snapshot_analytics;
-mod stage;
+pub mod stage;
 pub mod tech_scan;
 
-pub use bench::BenchJob;
+pub use audit::AuditPage;
 pub use discover::DiscoverBusinesses;
-pub use queue::{EnqueueError, EnqueueOptions, Enqueued, Enqueuer, Job, QueuePolicy};
-pub use runtime::{Handler, JobContext, StageError};
+pub use queue::{EnqueueError, EnqueueOptions, Enqueued, Enqueuer, Job, QueuePolicy, WorkerSettings};
+pub use runtime::{Handler, JobContext, StageError, error_chain};
+pub use score::ScoreProspect;
 pub use snapshot_analytics::SnapshotAnalytics;
-pub use stage::{Stage, UnknownStage};
-pub use tech_scan::{TechScanDeps, TechScanError, TechScanSettings};
+pub use stage::{
+    Branch, CheckContext, InvalidSetting, PipelineSettings, Platform, Setup, SetupError, Stage, StageConfig,
+    StageJob, StageVisitor, UnknownStage,
+};
+pub use tech_scan::{ScanTech, TechScanDeps, TechScanError, TechScanSettings};
 
 /// Prospector's own schema migrations (the `migrations/` folder).
 ///

@@ -16,23 +16,23 @@ mod queries;
 use std::time::Duration;
 
 use prospector_jobs::{
-    Enqueuer, Stage,
-    pipeline::{AuditPage, ScanTech, ScoreProspect},
+    Branch, Enqueuer, Stage,
+    pipeline::{self, AdvanceError, ProspectLink},
     scan_jobs::{self, BatchItem, BatchKind},
 };
 use sqlx::{PgConnection, PgPool};
 
 pub use queries::ProspectFilter;
 
-/// Stages a scan batch can run, in pipeline order.
-pub const SCAN_STAGES: [Stage; 3] = [Stage::TechScan, Stage::Audit, Stage::Score];
-
 /// Why a batch could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     /// No stages, or stages out of order, or not of the digital branch.
-    #[error("stages must be a subset of tech_scan,audit,score in that order (got {0})")]
-    BadStages(String),
+    #[error("stages must be a subset of {branch} in that order (got {given})", branch = digital_names())]
+    BadStages {
+        /// The stages given.
+        given: String,
+    },
     /// The filter matched nothing.
     #[error("no prospect matches the filter")]
     NothingToScan,
@@ -41,33 +41,42 @@ pub enum ScanError {
     TooLarge,
     /// Enqueue failed.
     #[error(transparent)]
-    Enqueue(#[from] prospector_jobs::EnqueueError),
+    Enqueue(#[from] AdvanceError),
     /// Database failure.
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
 
-/// Check and complete a stage list: a subsequence of [`SCAN_STAGES`], with
-/// `score` appended when a profile-changing stage runs.
+fn digital_names() -> String {
+    Branch::Digital
+        .stages()
+        .iter()
+        .map(|s| s.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Check and complete a stage list: a subsequence of the digital branch, in
+/// order, ending with the branch's last stage (so a changed profile is
+/// re-scored).
 pub fn plan_stages(stages: &[Stage]) -> Result<Vec<Stage>, ScanError> {
-    let shown = || stages.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+    let given = || stages.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
     if stages.is_empty() {
-        return Err(ScanError::BadStages(String::from("none")));
+        return Err(ScanError::BadStages { given: "none".into() });
     }
+    let branch = Branch::Digital.stages();
     let mut position = 0;
     for stage in stages {
-        match SCAN_STAGES[position..].iter().position(|s| s == stage) {
+        match branch[position..].iter().position(|s| s == stage) {
             Some(offset) => position += offset + 1,
-            None => return Err(ScanError::BadStages(shown())),
+            None => return Err(ScanError::BadStages { given: given() }),
         }
     }
     let mut planned = stages.to_vec();
-    if planned
-        .iter()
-        .any(|s| matches!(s, Stage::TechScan | Stage::Audit))
-        && !planned.contains(&Stage::Score)
+    if let Some(last) = Branch::Digital.last()
+        && !planned.contains(&last)
     {
-        planned.push(Stage::Score);
+        planned.push(last);
     }
     Ok(planned)
 }
@@ -109,7 +118,8 @@ pub async fn start_batch_in(
     description: &str,
 ) -> Result<Started, ScanError> {
     let stages = plan_stages(stages)?;
-    let needs_site = matches!(stages.first(), Some(Stage::TechScan | Stage::Audit));
+    // Every stage of the branch but the last reads the prospect's website.
+    let needs_site = stages.first() != Branch::Digital.last().as_ref();
     let ids = queries::select_prospects(&mut *tx, filter, needs_site).await?;
     if ids.is_empty() {
         return Err(ScanError::NothingToScan);
@@ -128,29 +138,15 @@ pub async fn start_batch_in(
         })
     };
     for chunk in ids.chunks(5_000) {
-        match stages[0] {
-            Stage::TechScan => {
-                let jobs: Vec<ScanTech> = chunk
-                    .iter()
-                    .map(|id| ScanTech::new(*id, item(*id), then.clone()))
-                    .collect();
-                enqueuer.enqueue_many(tx, &jobs).await?;
-            }
-            Stage::Audit => {
-                let jobs: Vec<AuditPage> = chunk
-                    .iter()
-                    .map(|id| AuditPage::new(*id, item(*id), then.clone()))
-                    .collect();
-                enqueuer.enqueue_many(tx, &jobs).await?;
-            }
-            _ => {
-                let jobs: Vec<ScoreProspect> = chunk
-                    .iter()
-                    .map(|id| ScoreProspect::new(*id, item(*id), then.clone()))
-                    .collect();
-                enqueuer.enqueue_many(tx, &jobs).await?;
-            }
-        }
+        let links = chunk
+            .iter()
+            .map(|id| ProspectLink {
+                prospect_id: *id,
+                batch: item(*id),
+                then: then.clone(),
+            })
+            .collect();
+        pipeline::enqueue_links(tx, enqueuer, stages[0], links).await?;
     }
     Ok(Started {
         scan_job_id,
@@ -180,7 +176,7 @@ mod tests {
         );
         assert_eq!(
             plan_stages(&[Stage::TechScan, Stage::Audit]).unwrap(),
-            SCAN_STAGES.to_vec()
+            Branch::Digital.stages()
         );
         assert_eq!(plan_stages(&[Stage::Score]).unwrap(), vec![Stage::Score]);
         assert!(plan_stages(&[Stage::Audit, Stage::TechScan]).is_err());

@@ -24,7 +24,7 @@ use std::{
 use apalis::prelude::{AbortError, BoxDynError, Data, FromRequest, RetryAfterError, Task};
 use futures::FutureExt;
 use prospector_jobs::{
-    Enqueuer, Handler, JobContext, StageError,
+    Enqueuer, Handler, JobContext, StageError, WorkerSettings, error_chain,
     scan_jobs::{self, BatchItem, ItemOutcome, StageOutcome},
 };
 use rand::Rng;
@@ -33,7 +33,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::queries;
-use crate::{config::StageSettings, metrics as names};
+use crate::metrics as names;
 
 /// What every run of one queue's jobs shares.
 pub struct QueueRuntime<H: Handler> {
@@ -44,7 +44,7 @@ pub struct QueueRuntime<H: Handler> {
     /// The handler's dependencies.
     pub deps: H::Deps,
     /// Timeout and backoff.
-    pub settings: StageSettings,
+    pub settings: WorkerSettings,
     /// Cancelled when running jobs must stop.
     pub abort: CancellationToken,
 }
@@ -86,21 +86,6 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-/// The error and its causes on one line.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
 
 /// Exponential backoff with ±20% jitter: `base × 2^(attempt−1)`, capped.
 pub fn retry_delay(attempt: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
@@ -321,14 +306,5 @@ mod tests {
     fn huge_attempt_numbers_do_not_overflow() {
         let d = retry_delay(u32::MAX, Duration::from_secs(1), Duration::from_secs(3600), 0.0);
         assert_eq!(d, Duration::from_secs(3600));
-    }
-
-    #[test]
-    fn error_chain_joins_causes_once() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer")]
-        struct Outer(#[source] std::io::Error);
-        let e = Outer(std::io::Error::other("inner"));
-        assert_eq!(error_chain(&e), "outer: inner");
     }
 }

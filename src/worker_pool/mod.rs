@@ -27,27 +27,19 @@ use std::{
 
 use apalis::prelude::{BackendExt, Strategy, WorkerBuilder, WorkerBuilderExt, WorkerContext};
 use apalis_postgres::PostgresStorage;
-use prospector_jobs::{
-    BenchJob, Enqueuer, Handler, SnapshotAnalytics, Stage, TechScanDeps,
-    pipeline::{ScanTech, ScoreProspect},
-    snapshot_analytics::AnalyticsDeps,
-};
-use prospector_jobs::{audit::AuditDeps, pipeline::AuditPage};
+use prospector_jobs::{Enqueuer, Handler, Setup, Stage, StageJob, StageVisitor, error_chain};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 
-pub use execute::{JobMeta, QueueRuntime, error_chain, retry_delay};
+pub use execute::{JobMeta, QueueRuntime, retry_delay};
 pub use wakeup::Wakeups;
 
 use crate::{config::Settings, metrics as names, shutdown::Shutdown};
 
-/// A stage that cannot run in this build.
+/// Why workers could not start or keep running.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
-    /// The stage has no handler yet.
-    #[error("the {0} stage is not built yet; built stages: {built}", built = built_list())]
-    NotBuilt(Stage),
     /// The stage cannot run on this machine as configured (a tool is
     /// missing, a key is not set).
     #[error("the {stage} stage cannot start: {reason}")]
@@ -69,10 +61,6 @@ pub enum PoolError {
         /// The last failure.
         last_error: String,
     },
-}
-
-fn built_list() -> String {
-    Stage::built().map(Stage::as_str).collect::<Vec<_>>().join(", ")
 }
 
 /// This process start's identity, used in worker names.
@@ -157,55 +145,28 @@ impl WorkerPool {
         }
     }
 
-    /// Start the workers of a pipeline stage.
+    /// Start the workers of a pipeline stage: build its dependencies from
+    /// its settings ([`StageJob::build_deps`]) and spawn its queue.
     pub fn spawn_stage(&mut self, stage: Stage) -> Result<(), PoolError> {
-        match stage {
-            Stage::SnapshotAnalytics => {
-                let deps = AnalyticsDeps {
-                    time_zone: self.settings.analytics.time_zone,
-                    qualified_min_score: self.settings.analytics.qualified_min_score,
+        struct SpawnStage<'a>(&'a mut WorkerPool);
+        impl StageVisitor for SpawnStage<'_> {
+            type Output = Result<(), PoolError>;
+            fn visit<J: StageJob>(self) -> Result<(), PoolError> {
+                let pool = self.0;
+                let platform = pool.settings.platform();
+                let setup = Setup {
+                    stages: &pool.settings.pipeline,
+                    platform: &platform,
                 };
-                self.spawn_queue::<SnapshotAnalytics>(deps);
-                Ok(())
-            }
-            Stage::Audit => {
-                let deps = AuditDeps::new(&self.settings.audit, &self.settings.tech_scan).map_err(|e| {
-                    PoolError::Setup {
-                        stage,
-                        reason: e.to_string(),
-                    }
+                let deps = J::build_deps(pool.settings.of::<J>(), &setup).map_err(|e| PoolError::Setup {
+                    stage: J::STAGE,
+                    reason: error_chain(e.as_ref()),
                 })?;
-                self.spawn_queue::<AuditPage>(deps);
+                pool.spawn_queue::<J>(deps);
                 Ok(())
             }
-            Stage::Discover => {
-                let deps = crate::discovery::discover_deps(&self.settings).map_err(|e| PoolError::Setup {
-                    stage,
-                    reason: e.to_string(),
-                })?;
-                self.spawn_queue::<prospector_jobs::DiscoverBusinesses>(deps);
-                Ok(())
-            }
-            Stage::TechScan => {
-                let deps =
-                    TechScanDeps::build(self.settings.tech_scan.clone()).map_err(|e| PoolError::Setup {
-                        stage,
-                        reason: error_chain(&e),
-                    })?;
-                self.spawn_queue::<ScanTech>(deps);
-                Ok(())
-            }
-            Stage::Score => {
-                self.spawn_queue::<ScoreProspect>(self.settings.score.clone());
-                Ok(())
-            }
-            Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => Err(PoolError::NotBuilt(stage)),
         }
-    }
-
-    /// Start the benchmark queue's workers (`prospector bench`).
-    pub fn spawn_bench(&mut self) {
-        self.spawn_queue::<BenchJob>(());
+        stage.visit(SpawnStage(self))
     }
 
     /// Queues with workers in this pool.
@@ -215,7 +176,7 @@ impl WorkerPool {
 
     /// Start `workers` supervised apalis workers for `H`'s queue.
     pub fn spawn_queue<H: Handler>(&mut self, deps: H::Deps) {
-        let settings = self.settings.stage(H::QUEUE).clone();
+        let settings = self.settings.worker(H::QUEUE).clone();
         let runtime = Arc::new(QueueRuntime::<H> {
             pool: self.pool.clone(),
             enqueuer: self.enqueuer.clone(),

@@ -104,7 +104,7 @@ pub async fn scan(
 
     let zone = psl::domain_str(&host).unwrap_or(&host).to_owned();
     let dns_future = async {
-        if deps.settings.dns.records {
+        if deps.settings.dns_records {
             lookup_records(deps.fetcher.resolver(), &host, &zone).await
         } else {
             DnsRecords::default()
@@ -179,7 +179,7 @@ pub async fn scan(
         });
     }
 
-    let robots = fetch_robots(&deps.fetcher, &page.url, &deps.settings.robots_token, insecure).await;
+    let robots = fetch_robots(&deps.fetcher, &page.url, deps.settings.robots_token(), insecure).await;
     let region = phones::region(&target.country);
     let page = Arc::new(*page);
     let analysis = analyze_home(deps, Arc::clone(&page), &robots, &dns, &tls, region).await?;

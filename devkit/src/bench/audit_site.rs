@@ -326,7 +326,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_site_serves_its_pages_and_404s_the_rest() {
-        crate::tls::init();
+        prospector::tls::init();
         let site = AuditSite::start().await.unwrap();
         let http = reqwest::Client::new();
         for (path, status) in [

@@ -33,15 +33,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use super::queue::{bench_url, recreate_database};
-use crate::{
-    cli::BenchDiscoverArgs,
-    config::Settings,
-    db,
-    discovery::{autopilot_config, discover_deps},
-};
+use prospector::{config::Settings, db};
+
+use crate::cli::BenchDiscoverArgs;
 
 /// Figures of one run.
 #[derive(Debug, Clone)]
@@ -114,7 +110,7 @@ pub async fn run(mut settings: Settings, args: BenchDiscoverArgs) -> anyhow::Res
     if args.territories == 0 || args.per_territory == 0 || !(1..=20).contains(&args.page_size) {
         bail!("--territories and --per-territory must be at least 1, --page-size between 1 and 20");
     }
-    crate::tls::init();
+    prospector::tls::init();
     // A scratch database.
     let options = db::connect_options(&settings.database)?;
     let name = format!(
@@ -137,17 +133,17 @@ pub async fn run(mut settings: Settings, args: BenchDiscoverArgs) -> anyhow::Res
         }));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let d = &mut settings.discover;
+    let d = settings.of_mut::<DiscoverBusinesses>();
     d.provider = ProviderKind::GooglePlaces;
     d.google_places.base_url = url::Url::parse(&base)?;
     d.google_places_key = ApiKey::new("bench-key");
-    d.google_places.pricing.daily_budget_cents = f64::MAX;
+    d.google_places.daily_budget_cents = f64::MAX;
     d.page_size = args.page_size;
     d.max_results_per_target = u32::try_from(args.per_territory).unwrap_or(u32::MAX);
     d.query = "t{city} {industry}".into();
-    settings.autopilot.enabled = true;
-    settings.autopilot.daily_target = u32::MAX;
-    let deps = discover_deps(&settings)?;
+    d.autopilot.enabled = true;
+    d.autopilot.daily_target = u32::MAX;
+    let deps = settings.of::<DiscoverBusinesses>().deps(&settings.platform())?;
     let enqueuer = Enqueuer::new(settings.queue_policies());
     for t in 0..args.territories {
         sqlx::query(
@@ -218,10 +214,8 @@ async fn discover_all(
     deps: &prospector_jobs::discover::DiscoverDeps,
     territories: usize,
 ) -> anyhow::Result<Duration> {
-    let config = autopilot_config(
-        &settings.discover,
-        &settings.autopilot,
-        settings.analytics.time_zone,
+    let config = settings.of::<DiscoverBusinesses>().autopilot_config(
+        settings.analytics().time_zone,
         u32::try_from(territories).unwrap_or(u32::MAX),
     );
     let mut tx = pool.begin().await?;
@@ -234,15 +228,7 @@ async fn discover_all(
             run.skipped
         );
     }
-    let ctx = JobContext {
-        pool: pool.clone(),
-        enqueuer: enqueuer.clone(),
-        job_id: "bench".into(),
-        attempt: 1,
-        max_attempts: 1,
-        worker: "bench".into(),
-        abort: CancellationToken::new(),
-    };
+    let ctx = JobContext::new(pool.clone(), enqueuer.clone(), "bench");
     let started = Instant::now();
     for target in &run.claimed {
         let job = DiscoverBusinesses {
@@ -277,7 +263,7 @@ fn prepare_only(settings: &Settings, n: usize) -> f64 {
             .ok()
         })
         .collect();
-    let rules = &settings.discover.qualification;
+    let rules = &settings.of::<DiscoverBusinesses>().qualification;
     let now = Utc::now();
     let started = Instant::now();
     let mut qualified = 0usize;

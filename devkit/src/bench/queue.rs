@@ -14,12 +14,16 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use prospector_jobs::{BenchJob, Enqueuer, Job};
+use prospector_jobs::{Enqueuer, Job};
+
+use super::BenchJob;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use tokio::process::{Child, Command};
 
-use crate::{cli::BenchQueueArgs, config::Settings, db};
+use prospector::{config::Settings, db};
+
+use crate::cli::BenchQueueArgs;
 
 /// Figures of one run.
 #[derive(Debug, Clone)]
@@ -74,7 +78,7 @@ async fn run_one(
     let pool = db::connect(&db_settings).await?;
     db::migrate(&pool).await?;
     let enqueuer = Enqueuer::new(settings.queue_policies());
-    let bench = settings.stage(BenchJob::QUEUE);
+    let bench = settings.worker(BenchJob::QUEUE);
     let workers = args.workers.unwrap_or(bench.workers);
     let batch = args.batch.unwrap_or(bench.batch_size);
     println!(
@@ -257,7 +261,7 @@ pub(crate) fn bench_url(url: &str, name: &str) -> anyhow::Result<String> {
 }
 
 pub(crate) async fn recreate_database(
-    settings: &crate::config::DatabaseSettings,
+    settings: &prospector::config::DatabaseSettings,
     name: &str,
 ) -> anyhow::Result<()> {
     use sqlx::Connection;

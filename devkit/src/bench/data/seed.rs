@@ -6,7 +6,9 @@ use std::{fmt, time::Duration, time::Instant};
 
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
-use crate::{cli::BenchDataArgs, config::DatabaseSettings, db};
+use prospector::{config::DatabaseSettings, db};
+
+use crate::cli::BenchDataArgs;
 
 /// The worker name the measured fetches lock jobs for.
 const WORKER: &str = "bench-data-fetch";

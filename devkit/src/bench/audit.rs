@@ -23,13 +23,12 @@ use std::{
 
 use anyhow::{Context, bail};
 use prospector_jobs::{
-    Stage,
+    AuditPage, ScanTech, Stage,
     audit::{
         FormFactor, RunnerKind,
         lighthouse::{chrome_flags_arg, cli_entry_point},
         report::{LighthouseReport, LighthouseScores},
     },
-    pipeline::AuditPage,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
@@ -39,7 +38,9 @@ use super::{
     audit_site::AuditSite,
     queue::{bench_url, recreate_database},
 };
-use crate::{application::Application, cli::BenchAuditArgs, config::Settings, db};
+use prospector::{application::Application, config::Settings, db};
+
+use crate::cli::BenchAuditArgs;
 
 /// The pages audited, in turn.
 const PAGES: [&str; 3] = ["lean", "medium", "heavy"];
@@ -77,15 +78,15 @@ pub async fn run(mut settings: Settings, args: BenchAuditArgs) -> anyhow::Result
         bail!("--urls must be at least 1");
     }
     if let Some(runner) = args.runner {
-        settings.audit.lighthouse.runner = runner;
+        settings.of_mut::<AuditPage>().lighthouse.runner = runner;
     }
     // The sample pages are served on loopback.
-    settings.tech_scan.allow_networks.push("127.0.0.0/8".parse()?);
+    settings
+        .of_mut::<ScanTech>()
+        .allow_networks
+        .push("127.0.0.0/8".parse()?);
     let concurrency = {
-        let stage = settings
-            .stages
-            .get_mut(Stage::Audit.queue())
-            .context("no audit stage settings")?;
+        let stage = settings.worker_mut(Stage::Audit.queue());
         if let Some(concurrency) = args.concurrency {
             stage.concurrency = concurrency.max(1);
             stage.batch_size = stage.concurrency;
@@ -99,7 +100,7 @@ pub async fn run(mut settings: Settings, args: BenchAuditArgs) -> anyhow::Result
             (page, site.url(&format!("/{page}/")))
         })
         .collect();
-    let runner = match settings.audit.lighthouse.runner {
+    let runner = match settings.of::<AuditPage>().lighthouse.runner {
         RunnerKind::Resident => "resident",
         RunnerKind::Cli => "cli",
     };
@@ -107,7 +108,7 @@ pub async fn run(mut settings: Settings, args: BenchAuditArgs) -> anyhow::Result
         "bench audit: {} audits of local sample pages ({}), {}, on {} CPU cores",
         args.urls,
         PAGES.join(", "),
-        settings.audit.form_factor,
+        settings.of::<AuditPage>().form_factor,
         std::thread::available_parallelism().map_or(0, usize::from),
     );
 
@@ -229,7 +230,7 @@ async fn stored_scores(pool: &PgPool, id: i64) -> anyhow::Result<Option<Lighthou
 }
 
 async fn run_cli_loop(settings: &Settings, urls: &[(&'static str, url::Url)]) -> anyhow::Result<RunFigures> {
-    let lighthouse = &settings.audit.lighthouse;
+    let lighthouse = &settings.of::<AuditPage>().lighthouse;
     let entry = std::path::absolute(cli_entry_point(lighthouse))?;
     let dir = tempfile::Builder::new()
         .prefix("prospector-bench-audit-")
@@ -254,7 +255,7 @@ async fn run_cli_loop(settings: &Settings, urls: &[(&'static str, url::Url)]) ->
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true);
-        if settings.audit.form_factor == FormFactor::Desktop {
+        if settings.of::<AuditPage>().form_factor == FormFactor::Desktop {
             command.arg("--preset=desktop");
         }
         let status = command

@@ -1,4 +1,4 @@
-//! `bench`: the synthetic job that `prospector bench queue` and the fault
+//! `bench`: the synthetic job that `prospector-bench queue` and the fault
 //! tests push through the real queue machinery.
 //!
 //! - **Input**: [`BenchJob`] — a sequence number, optional simulated work
@@ -6,21 +6,29 @@
 //! - **Writes**: nothing, unless it belongs to a batch: then its item outcome,
 //!   so the fault tests can check that every item is counted exactly once.
 //! - **Errors**: database errors only (transient when the connection is lost).
-//! - Not a pipeline [`Stage`](crate::Stage): workers for it run only under
-//!   `prospector bench`.
+//! - Not a pipeline stage: workers for it run only under `prospector-bench
+//!   work`, which registers the queue with [`TOOL_QUEUES`].
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    queue::Job,
-    runtime::{Handler, JobContext, StageError, is_transient_db_error},
+use prospector::config::ToolQueues;
+use prospector_jobs::{
+    Handler, Job, JobContext, StageError,
+    runtime::is_transient_db_error,
     scan_jobs::{self, BatchItem, ItemOutcome},
 };
 
 /// The benchmark queue's name.
 pub const BENCH_QUEUE: &str = "bench";
+
+/// The benchmark queue, configured like a stage (`[stages.bench]`,
+/// `PROSPECTOR__STAGES__BENCH__…`).
+pub const TOOL_QUEUES: ToolQueues = ToolQueues {
+    defaults: include_str!("bench.toml"),
+    queues: &[BENCH_QUEUE],
+};
 
 /// A no-op (or sleep-only) job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

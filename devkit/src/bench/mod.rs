@@ -1,14 +1,18 @@
-//! Benchmarks that print figures (`prospector bench …`). Speed is measured
+//! Benchmarks that print figures (`prospector-bench …`). Speed is measured
 //! here, never in tests.
 
 pub mod audit;
 pub mod audit_site;
+pub mod commands;
 pub mod data;
 pub mod discover;
 pub mod fingerprint;
 pub mod fleet;
+mod job;
 pub mod queue;
 pub mod scan;
+
+pub use job::{BENCH_QUEUE, BenchJob, TOOL_QUEUES};
 
 use std::time::Duration;
 

@@ -31,7 +31,9 @@ use super::{
     ms, percentile,
     queue::{bench_url, recreate_database},
 };
-use crate::{admin, cli::BenchDataArgs, config::Settings, db, maintenance};
+use prospector::{admin, config::Settings, db, maintenance};
+
+use crate::cli::BenchDataArgs;
 
 /// The list requests measured: what the admin page asks for.
 const LIST_QUERIES: &[&str] = &[
@@ -102,14 +104,14 @@ pub async fn run(settings: Settings, args: BenchDataArgs) -> anyhow::Result<Data
     let seeded = seed::seed(&pool, &args).await?;
     println!("  seeded in {:.1}s: {seeded}", seeded.seconds);
 
-    let token = uuid::Uuid::new_v4().to_string();
+    let token = ulid::Ulid::new().to_string();
     let mut settings = settings;
     settings.database = db_settings;
     settings.admin.token = Some(SecretString::from(token.clone()));
     let stop = CancellationToken::new();
     let (addr, server) = serve(pool.clone(), Arc::new(settings.clone()), stop.clone()).await?;
     let client = Client::new(addr, &token)?;
-    let batch = i32::try_from(settings.stage("tech_scan").batch_size).unwrap_or(i32::MAX);
+    let batch = i32::try_from(settings.worker("tech_scan").batch_size).unwrap_or(i32::MAX);
     seed::register_worker(&pool).await?;
 
     let result = async {

@@ -12,7 +12,11 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::PgConnection;
 
-use crate::scan_jobs::BatchItem;
+use crate::{runtime::is_transient_db_error, scan_jobs::BatchItem};
+
+mod worker_settings;
+
+pub use worker_settings::{WorkerOverrides, WorkerSettings};
 
 /// A typed job payload bound to one queue.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -101,6 +105,17 @@ pub enum EnqueueError {
         #[source]
         source: sqlx::Error,
     },
+}
+
+impl EnqueueError {
+    /// Whether retrying cannot help: an unencodable payload, or a database
+    /// error that is not transient.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            EnqueueError::Encode { .. } => true,
+            EnqueueError::Database { source, .. } => !is_transient_db_error(source),
+        }
+    }
 }
 
 /// Puts jobs on their queues with each queue's policy.

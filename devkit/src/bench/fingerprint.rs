@@ -14,6 +14,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use prospector_jobs::ScanTech;
 use prospector_jobs::tech_scan::{
     document,
     fingerprint::{Engine, PageInput, RawDefinitions},
@@ -21,7 +22,9 @@ use prospector_jobs::tech_scan::{
 use url::Url;
 
 use super::{ms, percentile};
-use crate::{cli::BenchFingerprintArgs, config::Settings};
+use prospector::config::Settings;
+
+use crate::cli::BenchFingerprintArgs;
 
 struct Saved {
     name: String,
@@ -35,7 +38,7 @@ pub fn run(settings: &Settings, args: &BenchFingerprintArgs) -> anyhow::Result<(
     if pages.is_empty() {
         bail!("no *.html files in {}", args.dir.display());
     }
-    let raw = RawDefinitions::load(&settings.tech_scan.definitions)?;
+    let raw = RawDefinitions::load(&settings.of::<ScanTech>().definitions)?;
     let started = Instant::now();
     let engine = Engine::compile(raw.clone());
     println!(

@@ -1,5 +1,6 @@
-//! The local demo of `prospector run --demo`: sample sites on loopback, the
-//! sample leads imported, the digital branch run on them, and a ranked table.
+//! The local demo (`prospector-demo`, run by `scripts/demo`): sample sites on
+//! loopback, the sample leads imported, the pipeline run on them, and a
+//! ranked table.
 //!
 //! The sample leads' domains end in `.example` (reserved, never real). The
 //! demo maps each to its local site for the tech scan (`tech_scan.resolve`,
@@ -13,8 +14,9 @@ use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use prospector::commands::roles::RunHook;
 use prospector_jobs::{
-    Stage,
+    AuditPage, Branch, ScanTech, Stage,
     scan_jobs::{self, BatchKind},
     tech_scan::fetch::ResolveOverride,
 };
@@ -24,14 +26,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use sites::DemoSite;
 
-use crate::{
+use prospector::{
     application::Application,
     config::Settings,
     import::{self, ImportFormat, RowDefaults},
     scan::{self, ProspectFilter},
 };
 
-const SAMPLE: &str = include_str!("../../demo/sample-leads.csv");
+const SAMPLE: &str = include_str!("../../../demo/sample-leads.csv");
 
 /// The sample lead without a working website.
 const UNREACHABLE: &str = "menuiserie-klein.example";
@@ -62,7 +64,7 @@ impl Demo {
     /// Chromium; and an admin token for this run when none is configured
     /// (returned, to print).
     pub fn configure(&self, settings: &mut Settings) -> Option<String> {
-        let tech = &mut settings.tech_scan;
+        let tech = settings.of_mut::<ScanTech>();
         for site in &self.sites {
             tech.resolve.push(ResolveOverride {
                 host: site.domain.clone(),
@@ -76,7 +78,7 @@ impl Demo {
         if let Ok(loopback) = "127.0.0.0/8".parse() {
             tech.allow_networks.push(loopback);
         }
-        tech.dns.records = false;
+        tech.dns_records = false;
         tech.per_host_delay = Duration::from_millis(200);
 
         let rules: Vec<String> = self
@@ -85,7 +87,7 @@ impl Demo {
             .map(|s| format!("MAP {} {}", s.domain, s.address))
             .chain(std::iter::once(format!("MAP {UNREACHABLE} {}", self.closed)))
             .collect();
-        let flags = &mut settings.audit.lighthouse.chrome_flags;
+        let flags = &mut settings.of_mut::<AuditPage>().lighthouse.chrome_flags;
         match flags.iter_mut().find(|f| f.starts_with("--host-resolver-rules=")) {
             Some(flag) => {
                 flag.push_str(", ");
@@ -149,7 +151,7 @@ impl Demo {
             &app.enqueuer,
             BatchKind::Scan,
             &filter,
-            &[Stage::TechScan, Stage::Audit, Stage::Score],
+            &Branch::Digital.stages(),
             "demo: the sample leads with a domain",
         )
         .await?;
@@ -186,7 +188,7 @@ impl Demo {
         wait_for_batches(&app.pool, &batches, app.shutdown.stop.clone()).await?;
 
         let today = chrono::Utc::now()
-            .with_timezone(&app.settings.analytics.time_zone)
+            .with_timezone(&app.settings.analytics().time_zone)
             .date_naive();
         let mut conn = app.pool.acquire().await?;
         app.enqueuer
@@ -308,4 +310,18 @@ async fn ranked_table(pool: &PgPool) -> Result<String, sqlx::Error> {
         ]);
     }
     Ok(format!("Ranked prospects\n{table}"))
+}
+
+/// The demo's walk-through, run once web, workers and scheduler are up.
+pub struct DemoRun {
+    /// The running sites.
+    pub demo: Demo,
+    /// The admin token made for this run, if any (printed).
+    pub token: Option<String>,
+}
+
+impl RunHook for DemoRun {
+    async fn started(self, app: &Application, admin: SocketAddr) -> anyhow::Result<()> {
+        self.demo.run(app, admin, self.token.as_deref()).await
+    }
 }

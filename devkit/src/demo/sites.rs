@@ -13,7 +13,7 @@ use include_dir::{Dir, include_dir};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-static SITES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/demo/sites");
+static SITES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../demo/sites");
 
 /// The TLD of every demo domain (reserved for examples, never real).
 pub const DEMO_TLD: &str = "example";

@@ -80,7 +80,7 @@ pub fn host(n: usize) -> String {
 
 /// Start the fleet on loopback.
 pub async fn start(latency: Latency, dns_latency: Latency) -> anyhow::Result<Fleet> {
-    crate::tls::init();
+    prospector::tls::init();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params

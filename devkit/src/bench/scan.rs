@@ -11,10 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use prospector_jobs::{
-    Stage,
-    pipeline::ScanTech,
+    ScanTech, Stage,
     scan_jobs::{self, BatchItem, BatchKind},
     tech_scan::fetch::ResolveOverride,
 };
@@ -25,7 +24,9 @@ use super::{
     fleet::{self, Latency},
     queue::{bench_url, recreate_database},
 };
-use crate::{application::Application, cli::BenchScanArgs, config::Settings, db};
+use prospector::{application::Application, config::Settings, db};
+
+use crate::cli::BenchScanArgs;
 
 /// Run the benchmark and print its figures.
 pub async fn run(mut settings: Settings, args: BenchScanArgs) -> anyhow::Result<()> {
@@ -60,22 +61,20 @@ pub async fn run(mut settings: Settings, args: BenchScanArgs) -> anyhow::Result<
     std::fs::write(&ca_file, &fleet.ca_pem)?;
 
     // The stage, pointed at the fleet (loopback allowed for it only).
-    let t = &mut settings.tech_scan;
+    let t = settings.of_mut::<ScanTech>();
     t.resolve = vec![ResolveOverride {
         host: "*.fleet.test".into(),
         addr: fleet.https,
     }];
     t.allow_networks = vec!["127.0.0.0/8".parse()?];
-    t.dns.servers = vec![fleet.dns];
-    t.dns.records = !args.no_dns_records;
+    t.dns_servers = vec![fleet.dns];
+    t.dns_records = !args.no_dns_records;
     t.extra_root_certificates = Some(ca_file.clone());
     if let Some(delay) = args.per_host_delay {
         t.per_host_delay = delay.into();
     }
-    let stage = settings
-        .stages
-        .get_mut(Stage::TechScan.queue())
-        .context("no tech_scan stage settings")?;
+    let per_host_delay = t.per_host_delay;
+    let stage = settings.worker_mut(Stage::TechScan.queue());
     if let Some(c) = args.concurrency {
         stage.concurrency = c;
         stage.batch_size = c.min(500);
@@ -83,11 +82,7 @@ pub async fn run(mut settings: Settings, args: BenchScanArgs) -> anyhow::Result<
     if let Some(w) = args.workers {
         stage.workers = w;
     }
-    let (workers, concurrency, delay) = (
-        stage.workers,
-        stage.concurrency,
-        settings.tech_scan.per_host_delay,
-    );
+    let (workers, concurrency, delay) = (stage.workers, stage.concurrency, per_host_delay);
     println!(
         "bench scan: {} domains, fleet median latency {} ms, {} worker(s) x concurrency {}, per-host delay {:?}, DNS records {}, on {} CPU cores (database {name})",
         args.domains,
