@@ -152,9 +152,10 @@ pub struct ScanArgs {
     /// Prospects with this tag.
     #[arg(long)]
     pub tag: Option<String>,
-    /// Prospects with this status (pending, active, …).
+    /// Prospects with this status (pending, active, inactive, parked, error,
+    /// contacted, converted).
     #[arg(long)]
-    pub status: Option<String>,
+    pub status: Option<prospector_jobs::domain::ProspectStatus>,
     /// Prospects not tech-scanned for this long (e.g. 30d), or never.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub stale: Option<std::time::Duration>,

@@ -119,6 +119,14 @@ pub struct AdminSettings {
     /// Bearer token for protected routes; none means they refuse everyone.
     #[serde(default)]
     pub token: Option<SecretString>,
+    /// `/metrics` reads the queues' state from the database at most this
+    /// often (scrapes in between get the last read).
+    #[serde(with = "humantime_serde", default = "default_metrics_cache")]
+    pub metrics_cache: Duration,
+}
+
+fn default_metrics_cache() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// Log output format.
@@ -777,7 +785,7 @@ fn scheduled_job(
                     "a re-scan starts with tech_scan (e.g. \"tech_scan,audit,score\")",
                 ));
             }
-            crate::scan::plan_stages(&stages)
+            crate::batches::plan_stages(&stages)
                 .map_err(|e| invalid(format!("{key}.args.stages"), e.to_string()))?;
             let limit = match args.get("limit") {
                 None => None,

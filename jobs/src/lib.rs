@@ -43,6 +43,7 @@ pub mod discover;
 pub mod domain;
 pub mod pipeline;
 pub mod queue;
+pub mod retry;
 pub mod runtime;
 pub mod scan_jobs;
 pub mod score;

@@ -15,7 +15,6 @@
 //! idles with dead workers.
 
 mod execute;
-mod queries;
 mod wakeup;
 
 use std::{
@@ -27,12 +26,12 @@ use std::{
 
 use apalis::prelude::{BackendExt, Strategy, WorkerBuilder, WorkerBuilderExt, WorkerContext};
 use apalis_postgres::PostgresStorage;
-use prospector_jobs::{Enqueuer, Handler, Setup, Stage, StageJob, StageVisitor, error_chain};
+use prospector_jobs::{Enqueuer, Handler, Setup, Stage, StageJob, StageVisitor, error_chain, retry::Backoff};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 
-pub use execute::{JobMeta, QueueRuntime, retry_delay};
+pub use execute::{JobMeta, QueueRuntime};
 pub use wakeup::Wakeups;
 
 use crate::{config::Settings, metrics as names, shutdown::Shutdown};
@@ -262,7 +261,7 @@ impl WorkerPool {
         if names.is_empty() {
             return;
         }
-        match queries::hand_back_jobs(&self.pool, &names).await {
+        match prospector_jobs::queue::rows::hand_back_jobs(&self.pool, &names).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "handed back unfinished jobs"),
             Err(e) => {
@@ -287,7 +286,7 @@ impl Supervisor {
         let give_up_after = self.settings.queue.worker_give_up_after;
         let mut generation = 0u32;
         let mut failing_since: Option<Instant> = None;
-        let mut delay = Duration::from_millis(500);
+        let mut restarts = Backoff::new(Duration::from_millis(500), Duration::from_secs(30)).sequence();
         loop {
             let name = self.instance.worker_name(H::QUEUE, self.slot, generation);
             if let Ok(mut names) = self.names.lock() {
@@ -309,7 +308,7 @@ impl Supervisor {
             // A worker that stayed up a while ends a failure streak.
             if started.elapsed() >= Duration::from_secs(30) {
                 failing_since = None;
-                delay = Duration::from_millis(500);
+                restarts.reset();
             }
             // The streak starts at this death, not at this worker's start: a
             // worker that ran a while and died once is restarted, not given up.
@@ -321,12 +320,12 @@ impl Supervisor {
                     last_error,
                 });
             }
+            let delay = restarts.next_delay();
             tracing::error!(worker = %name, error = %last_error, restart_in_ms = delay.as_millis() as u64, "worker died; restarting");
             tokio::select! {
                 () = self.shutdown.stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep(delay) => {}
             }
-            delay = (delay * 2).min(Duration::from_secs(30));
             generation += 1;
         }
     }

@@ -1198,7 +1198,7 @@ async fn the_autopilot_runs_the_grid_in_the_real_binary() {
     let config = dir.path().join("autopilot.toml");
     std::fs::write(
         &config,
-        "[autopilot]\nenabled = true\ndaily_target = 100\n\n\
+        "[discover.autopilot]\nenabled = true\ndaily_target = 100\n\n\
          [[schedule]]\nname = \"discover-autopilot\"\nstage = \"discover\"\ncron = \"* * * * * *\"\ntz = \"UTC\"\nargs = { targets = \"5\" }\n",
     )
     .unwrap();

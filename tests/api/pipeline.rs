@@ -5,8 +5,8 @@ use std::{os::unix::fs::PermissionsExt, process::Stdio, time::Duration};
 
 use nix::sys::signal::Signal;
 use prospector::{
+    batches::{self, ProspectFilter},
     import::{self, ImportFormat, RowDefaults},
-    scan::{self, ProspectFilter},
 };
 use prospector_devkit::demo::Demo;
 use prospector_jobs::{
@@ -85,7 +85,7 @@ async fn a_batch_of_local_sites_is_scanned_audited_and_scored_with_evidence() {
     let ids = import_sample(app.pool()).await;
 
     // Act
-    let started = scan::start_batch(
+    let started = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Scan,
@@ -170,7 +170,7 @@ async fn a_batch_of_local_sites_is_scanned_audited_and_scored_with_evidence() {
 
     // A re-scan updates the same rows instead of adding new ones.
     let contacts_before = count(app.pool(), "SELECT count(*) FROM prospect_contacts").await;
-    let rescan = scan::start_batch(
+    let rescan = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Rescan,
@@ -252,7 +252,7 @@ async fn a_worker_killed_mid_scan_loses_nothing_and_counts_each_prospect_once() 
     }
     let settings = crate::helpers::settings(&db.url);
     let enqueuer = prospector_jobs::Enqueuer::new(settings.queue_policies());
-    let started = scan::start_batch(
+    let started = batches::start_batch(
         &pool,
         &enqueuer,
         BatchKind::Scan,
@@ -368,7 +368,7 @@ async fn a_crashing_browser_is_retried_and_counted_once() {
     .unwrap();
 
     // Act
-    let started = scan::start_batch(
+    let started = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Scan,

@@ -28,9 +28,9 @@ pub use sites::DemoSite;
 
 use prospector::{
     application::Application,
+    batches::{self, ProspectFilter},
     config::Settings,
     import::{self, ImportFormat, RowDefaults},
-    scan::{self, ProspectFilter},
 };
 
 const SAMPLE: &str = include_str!("../../../demo/sample-leads.csv");
@@ -146,7 +146,7 @@ impl Demo {
             ids: Some(ids.clone()),
             ..ProspectFilter::default()
         };
-        let digital = scan::start_batch(
+        let digital = batches::start_batch(
             &app.pool,
             &app.enqueuer,
             BatchKind::Scan,
@@ -160,7 +160,7 @@ impl Demo {
             "Batch {}: {} leads → tech_scan → audit → score",
             digital.scan_job_id, digital.prospects
         );
-        match scan::start_batch(
+        match batches::start_batch(
             &app.pool,
             &app.enqueuer,
             BatchKind::Scan,
@@ -180,7 +180,7 @@ impl Demo {
                 );
                 batches.push(offline.scan_job_id);
             }
-            Err(scan::ScanError::NothingToScan) => {}
+            Err(batches::ScanError::NothingToScan) => {}
             Err(e) => return Err(e.into()),
         }
 

@@ -14,6 +14,10 @@ use sqlx::PgConnection;
 
 use crate::{runtime::is_transient_db_error, scan_jobs::BatchItem};
 
+pub mod control;
+pub mod counts;
+pub mod retention;
+pub mod rows;
 mod worker_settings;
 
 pub use worker_settings::{WorkerOverrides, WorkerSettings};

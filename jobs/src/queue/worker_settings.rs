@@ -106,6 +106,11 @@ impl WorkerSettings {
         })
     }
 
+    /// The backoff of failed jobs (persisted in the queue).
+    pub fn backoff(&self) -> crate::retry::Backoff {
+        crate::retry::Backoff::new(self.backoff_base, self.backoff_max)
+    }
+
     /// The queue policy applied when pushing to this queue.
     pub fn policy(&self) -> QueuePolicy {
         QueuePolicy {

@@ -50,7 +50,7 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::Semaphore;
 
-pub use scan::{ScanOutcome, parse_retry_after};
+pub use scan::ScanOutcome;
 pub use settings::TechScanSettings;
 
 use self::{
@@ -275,7 +275,7 @@ impl Handler for ScanTech {
         tx.commit().await?;
         tracing::info!(
             has_website = outcome.prospect.has_website,
-            status = outcome.prospect.status,
+            status = outcome.prospect.status.as_str(),
             technologies = outcome.profile.tech_stack_json["detections"]
                 .as_array()
                 .map_or(0, Vec::len),

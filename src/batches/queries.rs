@@ -1,3 +1,4 @@
+use prospector_jobs::domain::ProspectStatus;
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 
@@ -12,7 +13,7 @@ pub struct ProspectFilter {
     pub tag: Option<String>,
     /// With this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<ProspectStatus>,
     /// Not tech-scanned for this many seconds (or never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_after_seconds: Option<f64>,
@@ -43,7 +44,7 @@ pub async fn select_prospects(
         "#,
         filter.ids.as_deref(),
         filter.tag,
-        filter.status,
+        filter.status.map(ProspectStatus::as_str),
         filter.stale_after_seconds,
         needs_site,
         filter.limit.unwrap_or(i64::MAX),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use prospector_jobs::{Stage, scan_jobs};
+use prospector_jobs::{Stage, queue::counts, scan_jobs};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
@@ -131,34 +131,7 @@ impl StatusReport {
             .collect();
         // Queues with live or dead jobs that no stage names (a loose index
         // scan: one probe per distinct queue, however many jobs there are).
-        let others = sqlx::query_scalar!(
-            r#"
-            WITH RECURSIVE live(q) AS (
-                SELECT min(job_type) FROM apalis.jobs
-                WHERE status IN ('Pending', 'Queued', 'Running')
-                   OR (status = 'Failed' AND attempts < max_attempts)
-                UNION ALL
-                SELECT (SELECT min(job_type) FROM apalis.jobs
-                        WHERE (status IN ('Pending', 'Queued', 'Running')
-                               OR (status = 'Failed' AND attempts < max_attempts))
-                          AND job_type > live.q)
-                FROM live WHERE live.q IS NOT NULL
-            ), dead(q) AS (
-                SELECT min(job_type) FROM apalis.jobs
-                WHERE status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts)
-                UNION ALL
-                SELECT (SELECT min(job_type) FROM apalis.jobs
-                        WHERE (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
-                          AND job_type > dead.q)
-                FROM dead WHERE dead.q IS NOT NULL
-            )
-            SELECT q AS "queue!" FROM live WHERE q IS NOT NULL
-            UNION
-            SELECT q FROM dead WHERE q IS NOT NULL
-            "#
-        )
-        .fetch_all(pool)
-        .await?;
+        let others = counts::queues_with_jobs(pool).await?;
         for queue in others {
             queue_entry(&mut queues, &queue);
         }
@@ -166,39 +139,7 @@ impl StatusReport {
         // Each figure counts up to COUNT_CAP rows of an index, so the page
         // costs the same with a hundred thousand jobs waiting or ten million.
         let names: Vec<String> = queues.keys().cloned().collect();
-        let counts = sqlx::query!(
-            r#"
-            SELECT q.queue AS "queue!",
-                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
-                    WHERE j.job_type = q.queue AND j.status = 'Pending' AND j.run_at <= now()
-                    LIMIT $2) x) AS "pending!",
-                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
-                    WHERE j.job_type = q.queue AND j.status = 'Pending' AND j.run_at > now()
-                    LIMIT $2) x) AS "delayed!",
-                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
-                    WHERE j.job_type = q.queue AND j.status IN ('Queued', 'Running')
-                    LIMIT $2) x) AS "running!",
-                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
-                    WHERE j.job_type = q.queue AND j.status = 'Failed' AND j.attempts < j.max_attempts
-                    LIMIT $2) x) AS "retrying!",
-                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
-                    WHERE j.job_type = q.queue
-                      AND (j.status = 'Killed' OR (j.status = 'Failed' AND j.attempts >= j.max_attempts))
-                      AND NOT coalesce(exist(j.metadata, 'cancelled_at'), false)
-                    LIMIT $2) x) AS "dead!",
-                extract(epoch FROM now() - least(
-                    (SELECT min(j.run_at) FROM apalis.jobs j
-                     WHERE j.job_type = q.queue AND j.status = 'Pending' AND j.run_at <= now()),
-                    (SELECT min(j.run_at) FROM apalis.jobs j
-                     WHERE j.job_type = q.queue AND j.status = 'Failed' AND j.attempts < j.max_attempts
-                       AND j.run_at <= now())))::float8 AS oldest_ready
-            FROM unnest($1::text[]) AS q(queue)
-            "#,
-            &names,
-            COUNT_CAP,
-        )
-        .fetch_all(pool)
-        .await?;
+        let counts = counts::count_queues(pool, &names, COUNT_CAP).await?;
         for row in counts {
             let q = queue_entry(&mut queues, &row.queue);
             q.pending = row.pending;
@@ -209,46 +150,24 @@ impl StatusReport {
             q.oldest_ready_age_seconds = row.oldest_ready;
         }
 
-        let done = sqlx::query!(
-            r#"
-            SELECT q.queue AS "queue!",
-                (SELECT count(*) FROM (SELECT 1 FROM apalis.jobs j
-                    WHERE j.job_type = q.queue AND j.status = 'Done'
-                      AND j.done_at > now() - interval '1 hour'
-                    LIMIT $2) x) AS "done!"
-            FROM unnest($1::text[]) AS q(queue)
-            "#,
-            &names,
-            COUNT_CAP,
-        )
-        .fetch_all(pool)
-        .await?;
-        for row in done {
-            let q = queue_entry(&mut queues, &row.queue);
-            q.done_last_hour = row.done;
+        let done = counts::done_last_hour(pool, &names, COUNT_CAP).await?;
+        for (queue, done) in done {
+            queue_entry(&mut queues, &queue).done_last_hour = done;
         }
 
         let alive_within = queue_settings.heartbeat_interval
             * u32::try_from(queue_settings.missed_heartbeats).unwrap_or(u32::MAX);
         let alive_after = now - chrono::Duration::from_std(alive_within).unwrap_or_default();
-        let workers: Vec<WorkerStatus> = sqlx::query!(
-            r#"
-            SELECT id, worker_type, last_seen
-            FROM apalis.workers
-            WHERE last_seen > now() - interval '10 minutes'
-            ORDER BY worker_type, id
-            "#
-        )
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|w| WorkerStatus {
-            alive: w.last_seen > alive_after,
-            name: w.id,
-            queue: w.worker_type,
-            last_seen: w.last_seen,
-        })
-        .collect();
+        let workers: Vec<WorkerStatus> = counts::recent_workers(pool)
+            .await?
+            .into_iter()
+            .map(|w| WorkerStatus {
+                alive: w.last_seen > alive_after,
+                name: w.id,
+                queue: w.queue,
+                last_seen: w.last_seen,
+            })
+            .collect();
         for worker in workers.iter().filter(|w| w.alive) {
             let q = queue_entry(&mut queues, &worker.queue);
             q.workers_alive += 1;

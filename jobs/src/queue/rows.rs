@@ -1,4 +1,5 @@
-//! The queue-row updates the worker pool makes besides apalis's own.
+//! The queue-row updates the worker pool makes besides apalis's own:
+//! persisted backoff and the hand-back of unfinished jobs at shutdown.
 
 use std::time::Duration;
 

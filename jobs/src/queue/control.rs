@@ -6,8 +6,8 @@
 //! Cancelling marks a job that has not started `Killed` with the reason
 //! "cancelled by operator"; cancelled jobs are not listed as dead.
 
+use crate::scan_jobs::{self, BatchItem, ItemOutcome};
 use chrono::{DateTime, Utc};
-use prospector_jobs::scan_jobs::{self, BatchItem, ItemOutcome};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
