@@ -196,11 +196,7 @@ impl Metadata {
     }
 
     /// Add or replace one entry, refusing what Recurrente would refuse.
-    pub fn insert(
-        &mut self,
-        key: impl Into<String>,
-        value: impl Into<String>,
-    ) -> Result<(), CheckoutError> {
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Result<(), CheckoutError> {
         let key = key.into();
         let value = value.into();
         check_metadata_entry(&key, &value)?;
@@ -236,9 +232,7 @@ pub fn check_metadata_entry(key: &str, value: &str) -> Result<(), CheckoutError>
         });
     }
     if value.chars().count() > MAX_METADATA_VALUE_CHARS {
-        return Err(CheckoutError::Value {
-            key: key.to_owned(),
-        });
+        return Err(CheckoutError::Value { key: key.to_owned() });
     }
     Ok(())
 }
@@ -502,13 +496,10 @@ struct WireItem<'a> {
 
 impl<'a> From<&'a CheckoutItem> for WireItem<'a> {
     fn from(item: &'a CheckoutItem) -> Self {
-        let (has_dynamic_pricing, charge_type, billing_interval, billing_interval_count) =
-            match item.charge {
-                Charge::OneTime => (Some(false), None, None, None),
-                Charge::Recurring { interval, every } => {
-                    (None, Some("recurring"), Some(interval), Some(every))
-                }
-            };
+        let (has_dynamic_pricing, charge_type, billing_interval, billing_interval_count) = match item.charge {
+            Charge::OneTime => (Some(false), None, None, None),
+            Charge::Recurring { interval, every } => (None, Some("recurring"), Some(interval), Some(every)),
+        };
         Self {
             name: &item.name,
             description: item.description.as_deref(),
@@ -573,10 +564,7 @@ mod tests {
             metadata.insert(format!("key{i}"), "v").unwrap();
         }
         assert_eq!(metadata.len(), 50);
-        assert_eq!(
-            metadata.insert("one_more", "v"),
-            Err(CheckoutError::TooManyKeys)
-        );
+        assert_eq!(metadata.insert("one_more", "v"), Err(CheckoutError::TooManyKeys));
         // Replacing an existing key is not a new key.
         assert!(metadata.insert("key10", "w").is_ok());
         assert_eq!(metadata.get("key10"), Some("w"));
@@ -587,15 +575,9 @@ mod tests {
         let price = Price::new(Currency::Gtq, 1000).unwrap();
         let item = CheckoutItem::one_time("Setup", price).unwrap();
         assert_eq!(item.clone().with_quantity(9).unwrap().quantity(), 9);
-        assert_eq!(
-            item.clone().with_quantity(0),
-            Err(CheckoutError::Quantity(0))
-        );
+        assert_eq!(item.clone().with_quantity(0), Err(CheckoutError::Quantity(0)));
         assert_eq!(item.with_quantity(10), Err(CheckoutError::Quantity(10)));
-        assert_eq!(
-            CheckoutItem::one_time("  ", price),
-            Err(CheckoutError::BlankName)
-        );
+        assert_eq!(CheckoutItem::one_time("  ", price), Err(CheckoutError::BlankName));
         assert_eq!(
             CheckoutItem::recurring("Plan", price, BillingInterval::Month, 0),
             Err(CheckoutError::IntervalCount)

@@ -139,8 +139,7 @@ impl PaymentIntentEvent {
         fn from(p: Option<&PaymentRef>) -> Option<&str> {
             p?.paymentable.as_ref()?.subscription_id()
         }
-        from(self.payment.as_ref())
-            .or_else(|| from(self.checkout.as_ref().and_then(|c| c.payment.as_ref())))
+        from(self.payment.as_ref()).or_else(|| from(self.checkout.as_ref().and_then(|c| c.payment.as_ref())))
     }
 }
 
@@ -262,8 +261,7 @@ impl SetupIntentEvent {
 impl WebhookEvent {
     /// Decode a verified webhook body.
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| EventError::NotJson(redacted(&e)))?;
+        let value: Value = serde_json::from_slice(body).map_err(|e| EventError::NotJson(redacted(&e)))?;
         let Value::Object(mut object) = value else {
             return Err(EventError::NotJson("not an object".into()));
         };
@@ -278,10 +276,7 @@ impl WebhookEvent {
             object.remove("suscription");
         }
         let value = Value::Object(object);
-        fn decode<T: serde::de::DeserializeOwned>(
-            event_type: &str,
-            value: Value,
-        ) -> Result<T, EventError> {
+        fn decode<T: serde::de::DeserializeOwned>(event_type: &str, value: Value) -> Result<T, EventError> {
             serde_json::from_value(value).map_err(|e| EventError::Malformed {
                 event_type: event_type.to_owned(),
                 message: redacted(&e),
@@ -461,7 +456,8 @@ mod tests {
 
     #[test]
     fn a_failed_one_time_payment_with_missing_fields_still_decodes() {
-        let body = br#"{"id":"pa_x","event_type":"payment_intent.failed","failure_reason":"Fondos insuficientes",
+        let body =
+            br#"{"id":"pa_x","event_type":"payment_intent.failed","failure_reason":"Fondos insuficientes",
             "amount_in_cents":"390000","checkout":{"id":"ch_1","metadata":null},"customer":null}"#;
         let event = WebhookEvent::parse(body).unwrap();
         let WebhookEvent::PaymentIntentFailed(payment) = &event else {

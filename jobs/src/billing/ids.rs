@@ -80,9 +80,9 @@ impl<K: IdKind> RecurrenteId<K> {
         if id.len() > MAX_ID_LEN {
             return Err(InvalidId::TooLong { len: id.len() });
         }
-        let rest = id.strip_prefix(K::PREFIX).ok_or(InvalidId::Prefix {
-            expected: K::PREFIX,
-        })?;
+        let rest = id
+            .strip_prefix(K::PREFIX)
+            .ok_or(InvalidId::Prefix { expected: K::PREFIX })?;
         if rest.is_empty()
             || !rest
                 .bytes()

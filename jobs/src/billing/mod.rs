@@ -68,7 +68,7 @@ pub use ids::{CheckoutId, InvalidId, PaymentIntentId, SubscriptionId};
 pub use link::{CheckoutStep, SiteLink};
 pub use plans::{BillingSettings, BillingSettingsError, PlanError, SiteCheckout, checkout_chain};
 pub use recurrente::{
-    Checkout, CheckoutCreated, CheckoutStatus, RecurrenteClient, RecurrenteConfig,
-    RecurrenteError, Subscription, SubscriptionStatus,
+    Checkout, CheckoutCreated, CheckoutStatus, RecurrenteClient, RecurrenteConfig, RecurrenteError,
+    Subscription, SubscriptionStatus,
 };
 pub use svix::{SecretError, SigningSecret, VerifiedMessage, VerifyError, WebhookVerifier, sign};

@@ -16,9 +16,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::{
-    checkout::{
-        BillingInterval, CheckoutError, CheckoutItem, CheckoutRequest, Currency, Metadata, Price,
-    },
+    checkout::{BillingInterval, CheckoutError, CheckoutItem, CheckoutRequest, Currency, Metadata, Price},
     link::{CheckoutStep, SITE_ID_KEY, STEP_KEY},
     recurrente::RecurrenteConfig,
     svix::WebhookVerifier,
@@ -199,9 +197,7 @@ fn invalid(key: &'static str, message: impl Into<String>) -> BillingSettingsErro
 impl BillingSettings {
     /// Check every value Recurrente or the lifecycle depends on.
     pub fn validate(&self) -> Result<(), BillingSettingsError> {
-        if !matches!(self.base_url.scheme(), "http" | "https")
-            || self.base_url.cannot_be_a_base()
-        {
+        if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.cannot_be_a_base() {
             return Err(invalid("base_url", "must be an http(s) URL"));
         }
         let minimum = self.currency.minimum_cents();
@@ -323,16 +319,17 @@ fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
-        Number(u32),
+        Number(i64),
         Text(String),
+        Other(de::IgnoredAny),
     }
-    match Raw::deserialize(d)? {
-        Raw::Number(n) => Ok(n),
-        Raw::Text(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| de::Error::custom("expected a whole, non-negative number")),
-    }
+    let n = match Raw::deserialize(d)? {
+        Raw::Number(n) => Some(n),
+        Raw::Text(s) => s.trim().parse().ok(),
+        Raw::Other(_) => None,
+    };
+    n.and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| de::Error::custom("expected a whole, non-negative number of cents"))
 }
 
 /// The site being bought.
@@ -364,10 +361,8 @@ pub fn checkout_chain(
         let price = Price::new(plan.currency, item.amount_cents)?;
         let mut line = match step {
             CheckoutStep::Setup => CheckoutItem::one_time(&item.name, price)?,
-            CheckoutStep::Monthly => {
-                CheckoutItem::recurring(&item.name, price, BillingInterval::Month, 1)?
-                    .with_metadata(metadata.clone())
-            }
+            CheckoutStep::Monthly => CheckoutItem::recurring(&item.name, price, BillingInterval::Month, 1)?
+                .with_metadata(metadata.clone()),
         };
         if let Some(description) = &item.description {
             line = line.with_description(description);
@@ -448,6 +443,18 @@ monthly_plan = { name = "Sitio web: mantenimiento", description = "Hosting y cam
     }
 
     #[test]
+    fn amounts_that_are_not_whole_cents_are_refused_with_a_clear_message() {
+        for bad in ["-5", "\"5.50\"", "\"lots\"", "1.5", "[1]"] {
+            let text = TOML.replace("amount_cents = 390000", &format!("amount_cents = {bad}"));
+            let error = toml::from_str::<BillingSettings>(&text).err().unwrap();
+            assert!(
+                error.to_string().contains("whole, non-negative number of cents"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let typo = format!("{TOML}\nsetup_fe = 1\n");
         let error = toml::from_str::<BillingSettings>(&typo).err().unwrap();
@@ -463,8 +470,13 @@ monthly_plan = { name = "Sitio web: mantenimiento", description = "Hosting y cam
 
     #[test]
     fn validation_names_the_key_at_fault() {
-        let cases: [(&str, fn(&mut BillingSettings), &str); 10] = [
-            ("GTQ minimum", |s| s.setup_fee.amount_cents = 499, "setup_fee.amount_cents"),
+        type Breaker = fn(&mut BillingSettings);
+        let cases: [(&str, Breaker, &str); 10] = [
+            (
+                "GTQ minimum",
+                |s| s.setup_fee.amount_cents = 499,
+                "setup_fee.amount_cents",
+            ),
             (
                 "USD minimum",
                 |s| {
@@ -473,7 +485,11 @@ monthly_plan = { name = "Sitio web: mantenimiento", description = "Hosting y cam
                 },
                 "monthly_plan.amount_cents",
             ),
-            ("blank name", |s| s.monthly_plan.name = " ".into(), "monthly_plan.name"),
+            (
+                "blank name",
+                |s| s.monthly_plan.name = " ".into(),
+                "monthly_plan.name",
+            ),
             (
                 "unknown placeholder",
                 |s| s.success_url = UrlTemplate::new("https://a.example/{site}"),
@@ -489,7 +505,11 @@ monthly_plan = { name = "Sitio web: mantenimiento", description = "Hosting y cam
                 |s| s.cancel_url = UrlTemplate::new("https://a.example/{site_id"),
                 "cancel_url",
             ),
-            ("zero lifetime", |s| s.checkout_lifetime = Duration::ZERO, "checkout_lifetime"),
+            (
+                "zero lifetime",
+                |s| s.checkout_lifetime = Duration::ZERO,
+                "checkout_lifetime",
+            ),
             (
                 "an API key as a webhook secret",
                 |s| s.webhook_secrets = Some(SecretString::from("sk_live_x")),
@@ -580,13 +600,19 @@ monthly_plan = { name = "Sitio web: mantenimiento", description = "Hosting y cam
         );
         assert_eq!(wire["metadata"][SITE_ID_KEY], site.site_id.to_string());
         assert_eq!(wire["metadata"][STEP_KEY], "monthly");
-        assert_eq!(wire["items"][0]["metadata"][SITE_ID_KEY], site.site_id.to_string());
+        assert_eq!(
+            wire["items"][0]["metadata"][SITE_ID_KEY],
+            site.site_id.to_string()
+        );
         assert_eq!(wire["items"][0]["description"], "Hosting y cambios");
         assert_eq!(wire["expires_at"], "2026-11-27T10:00:00Z");
         assert_eq!(wire["user_id"], "us_1");
         let setup_wire = setup.to_wire();
         assert_eq!(setup_wire["metadata"][STEP_KEY], "setup");
-        assert_eq!(setup_wire["items"][0]["image_url"], "https://cdn.example/shot.png");
+        assert_eq!(
+            setup_wire["items"][0]["image_url"],
+            "https://cdn.example/shot.png"
+        );
         assert_eq!(
             setup_wire["cancel_url"],
             "https://agency.example/sites/6f1c1d6e-8d2a-4c47-9d8e-2b1f3c4a5d6e"

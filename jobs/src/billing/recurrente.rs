@@ -392,15 +392,11 @@ impl RecurrenteClient {
     /// `GET /api/checkouts/{id}`: its status and payment (the
     /// reconciliation poller's source when a webhook was missed).
     pub async fn get_checkout(&self, id: &CheckoutId) -> Result<Checkout, RecurrenteError> {
-        self.call(Method::GET, &["checkouts", id.as_str()], None)
-            .await
+        self.call(Method::GET, &["checkouts", id.as_str()], None).await
     }
 
     /// `GET /api/subscriptions/{id}`.
-    pub async fn get_subscription(
-        &self,
-        id: &SubscriptionId,
-    ) -> Result<Subscription, RecurrenteError> {
+    pub async fn get_subscription(&self, id: &SubscriptionId) -> Result<Subscription, RecurrenteError> {
         self.call(Method::GET, &["subscriptions", id.as_str()], None)
             .await
     }
@@ -443,10 +439,7 @@ impl RecurrenteClient {
             if !error.is_retryable() || attempt >= self.retry.retries {
                 return Err(error);
             }
-            let backoff = self
-                .retry
-                .base_delay
-                .saturating_mul(1u32 << attempt.min(16));
+            let backoff = self.retry.base_delay.saturating_mul(1u32 << attempt.min(16));
             let wait = error.retry_after().map_or(backoff, |asked| asked.max(backoff));
             if wait > self.retry.max_wait {
                 return Err(error);
@@ -547,11 +540,7 @@ fn error_message(body: &[u8]) -> String {
         text("error").or_else(|| text("message"))
     });
     let message = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    let message: String = message
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    let message: String = message.chars().filter(|c| !c.is_control()).take(200).collect();
     if message.trim().is_empty() {
         "no message".to_owned()
     } else {
@@ -571,7 +560,10 @@ mod tests {
             "Items is invalid; Currency is invalid"
         );
         assert_eq!(error_message(br#"{"message":"Nope"}"#), "Nope");
-        assert_eq!(error_message(b"<html>Bad Gateway</html>"), "<html>Bad Gateway</html>");
+        assert_eq!(
+            error_message(b"<html>Bad Gateway</html>"),
+            "<html>Bad Gateway</html>"
+        );
         assert_eq!(error_message(b""), "no message");
         assert_eq!(error_message("x\u{7}y".as_bytes()), "xy");
         assert_eq!(error_message(&[b'x'; 1000]).len(), 200);
@@ -592,11 +584,7 @@ mod tests {
         assert_eq!(full.status, CheckoutStatus::Paid);
         assert_eq!(full.total_in_cents, Some(79900));
         assert_eq!(
-            full.payment
-                .unwrap()
-                .paymentable
-                .unwrap()
-                .subscription_id(),
+            full.payment.unwrap().paymentable.unwrap().subscription_id(),
             Some("su_1")
         );
         assert_eq!(
@@ -605,9 +593,10 @@ mod tests {
         );
         assert!(full.created_at.is_some());
 
-        let sparse: Checkout =
-            serde_json::from_str(r#"{"id":"ch_2","status":"payment_in_progress","metadata":null,"payment":null}"#)
-                .unwrap();
+        let sparse: Checkout = serde_json::from_str(
+            r#"{"id":"ch_2","status":"payment_in_progress","metadata":null,"payment":null}"#,
+        )
+        .unwrap();
         assert_eq!(sparse.status, CheckoutStatus::PaymentInProgress);
         assert!(sparse.metadata.is_empty());
         assert_eq!(sparse.total_in_cents, None);

@@ -69,9 +69,7 @@ pub enum SecretError {
         index: usize,
     },
     /// It decodes to too few bytes to be a Svix key.
-    #[error(
-        "webhook secret #{index} decodes to {len} bytes; a Svix secret has at least {MIN_SECRET_BYTES}"
-    )]
+    #[error("webhook secret #{index} decodes to {len} bytes; a Svix secret has at least {MIN_SECRET_BYTES}")]
     TooShort {
         /// Position in the configured list (0-based).
         index: usize,
@@ -254,9 +252,7 @@ impl WebhookVerifier {
         }
         let signed_at = DateTime::from_timestamp(timestamp, 0).ok_or(VerifyError::BadTimestamp)?;
         if timestamp.saturating_add(tolerance) < now_secs {
-            return Err(VerifyError::TooOld {
-                timestamp: signed_at,
-            });
+            return Err(VerifyError::TooOld { timestamp: signed_at });
         }
 
         let candidates: Vec<Vec<u8>> = signatures
@@ -268,11 +264,9 @@ impl WebhookVerifier {
             let expected = secret.mac(id, timestamp, raw_body);
             // Every candidate is compared, so the time taken does not say
             // which one (or which byte) matched.
-            let matched = candidates
-                .iter()
-                .fold(subtle::Choice::from(0), |any, candidate| {
-                    any | expected.as_slice().ct_eq(candidate.as_slice())
-                });
+            let matched = candidates.iter().fold(subtle::Choice::from(0), |any, candidate| {
+                any | expected.as_slice().ct_eq(candidate.as_slice())
+            });
             if bool::from(matched) {
                 return Ok(VerifiedMessage {
                     id: id.to_owned(),
@@ -386,12 +380,7 @@ mod tests {
         let secret = SigningSecret::parse(&SecretString::from(VECTOR_SECRET)).unwrap();
 
         // Act
-        let signed = sign(
-            std::slice::from_ref(&secret),
-            VECTOR_ID,
-            VECTOR_TS,
-            VECTOR_BODY,
-        );
+        let signed = sign(std::slice::from_ref(&secret), VECTOR_ID, VECTOR_TS, VECTOR_BODY);
         let verified = vector_verifier()
             .verify(&vector_headers(), VECTOR_BODY, at(VECTOR_TS + 10))
             .unwrap();
@@ -559,9 +548,7 @@ mod tests {
         let max = headers(VECTOR_ID, &i64::MAX.to_string(), VECTOR_SIGNATURE);
         assert_eq!(
             verifier.verify(&max, VECTOR_BODY, now),
-            Err(VerifyError::InFuture {
-                timestamp: i64::MAX
-            })
+            Err(VerifyError::InFuture { timestamp: i64::MAX })
         );
         let min = headers(VECTOR_ID, &i64::MIN.to_string(), VECTOR_SIGNATURE);
         assert_eq!(
@@ -589,7 +576,11 @@ mod tests {
     fn bad_secrets_are_refused_at_start_up_by_position() {
         let good = SecretString::from(VECTOR_SECRET);
         let cases = [
-            ("an API key", "sk_live_abc", SecretError::MissingPrefix { index: 1 }),
+            (
+                "an API key",
+                "sk_live_abc",
+                SecretError::MissingPrefix { index: 1 },
+            ),
             ("not base64", "whsec_%%%%", SecretError::NotBase64 { index: 1 }),
             (
                 "too short",
@@ -599,8 +590,7 @@ mod tests {
             ("empty", "whsec_", SecretError::TooShort { index: 1, len: 0 }),
         ];
         for (name, bad, expected) in cases {
-            let error =
-                WebhookVerifier::new(vec![good.clone(), SecretString::from(bad)]).unwrap_err();
+            let error = WebhookVerifier::new(vec![good.clone(), SecretString::from(bad)]).unwrap_err();
             assert_eq!(error, expected, "{name}");
             assert!(!error.to_string().contains(bad), "{name}: {error}");
         }

@@ -114,9 +114,7 @@ impl fmt::Debug for Customer {
 }
 
 /// A JSON object, `{}` when absent or `null` (metadata).
-pub(crate) fn object_or_empty<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Map<String, Value>, D::Error> {
+pub(crate) fn object_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
     Ok(Option::<Map<String, Value>>::deserialize(d)?.unwrap_or_default())
 }
 
@@ -154,9 +152,7 @@ fn integral(f: f64) -> Option<i64> {
 /// A timestamp in RFC 3339 (`2024-04-24T14:10:03.123-06:00`) or Rails'
 /// default text form (`2024-04-24 14:10:03 -0600`, `… UTC`); anything
 /// else, `null` or absent is `None`.
-pub(crate) fn timestamp<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<DateTime<Utc>>, D::Error> {
+pub(crate) fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     Ok(Option::<Value>::deserialize(d)?
         .as_ref()
         .and_then(Value::as_str)
@@ -241,8 +237,7 @@ mod tests {
         assert_eq!(paymentable.subscription_id(), Some("su_1"));
         assert!(!format!("{paymentable:?}").contains("Zona"), "no address kept");
         let one_time: PaymentRef =
-            serde_json::from_str(r#"{"paymentable":{"type":"OneTimePayment","id":"on_1"}}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"paymentable":{"type":"OneTimePayment","id":"on_1"}}"#).unwrap();
         assert_eq!(one_time.paymentable.unwrap().subscription_id(), None);
         let odd: PaymentRef = serde_json::from_str(r#"{"paymentable":"su_1"}"#).unwrap();
         assert_eq!(odd.paymentable, None);
@@ -250,10 +245,9 @@ mod tests {
 
     #[test]
     fn customers_do_not_show_personal_data_in_debug() {
-        let customer: Customer = serde_json::from_str(
-            r#"{"id":"us_1","email":"ana@example.com","full_name":"Ana López"}"#,
-        )
-        .unwrap();
+        let customer: Customer =
+            serde_json::from_str(r#"{"id":"us_1","email":"ana@example.com","full_name":"Ana López"}"#)
+                .unwrap();
         let text = format!("{customer:?}");
         assert!(text.contains("us_1"));
         assert!(!text.contains("ana@") && !text.contains("López"), "{text}");

@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use super::{
-    CheckoutState, Injection, LocalRecurrente, LocalServerError, Payer, RecordedRequest,
-    StoredCheckout, StoredItem, SubscriptionState, lock, new_id, page, webhooks,
+    CheckoutState, Injection, LocalRecurrente, LocalServerError, Payer, RecordedRequest, StoredCheckout,
+    StoredItem, SubscriptionState, lock, new_id, page, webhooks,
 };
 use crate::billing::{
     checkout::{BillingInterval, Currency, MAX_METADATA_KEYS, QUANTITY_RANGE, check_metadata_entry},
@@ -82,10 +82,7 @@ async fn guard(State(server): State<LocalRecurrente>, request: Request, next: Ne
         injection
     };
     match injection {
-        Some(Injection::Status {
-            status,
-            retry_after,
-        }) => {
+        Some(Injection::Status { status, retry_after }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response = error(status, format!("Injected {}", status.as_u16()));
             if let Some(value) = retry_after.and_then(|v| v.parse().ok()) {
@@ -107,11 +104,7 @@ async fn test(State(server): State<LocalRecurrente>) -> Response {
     Json(json!({ "message": format!("Hello {name} 🌎") })).into_response()
 }
 
-async fn create_checkout(
-    State(server): State<LocalRecurrente>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn create_checkout(State(server): State<LocalRecurrente>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "The body must be a JSON object");
     };
@@ -120,11 +113,7 @@ async fn create_checkout(
         Err(message) => return error(StatusCode::UNPROCESSABLE_ENTITY, message),
     };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let checkout_url = format!(
-        "{}/checkout-session/{}",
-        server.public_url(host),
-        checkout.id
-    );
+    let checkout_url = format!("{}/checkout-session/{}", server.public_url(host), checkout.id);
     let id = checkout.id.clone();
     {
         let mut state = lock(&server.inner.state);
@@ -165,9 +154,7 @@ fn parse_checkout(body: &Map<String, Value>) -> Result<StoredCheckout, String> {
     let metadata = metadata(body.get("metadata"))?;
     let expires_at = match body.get("expires_at") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            Some(parse_timestamp(s).ok_or("expires_at must be an ISO 8601 timestamp")?)
-        }
+        Some(Value::String(s)) => Some(parse_timestamp(s).ok_or("expires_at must be an ISO 8601 timestamp")?),
         Some(_) => return Err("expires_at must be a string".into()),
     };
     Ok(StoredCheckout {
@@ -213,9 +200,7 @@ fn parse_item(item: &Value) -> Result<StoredItem, String> {
         None | Some(Value::Null) => 1,
         Some(q) => q
             .as_i64()
-            .filter(|q| {
-                u8::try_from(*q).is_ok_and(|q| QUANTITY_RANGE.contains(&q))
-            })
+            .filter(|q| u8::try_from(*q).is_ok_and(|q| QUANTITY_RANGE.contains(&q)))
             .ok_or("quantity must be between 1 and 9")?,
     };
     let recurring = match item.get("charge_type").and_then(Value::as_str) {
@@ -244,10 +229,7 @@ fn parse_item(item: &Value) -> Result<StoredItem, String> {
     };
     Ok(StoredItem {
         name: name.to_owned(),
-        description: item
-            .get("description")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        description: item.get("description").and_then(Value::as_str).map(str::to_owned),
         currency,
         amount_in_cents,
         quantity,
@@ -282,9 +264,10 @@ async fn get_checkout(State(server): State<LocalRecurrente>, Path(id): Path<Stri
         return error(StatusCode::NOT_FOUND, "Not found");
     };
     let time = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
-    let payment = checkout.payment.as_ref().map(|p| {
-        json!({"id": p.id, "paymentable": {"type": p.paymentable_type, "id": p.paymentable_id}})
-    });
+    let payment = checkout
+        .payment
+        .as_ref()
+        .map(|p| json!({"id": p.id, "paymentable": {"type": p.paymentable_type, "id": p.paymentable_id}}));
     let paid = checkout.state == CheckoutState::Paid;
     Json(json!({
         "id": checkout.id,
@@ -310,10 +293,7 @@ async fn get_checkout(State(server): State<LocalRecurrente>, Path(id): Path<Stri
     .into_response()
 }
 
-async fn get_subscription(
-    State(server): State<LocalRecurrente>,
-    Path(id): Path<String>,
-) -> Response {
+async fn get_subscription(State(server): State<LocalRecurrente>, Path(id): Path<String>) -> Response {
     let state = lock(&server.inner.state);
     let Some(sub) = state.subscriptions.get(&id) else {
         return error(StatusCode::NOT_FOUND, "Not found");
@@ -341,18 +321,15 @@ async fn get_subscription(
     .into_response()
 }
 
-async fn cancel_subscription(
-    State(server): State<LocalRecurrente>,
-    Path(id): Path<String>,
-) -> Response {
-    let event =
-        match server.set_subscription_state(&id, SubscriptionState::Cancelled, "subscription.cancel") {
-            Ok(event) => event,
-            Err(LocalServerError::UnknownSubscription(_)) => {
-                return error(StatusCode::NOT_FOUND, "Not found");
-            }
-            Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        };
+async fn cancel_subscription(State(server): State<LocalRecurrente>, Path(id): Path<String>) -> Response {
+    let event = match server.set_subscription_state(&id, SubscriptionState::Cancelled, "subscription.cancel")
+    {
+        Ok(event) => event,
+        Err(LocalServerError::UnknownSubscription(_)) => {
+            return error(StatusCode::NOT_FOUND, "Not found");
+        }
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
     // Delivered before answering, so a test sees the webhook once the call
     // returns (Svix would deliver it moments later).
     server
@@ -406,8 +383,7 @@ async fn pay_from_page(
                 .and_then(|c| c.success_url.clone());
             match success {
                 Some(url) => Redirect::to(&url).into_response(),
-                None => Html(page::message("Paid", "Thank you: the payment went through."))
-                    .into_response(),
+                None => Html(page::message("Paid", "Thank you: the payment went through.")).into_response(),
             }
         }
         Err(e) => {

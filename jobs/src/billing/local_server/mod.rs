@@ -354,8 +354,8 @@ impl LocalRecurrente {
     pub async fn spawn(self, addr: SocketAddr) -> std::io::Result<RunningLocalRecurrente> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
-        let base_url = Url::parse(&format!("http://{local}/"))
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let base_url =
+            Url::parse(&format!("http://{local}/")).map_err(|e| std::io::Error::other(e.to_string()))?;
         {
             let mut public = lock(&self.inner.public_url);
             if public.is_none() {
@@ -365,11 +365,8 @@ impl LocalRecurrente {
         let shutdown = CancellationToken::new();
         let router = self.router();
         let stop = shutdown.clone().cancelled_owned();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-        });
+        let task =
+            tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(stop).await });
         Ok(RunningLocalRecurrente {
             server: self,
             base_url,
@@ -453,11 +450,7 @@ impl LocalRecurrente {
             )];
             let subscription_id = subscription.as_ref().map(|s| s.id.clone());
             if let Some(sub) = subscription {
-                events.push(webhooks::subscription_event(
-                    "subscription.create",
-                    &sub,
-                    now,
-                ));
+                events.push(webhooks::subscription_event("subscription.create", &sub, now));
                 state.subscriptions.insert(sub.id.clone(), sub);
             }
             (events, payment_id, subscription_id)
@@ -495,13 +488,8 @@ impl LocalRecurrente {
                 },
                 paymentable_id: String::new(),
             });
-            let event = webhooks::payment_intent(
-                "payment_intent.failed",
-                &attempted,
-                &customer,
-                Some(reason),
-                now,
-            );
+            let event =
+                webhooks::payment_intent("payment_intent.failed", &attempted, &customer, Some(reason), now);
             (event, payment_id)
         };
         let deliveries = self.deliver(vec![event], delivery).await;
@@ -549,13 +537,8 @@ impl LocalRecurrente {
                 paymentable_id: sub.id.clone(),
             });
             checkout.items = vec![sub.item.clone()];
-            let event = webhooks::payment_intent(
-                "payment_intent.succeeded",
-                &checkout,
-                &sub.customer,
-                None,
-                now,
-            );
+            let event =
+                webhooks::payment_intent("payment_intent.succeeded", &checkout, &sub.customer, None, now);
             (event, payment_id)
         };
         let deliveries = self.deliver(vec![event], delivery).await;

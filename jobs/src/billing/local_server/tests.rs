@@ -22,8 +22,7 @@ use crate::{
         link::{CheckoutStep, SiteLink},
         plans::{BillingSettings, SiteCheckout, UrlTemplate, checkout_chain},
         recurrente::{
-            CheckoutStatus, RecurrenteClient, RecurrenteConfig, RecurrenteError,
-            SubscriptionStatus,
+            CheckoutStatus, RecurrenteClient, RecurrenteConfig, RecurrenteError, SubscriptionStatus,
         },
         svix::{VerifyError, WebhookVerifier},
     },
@@ -37,22 +36,23 @@ fn any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
+/// Every delivery a receiver got: headers and raw body.
+type Log = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
 /// A webhook endpoint that records every delivery.
 struct Receiver {
     url: Url,
-    received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    received: Log,
 }
 
 impl Receiver {
     async fn start() -> Self {
-        let received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+        let received: Log = Arc::default();
         let app = axum::Router::new()
             .route(
                 "/webhooks/recurrente",
                 post(
-                    |State(log): State<Arc<Mutex<Vec<(HeaderMap, Bytes)>>>>,
-                     headers: HeaderMap,
-                     body: Bytes| async move {
+                    |State(log): State<Log>, headers: HeaderMap, body: Bytes| async move {
                         log.lock().unwrap().push((headers, body));
                         "ok"
                     },
@@ -191,15 +191,15 @@ async fn the_client_creates_both_checkouts_of_the_chain() {
     assert!(created_setup.id.as_str().starts_with("ch_"));
     assert_eq!(
         created_setup.checkout_url.as_str(),
-        format!(
-            "{}checkout-session/{}",
-            h.server.base_url(),
-            created_setup.id
-        )
+        format!("{}checkout-session/{}", h.server.base_url(), created_setup.id)
     );
     let requests = h.server.requests();
     assert_eq!(requests.len(), 2);
-    assert!(requests.iter().all(|r| r.authorized && r.path == "/api/checkouts"));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.authorized && r.path == "/api/checkouts")
+    );
     assert_eq!(requests[0].body.as_ref(), Some(&setup.to_wire()));
     assert_eq!(requests[1].body.as_ref(), Some(&monthly.to_wire()));
 
@@ -264,10 +264,7 @@ async fn paying_the_chain_delivers_signed_webhooks_that_verify_and_link_to_the_s
         ]
     );
     let (svix_ids, events): (Vec<_>, Vec<_>) = events.into_iter().unzip();
-    assert_eq!(
-        svix_ids.iter().collect::<std::collections::HashSet<_>>().len(),
-        3
-    );
+    assert_eq!(svix_ids.iter().collect::<std::collections::HashSet<_>>().len(), 3);
     assert_eq!(
         events[0].site_link(),
         Some(SiteLink {
@@ -283,7 +280,10 @@ async fn paying_the_chain_delivers_signed_webhooks_that_verify_and_link_to_the_s
         panic!("{:?}", events[0]);
     };
     assert_eq!(payment.amount_in_cents, Some(390_000));
-    assert_eq!(payment.customer.as_ref().unwrap().email.as_deref(), Some("ana@example.com"));
+    assert_eq!(
+        payment.customer.as_ref().unwrap().email.as_deref(),
+        Some("ana@example.com")
+    );
 
     // The API agrees with the webhooks.
     let checkout = client.get_checkout(&monthly.id).await.unwrap();
@@ -565,7 +565,11 @@ async fn cancelling_a_subscription_answers_the_documented_message_and_delivers_i
     let monthly = client.create_checkout(&monthly).await.unwrap();
     let paid = h
         .server
-        .pay(monthly.id.as_str(), &Payer::default(), &DeliveryOptions::default())
+        .pay(
+            monthly.id.as_str(),
+            &Payer::default(),
+            &DeliveryOptions::default(),
+        )
         .await
         .unwrap();
     let id = SubscriptionId::parse(&paid.subscription_id.unwrap()).unwrap();
@@ -607,7 +611,11 @@ async fn lifecycle_changes_and_renewals_deliver_their_events() {
     let monthly = client.create_checkout(&monthly).await.unwrap();
     let paid = h
         .server
-        .pay(monthly.id.as_str(), &Payer::default(), &DeliveryOptions::default())
+        .pay(
+            monthly.id.as_str(),
+            &Payer::default(),
+            &DeliveryOptions::default(),
+        )
         .await
         .unwrap();
     let sub = paid.subscription_id.unwrap();
@@ -647,7 +655,11 @@ async fn lifecycle_changes_and_renewals_deliver_their_events() {
     assert_eq!(events[3].object_id(), Some(renewal.payment_id.as_str()));
     assert_eq!(events[3].subscription_id(), Some(sub.as_str()));
     assert_eq!(events[3].site_link().unwrap().site_id, site.site_id);
-    assert!(events[2..].iter().all(|e| e.subscription_id() == Some(sub.as_str())));
+    assert!(
+        events[2..]
+            .iter()
+            .all(|e| e.subscription_id() == Some(sub.as_str()))
+    );
     assert_eq!(
         h.server
             .change_subscription(&sub, SubscriptionChange::Paused, &options)
@@ -695,7 +707,11 @@ async fn without_a_webhook_url_nothing_is_delivered() {
         .unwrap();
     let outcome = h
         .server
-        .pay(created.id.as_str(), &Payer::default(), &DeliveryOptions::default())
+        .pay(
+            created.id.as_str(),
+            &Payer::default(),
+            &DeliveryOptions::default(),
+        )
         .await
         .unwrap();
     assert!(outcome.deliveries.is_empty());
@@ -720,11 +736,7 @@ async fn the_checkout_page_pays_and_redirects_to_the_success_url() {
         .unwrap();
 
     // Act
-    let page = browser
-        .get(created.checkout_url.clone())
-        .send()
-        .await
-        .unwrap();
+    let page = browser.get(created.checkout_url.clone()).send().await.unwrap();
     let page_status = page.status();
     let html = page.text().await.unwrap();
     let paid = browser
@@ -742,10 +754,7 @@ async fn the_checkout_page_pays_and_redirects_to_the_success_url() {
     assert_eq!(paid.status(), 303);
     assert_eq!(
         paid.headers()["location"].to_str().unwrap(),
-        format!(
-            "https://agency.example/sites/{}/paid?step=setup",
-            site.site_id
-        )
+        format!("https://agency.example/sites/{}/paid?step=setup", site.site_id)
     );
     assert_eq!(
         client.get_checkout(&created.id).await.unwrap().status,
@@ -755,7 +764,10 @@ async fn the_checkout_page_pays_and_redirects_to_the_success_url() {
     let WebhookEvent::PaymentIntentSucceeded(payment) = event else {
         panic!("{event:?}");
     };
-    assert_eq!(payment.customer.unwrap().email.as_deref(), Some("luis@example.com"));
+    assert_eq!(
+        payment.customer.unwrap().email.as_deref(),
+        Some("luis@example.com")
+    );
     // Paying twice from the page is refused.
     let again = browser
         .post(format!("{}/pay", created.checkout_url))
@@ -790,13 +802,34 @@ async fn the_server_enforces_the_documented_checkout_rules() {
         .collect();
     let cases = [
         ("no items", serde_json::json!({"items": []})),
-        ("below the GTQ minimum", serde_json::json!({"items": [item(serde_json::json!({"amount_in_cents": 499}))]})),
-        ("quantity 10", serde_json::json!({"items": [item(serde_json::json!({"quantity": 10}))]})),
-        ("EUR", serde_json::json!({"items": [item(serde_json::json!({"currency": "EUR"}))]})),
-        ("daily interval", serde_json::json!({"items": [item(serde_json::json!({"charge_type": "recurring", "billing_interval": "day"}))]})),
-        ("51 metadata keys", serde_json::json!({"items": [item(serde_json::json!({}))], "metadata": too_many})),
-        ("a 41-character key", serde_json::json!({"items": [item(serde_json::json!({}))], "metadata": {"k".repeat(41): "v"}})),
-        ("a catalogue item", serde_json::json!({"items": [{"product_id": "prod_1"}]})),
+        (
+            "below the GTQ minimum",
+            serde_json::json!({"items": [item(serde_json::json!({"amount_in_cents": 499}))]}),
+        ),
+        (
+            "quantity 10",
+            serde_json::json!({"items": [item(serde_json::json!({"quantity": 10}))]}),
+        ),
+        (
+            "EUR",
+            serde_json::json!({"items": [item(serde_json::json!({"currency": "EUR"}))]}),
+        ),
+        (
+            "daily interval",
+            serde_json::json!({"items": [item(serde_json::json!({"charge_type": "recurring", "billing_interval": "day"}))]}),
+        ),
+        (
+            "51 metadata keys",
+            serde_json::json!({"items": [item(serde_json::json!({}))], "metadata": too_many}),
+        ),
+        (
+            "a 41-character key",
+            serde_json::json!({"items": [item(serde_json::json!({}))], "metadata": {"k".repeat(41): "v"}}),
+        ),
+        (
+            "a catalogue item",
+            serde_json::json!({"items": [{"product_id": "prod_1"}]}),
+        ),
     ];
     for (name, body) in cases {
         let response = post(body).await.unwrap();
@@ -831,7 +864,11 @@ async fn an_expired_checkout_cannot_be_paid() {
     let created = h.client(0).create_checkout(&request).await.unwrap();
     assert_eq!(
         h.server
-            .pay(created.id.as_str(), &Payer::default(), &DeliveryOptions::default())
+            .pay(
+                created.id.as_str(),
+                &Payer::default(),
+                &DeliveryOptions::default()
+            )
             .await,
         Err(LocalServerError::Expired(created.id.to_string()))
     );

@@ -128,10 +128,7 @@ pub(super) fn subscription_event(
     sub: &StoredSubscription,
     now: DateTime<Utc>,
 ) -> (String, Value) {
-    let (interval, count) = sub
-        .item
-        .recurring
-        .map_or(("month", 1), |(i, c)| (i.as_str(), c));
+    let (interval, count) = sub.item.recurring.map_or(("month", 1), |(i, c)| (i.as_str(), c));
     let body = json!({
         "api_version": API_VERSION,
         "created_at": timestamp(now),
