@@ -42,6 +42,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod billing;
 pub mod discover;
 pub mod domain;
 pub mod pipeline;
