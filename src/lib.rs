@@ -24,6 +24,7 @@ pub mod commands;
 pub mod config;
 pub mod csv_table;
 pub mod db;
+pub mod entry;
 pub mod grid;
 pub mod import;
 pub mod maintenance;

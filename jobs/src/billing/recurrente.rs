@@ -40,8 +40,8 @@ use super::{
     wire::{self, IdRef, PaymentMethod, PaymentRef},
 };
 use crate::{
-    discover::providers::{RetryPolicy, redacted},
-    retry::retry_after,
+    discover::providers::redacted,
+    retry::{RetryPolicy, Retryable, retry_after, retrying},
 };
 
 /// Largest response body read (a hostile or broken server cannot exhaust
@@ -151,7 +151,9 @@ impl RecurrenteError {
             _ => None,
         }
     }
+}
 
+impl Retryable for RecurrenteError {
     fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -160,6 +162,10 @@ impl RecurrenteError {
                 | RecurrenteError::Timeout(_)
                 | RecurrenteError::Transport(_)
         )
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        RecurrenteError::retry_after(self)
     }
 }
 
@@ -430,33 +436,8 @@ impl RecurrenteClient {
     ) -> Result<T, RecurrenteError> {
         let url = self.url(segments);
         let endpoint = segments.first().copied().unwrap_or("");
-        let mut attempt = 0u32;
-        loop {
-            let error = match self.attempt(method.clone(), &url, body).await {
-                Ok(bytes) => {
-                    return serde_json::from_slice(&bytes)
-                        .map_err(|e| RecurrenteError::Malformed(redacted(&e)));
-                }
-                Err(error) => error,
-            };
-            if !error.is_retryable() || attempt >= self.retry.retries {
-                return Err(error);
-            }
-            let backoff = self.retry.base_delay.saturating_mul(1u32 << attempt.min(16));
-            let wait = error.retry_after().map_or(backoff, |asked| asked.max(backoff));
-            if wait > self.retry.max_wait {
-                return Err(error);
-            }
-            tracing::debug!(
-                recurrente.endpoint = endpoint,
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                error = %error,
-                "Recurrente call failed; retrying"
-            );
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        let bytes = retrying(&self.retry, endpoint, || self.attempt(method.clone(), &url, body)).await?;
+        serde_json::from_slice(&bytes).map_err(|e| RecurrenteError::Malformed(redacted(&e)))
     }
 
     async fn attempt(
