@@ -32,10 +32,30 @@ struct Browser {
 
 impl Browser {
     async fn launch(settings: &ScreenshotSettings) -> Result<Self, CaptureError> {
-        let launch_error = |detail: String| CaptureError::Launch { detail };
         let base = settings.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let profile = ProfileDir::new(&base)
-            .map_err(|e| launch_error(format!("cannot create a profile directory in {}: {e}", base.display())))?;
+        let profile = ProfileDir::new(&base).map_err(|e| CaptureError::Launch {
+            detail: format!("cannot create a profile directory in {}: {e}", base.display()),
+        })?;
+        match Self::start(settings, &profile).await {
+            Ok((cdp, child, chrome_major)) => Ok(Self {
+                cdp,
+                child,
+                chrome_major,
+                captures: 0,
+                profile,
+            }),
+            Err(e) => {
+                let _ = tokio::task::spawn_blocking(move || profile.remove_now()).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn start(
+        settings: &ScreenshotSettings,
+        profile: &ProfileDir,
+    ) -> Result<(Cdp, GroupChild, String), CaptureError> {
+        let launch_error = |detail: String| CaptureError::Launch { detail };
         let data_dir = profile.path().join("profile");
         let log = std::fs::File::create(profile.path().join(LOG))
             .map_err(|e| launch_error(format!("cannot create the browser log: {e}")))?;
@@ -67,7 +87,7 @@ impl Browser {
                 }
             }
             if let Some(status) = child.try_exit() {
-                let tail = log_tail(&profile, 1200);
+                let tail = log_tail(profile, 1200);
                 return Err(launch_error(format!("Chromium exited at start ({status}): {tail}")));
             }
             if Instant::now() >= deadline {
@@ -75,7 +95,7 @@ impl Browser {
                 return Err(launch_error(format!(
                     "no DevTools endpoint within {:?}: {}",
                     settings.launch_timeout,
-                    log_tail(&profile, 1200)
+                    log_tail(profile, 1200)
                 )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -105,13 +125,7 @@ impl Browser {
             .unwrap_or("130")
             .to_owned();
         tracing::debug!(browser.product = %product, browser.pid = child.pid(), "Chromium started");
-        Ok(Self {
-            cdp,
-            child,
-            chrome_major,
-            captures: 0,
-            profile,
-        })
+        Ok((cdp, child, chrome_major))
     }
 
     /// Still usable: connected and its process alive.
@@ -125,8 +139,8 @@ impl Browser {
         let Browser { cdp, child, profile, .. } = self;
         drop(cdp);
         drop(child);
-        // Dropping the profile sweeps stragglers; delete it before returning.
-        let _ = tokio::task::spawn_blocking(move || drop(profile)).await;
+        // Sweep stragglers and delete the profile before returning.
+        let _ = tokio::task::spawn_blocking(move || profile.remove_now()).await;
     }
 
     /// How the browser went away, for the error.

@@ -98,14 +98,31 @@ impl ProfileDir {
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
-}
 
-impl Drop for ProfileDir {
-    fn drop(&mut self) {
+    /// Sweep and delete now, on this thread (a blocking one).
+    pub(crate) fn remove_now(mut self) {
+        self.sweep();
+        if let Some(dir) = self.dir.take()
+            && let Err(e) = dir.close()
+        {
+            tracing::debug!(error = %e, "could not delete a Chromium profile");
+        }
+    }
+
+    fn sweep(&self) {
         let killed = kill_processes_mentioning(&self.path);
         if killed > 0 {
             tracing::debug!(processes = killed, "killed leftover Chromium processes");
         }
+    }
+}
+
+impl Drop for ProfileDir {
+    fn drop(&mut self) {
+        if self.dir.is_none() {
+            return;
+        }
+        self.sweep();
         if let Some(dir) = self.dir.take() {
             // A profile is hundreds of files: delete it off the async
             // threads when there is a runtime.
