@@ -1,6 +1,7 @@
 //! The capture engine against real Chromium and hostile pages served on
 //! loopback. Each test starts its own [`BrowserSlot`]; none is skipped when
 //! Chromium is missing (`scripts/test` installs it).
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use std::{
     net::SocketAddr,
@@ -149,7 +150,11 @@ async fn drip() -> Response {
         tokio::time::sleep(Duration::from_millis(200)).await;
         Some((Ok(bytes("<!-- . -->")), ()))
     });
-    ([(header::CONTENT_TYPE, "text/html")], Body::from_stream(futures::StreamExt::chain(head, tail))).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/html")],
+        Body::from_stream(futures::StreamExt::chain(head, tail)),
+    )
+        .into_response()
 }
 
 fn bytes(s: &'static str) -> axum::body::Bytes {
@@ -232,7 +237,10 @@ async fn serve() -> Server {
     let main = listener.local_addr().unwrap();
     let other_log = Arc::new(Mutex::new(Vec::new()));
     let pages = Pages { other };
-    let recorded = router(pages.clone()).layer(axum::middleware::from_fn_with_state(Arc::clone(&other_log), record));
+    let recorded = router(pages.clone()).layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&other_log),
+        record,
+    ));
     tokio::spawn(axum::serve(other_listener, recorded).into_future());
     tokio::spawn(axum::serve(listener, router(pages)).into_future());
     Server {
@@ -318,9 +326,17 @@ async fn assert_shut_down(mut slot: BrowserSlot, work: &Path) {
     slot.shutdown().await;
     assert_eq!(slot.browser_pid(), None);
     if let Some(pid) = pid {
-        assert!(group_is_gone(pid).await, "processes left in group {pid}: {:?}", processes_in_group(pid));
+        assert!(
+            group_is_gone(pid).await,
+            "processes left in group {pid}: {:?}",
+            processes_in_group(pid)
+        );
     }
-    assert!(profiles_left(work).is_empty(), "profiles left: {:?}", profiles_left(work));
+    assert!(
+        profiles_left(work).is_empty(),
+        "profiles left: {:?}",
+        profiles_left(work)
+    );
 }
 
 // ---------------------------------------------------------------- tests
@@ -334,8 +350,14 @@ async fn a_site_is_captured_on_desktop_and_really_on_mobile() {
     let limits = slot.settings().limits.clone();
 
     // Act
-    let desktop = slot.capture(&server.url("/site"), FormFactor::Desktop, &limits).await.unwrap();
-    let mobile = slot.capture(&server.url("/site"), FormFactor::Mobile, &limits).await.unwrap();
+    let desktop = slot
+        .capture(&server.url("/site"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
+    let mobile = slot
+        .capture(&server.url("/site"), FormFactor::Mobile, &limits)
+        .await
+        .unwrap();
 
     // Assert: desktop is 1366 wide at DPR 1, its body is not green.
     assert_eq!(desktop.width, 1366, "{desktop:?}");
@@ -351,7 +373,12 @@ async fn a_site_is_captured_on_desktop_and_really_on_mobile() {
     assert_eq!(mobile.css_width, 390);
     assert_eq!(mobile.scale, ScreenshotScale::Css);
     assert_eq!(pixel(&mobile.png, 8, 300), [0, 128, 0]);
-    assert!(mobile.height > desktop.height, "mobile {} desktop {}", mobile.height, desktop.height);
+    assert!(
+        mobile.height > desktop.height,
+        "mobile {} desktop {}",
+        mobile.height,
+        desktop.height
+    );
     // The infinite fade animation was switched off: the hero is fully drawn.
     let hero = pixel(&desktop.png, 40, 300);
     assert!(hero[0] > 200, "hero pixel {hero:?}");
@@ -391,7 +418,10 @@ async fn device_scale_gives_three_pixels_per_css_pixel_on_mobile() {
     let limits = settings.limits.clone();
     let mut slot = BrowserSlot::new(Arc::new(settings), loopback_guard("127.0.0.0/8"));
 
-    let mobile = slot.capture(&server.url("/site"), FormFactor::Mobile, &limits).await.unwrap();
+    let mobile = slot
+        .capture(&server.url("/site"), FormFactor::Mobile, &limits)
+        .await
+        .unwrap();
 
     assert_eq!(mobile.width, 390 * 3, "{mobile:?}");
     assert_eq!(pixel(&mobile.png, 20, 900), [0, 128, 0]);
@@ -405,10 +435,16 @@ async fn a_page_without_a_mobile_viewport_is_shown_zoomed_out_at_phone_width() {
     let mut slot = slot(work.path());
     let limits = slot.settings().limits.clone();
 
-    let capture = slot.capture(&server.url("/no-viewport"), FormFactor::Mobile, &limits).await.unwrap();
+    let capture = slot
+        .capture(&server.url("/no-viewport"), FormFactor::Mobile, &limits)
+        .await
+        .unwrap();
 
     assert_eq!(capture.width, 390, "{capture:?}");
-    assert_eq!(capture.css_width, 980, "laid out at the legacy 980 px: {capture:?}");
+    assert_eq!(
+        capture.css_width, 980,
+        "laid out at the legacy 980 px: {capture:?}"
+    );
     assert_shut_down(slot, work.path()).await;
 }
 
@@ -419,15 +455,28 @@ async fn tall_and_endless_pages_are_cut_at_the_height_cap() {
     let mut slot = slot(work.path());
     let limits = slot.settings().limits.clone();
 
-    let tall = slot.capture(&server.url("/tall"), FormFactor::Desktop, &limits).await.unwrap();
+    let tall = slot
+        .capture(&server.url("/tall"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
     assert_eq!(tall.height, 16_000, "{tall:?}");
     assert!(tall.truncated);
     assert_eq!(tall.css_height, 100_000);
 
-    let tall_mobile = slot.capture(&server.url("/tall"), FormFactor::Mobile, &limits).await.unwrap();
-    assert_eq!((tall_mobile.width, tall_mobile.height), (390, 16_000), "{tall_mobile:?}");
+    let tall_mobile = slot
+        .capture(&server.url("/tall"), FormFactor::Mobile, &limits)
+        .await
+        .unwrap();
+    assert_eq!(
+        (tall_mobile.width, tall_mobile.height),
+        (390, 16_000),
+        "{tall_mobile:?}"
+    );
 
-    let endless = slot.capture(&server.url("/infinite"), FormFactor::Desktop, &limits).await.unwrap();
+    let endless = slot
+        .capture(&server.url("/infinite"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
     assert!(endless.height <= 16_000, "{endless:?}");
     assert!(endless.duration < limits.total_timeout);
 
@@ -442,18 +491,35 @@ async fn a_page_that_never_finishes_loading_is_captured_as_it_is() {
     let mut limits = slot.settings().limits.clone();
     limits.load_timeout = Duration::from_secs(3);
 
-    let capture = slot.capture(&server.url("/drip"), FormFactor::Desktop, &limits).await.unwrap();
+    let capture = slot
+        .capture(&server.url("/drip"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
 
     assert!(!capture.load_complete, "{capture:?}");
     assert_eq!(capture.title, "Dripping");
     assert!(capture.duration < Duration::from_secs(12), "{capture:?}");
     analyse(&capture, &slot.settings().analysis).unwrap();
     // A server that sends nothing at all is a navigation timeout.
-    let error = slot.capture(&server.url("/hang"), FormFactor::Desktop, &limits).await.unwrap_err();
-    assert!(matches!(error, CaptureError::Timeout { stage: "navigation", .. }), "{error}");
+    let error = slot
+        .capture(&server.url("/hang"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            CaptureError::Timeout {
+                stage: "navigation",
+                ..
+            }
+        ),
+        "{error}"
+    );
     assert!(!error.is_permanent());
     // The slot is still usable.
-    slot.capture(&server.url("/site"), FormFactor::Desktop, &limits).await.unwrap();
+    slot.capture(&server.url("/site"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
     assert_shut_down(slot, work.path()).await;
 }
 
@@ -464,12 +530,18 @@ async fn dialogs_are_dismissed_and_the_page_is_captured() {
     let mut slot = slot(work.path());
     let limits = slot.settings().limits.clone();
 
-    let capture = slot.capture(&server.url("/dialogs"), FormFactor::Desktop, &limits).await.unwrap();
+    let capture = slot
+        .capture(&server.url("/dialogs"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
 
     assert_eq!(capture.dialogs_dismissed, 3, "{capture:?}");
     assert!(capture.load_complete);
     // The next capture (in a new context) is not held up by onbeforeunload.
-    let next = slot.capture(&server.url("/site"), FormFactor::Mobile, &limits).await.unwrap();
+    let next = slot
+        .capture(&server.url("/site"), FormFactor::Mobile, &limits)
+        .await
+        .unwrap();
     assert_eq!(next.width, 390);
     assert_eq!(slot.launches(), 1);
     assert_shut_down(slot, work.path()).await;
@@ -482,11 +554,17 @@ async fn a_page_that_navigates_to_another_origin_after_load_is_noticed() {
     let mut slot = slot(work.path());
     let limits = slot.settings().limits.clone();
 
-    let capture = slot.capture(&server.url("/away"), FormFactor::Desktop, &limits).await.unwrap();
+    let capture = slot
+        .capture(&server.url("/away"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
 
     assert!(capture.navigated_after_load, "{capture:?}");
     assert!(capture.left_origin);
-    assert_eq!(capture.final_url.as_str(), format!("http://{}/landing", server.other));
+    assert_eq!(
+        capture.final_url.as_str(),
+        format!("http://{}/landing", server.other)
+    );
     assert_eq!(capture.title, "Landing elsewhere");
     assert_shut_down(slot, work.path()).await;
 }
@@ -499,13 +577,23 @@ async fn downloads_are_denied() {
     let limits = slot.settings().limits.clone();
 
     // A URL that is a file is not a page.
-    let error = slot.capture(&server.url("/file.bin"), FormFactor::Desktop, &limits).await.unwrap_err();
+    let error = slot
+        .capture(&server.url("/file.bin"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap_err();
     assert!(matches!(error, CaptureError::Download { .. }), "{error}");
     assert!(error.is_permanent());
 
     // A page that starts a download stays on screen.
-    let capture = slot.capture(&server.url("/download"), FormFactor::Desktop, &limits).await.unwrap();
+    let capture = slot
+        .capture(&server.url("/download"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
     assert_eq!(capture.title, "Download");
+    assert_eq!(capture.downloads_denied, 1, "{capture:?}");
+    assert!(!capture.navigated_after_load, "{capture:?}");
+    // The download ended the late navigation: no wait for a load timeout.
+    assert!(capture.duration < limits.load_timeout, "{capture:?}");
     // Nothing was written anywhere under the slot's directory.
     let written: Vec<_> = walk(work.path())
         .into_iter()
@@ -537,21 +625,35 @@ async fn blank_one_colour_and_error_pages_are_refused() {
     let limits = slot.settings().limits.clone();
     let analysis = slot.settings().analysis.clone();
 
-    let blank = slot.capture(&server.url("/blank"), FormFactor::Desktop, &limits).await.unwrap();
+    let blank = slot
+        .capture(&server.url("/blank"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
     let error = analyse(&blank, &analysis).unwrap_err();
-    assert!(matches!(error, CaptureError::Refused(Refusal::Blank { .. })), "{error}");
+    assert!(
+        matches!(error, CaptureError::Refused(Refusal::Blank { .. })),
+        "{error}"
+    );
     assert!(error.is_permanent());
 
-    let green = slot.capture(&server.url("/green"), FormFactor::Mobile, &limits).await.unwrap();
+    let green = slot
+        .capture(&server.url("/green"), FormFactor::Mobile, &limits)
+        .await
+        .unwrap();
     match analyse(&green, &analysis).unwrap_err() {
         CaptureError::Refused(Refusal::OneColour { rgb, .. }) => assert_eq!(rgb, [0, 128, 0]),
         other => panic!("{other}"),
     }
 
     // An empty 404: Chromium shows its own error page.
-    let error = slot.capture(&server.url("/missing"), FormFactor::Desktop, &limits).await.unwrap_err();
+    let error = slot
+        .capture(&server.url("/missing"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap_err();
     match &error {
-        CaptureError::Refused(Refusal::BrowserErrorPage { http_status, code, .. }) => {
+        CaptureError::Refused(Refusal::BrowserErrorPage {
+            http_status, code, ..
+        }) => {
             assert_eq!(*http_status, Some(404), "{error}");
             assert!(code.contains("ERR_HTTP_RESPONSE_CODE_FAILURE"), "{error}");
         }
@@ -564,15 +666,22 @@ async fn blank_one_colour_and_error_pages_are_refused() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-    let error = slot.capture(&url, FormFactor::Desktop, &limits).await.unwrap_err();
+    let error = slot
+        .capture(&url, FormFactor::Desktop, &limits)
+        .await
+        .unwrap_err();
     match &error {
-        CaptureError::NavigationFailed { net_error, .. } => assert!(net_error.contains("ERR_CONNECTION_REFUSED")),
+        CaptureError::NavigationFailed { net_error, .. } => {
+            assert!(net_error.contains("ERR_CONNECTION_REFUSED"))
+        }
         other => panic!("{other}"),
     }
     assert!(error.is_permanent());
 
     // After all that, the same browser still captures.
-    slot.capture(&server.url("/site"), FormFactor::Desktop, &limits).await.unwrap();
+    slot.capture(&server.url("/site"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
     assert_eq!(slot.launches(), 1);
     assert_shut_down(slot, work.path()).await;
 }
@@ -587,32 +696,69 @@ async fn private_addresses_are_refused_for_the_page_and_its_requests() {
     let mut slot = BrowserSlot::new(Arc::clone(&settings), loopback_guard("127.0.0.1/32"));
 
     let error = slot
-        .capture(&Url::parse(&format!("http://{}/landing", server.other)).unwrap(), FormFactor::Desktop, &limits)
+        .capture(
+            &Url::parse(&format!("http://{}/landing", server.other)).unwrap(),
+            FormFactor::Desktop,
+            &limits,
+        )
         .await
         .unwrap_err();
-    assert!(matches!(error, CaptureError::AddressRefused { permanent: true, .. }), "{error}");
+    assert!(
+        matches!(error, CaptureError::AddressRefused { permanent: true, .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("127.0.0.2"), "{error}");
 
-    let capture = slot.capture(&server.url("/private"), FormFactor::Desktop, &limits).await.unwrap();
-    assert!(capture.blocked_total >= 4, "{capture:?} {:?}", capture.blocked_requests);
+    let capture = slot
+        .capture(&server.url("/private"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
+    assert!(
+        capture.blocked_total >= 4,
+        "{capture:?} {:?}",
+        capture.blocked_requests
+    );
     // The image, the frame, the page's fetch and the worker's fetch.
     let urls: Vec<&str> = capture.blocked_requests.iter().map(|b| b.url.as_str()).collect();
     for path in ["/pixel.png", "/frame", "/fetch", "/worker"] {
         let url = format!("http://{}{path}", server.other);
-        assert!(urls.contains(&url.as_str()), "{url} not blocked: {:?}", capture.blocked_requests);
+        assert!(
+            urls.contains(&url.as_str()),
+            "{url} not blocked: {:?}",
+            capture.blocked_requests
+        );
     }
-    assert!(capture.blocked_requests.iter().all(|b| b.reason.contains("127.0.0.2")));
-    assert!(server.other_log.lock().unwrap().is_empty(), "reached the private host: {:?}", server.other_log);
+    assert!(
+        capture
+            .blocked_requests
+            .iter()
+            .all(|b| b.reason.contains("127.0.0.2"))
+    );
+    assert!(
+        server.other_log.lock().unwrap().is_empty(),
+        "reached the private host: {:?}",
+        server.other_log
+    );
 
     // A late navigation to the private host is refused too.
-    let error = slot.capture(&server.url("/away"), FormFactor::Desktop, &limits).await.unwrap_err();
+    let error = slot
+        .capture(&server.url("/away"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap_err();
     assert!(matches!(error, CaptureError::AddressRefused { .. }), "{error}");
-    assert!(server.other_log.lock().unwrap().is_empty(), "{:?}", server.other_log);
+    assert!(
+        server.other_log.lock().unwrap().is_empty(),
+        "{:?}",
+        server.other_log
+    );
     assert_shut_down(slot, work.path()).await;
 
     // With private networks allowed, the same page loads everything.
     let mut open = BrowserSlot::new(settings, Arc::new(AllowAll));
-    let capture = open.capture(&server.url("/private"), FormFactor::Desktop, &limits).await.unwrap();
+    let capture = open
+        .capture(&server.url("/private"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
     assert_eq!(capture.blocked_total, 0);
     assert_shut_down(open, work.path()).await;
 }
@@ -623,17 +769,28 @@ async fn a_crashed_renderer_is_an_error_and_the_slot_goes_on() {
     let work = tempfile::tempdir().unwrap();
     let mut settings = settings(work.path());
     // A small JavaScript heap so the hungry page crashes its renderer fast.
-    settings.extra_flags.push("--js-flags=--max-old-space-size=64".to_owned());
+    settings
+        .extra_flags
+        .push("--js-flags=--max-old-space-size=64".to_owned());
     let limits = settings.limits.clone();
     let mut slot = BrowserSlot::new(Arc::new(settings), loopback_guard("127.0.0.0/8"));
 
     let started = std::time::Instant::now();
-    let error = slot.capture(&server.url("/oom"), FormFactor::Desktop, &limits).await.unwrap_err();
+    let error = slot
+        .capture(&server.url("/oom"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap_err();
     assert!(matches!(error, CaptureError::RendererCrashed { .. }), "{error}");
     assert!(!error.is_permanent());
-    assert!(started.elapsed() < limits.total_timeout, "it waited for the timeout");
+    assert!(
+        started.elapsed() < limits.total_timeout,
+        "it waited for the timeout"
+    );
 
-    let capture = slot.capture(&server.url("/site"), FormFactor::Desktop, &limits).await.unwrap();
+    let capture = slot
+        .capture(&server.url("/site"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
     assert_eq!(capture.width, 1366);
     assert_eq!(slot.launches(), 1, "a renderer crash does not cost the browser");
     assert_shut_down(slot, work.path()).await;
@@ -649,12 +806,21 @@ async fn a_page_that_hangs_the_renderer_times_out_and_the_browser_is_replaced() 
 
     slot.start().await.unwrap();
     let first = slot.browser_pid().unwrap();
-    let error = slot.capture(&server.url("/busy"), FormFactor::Desktop, &limits).await.unwrap_err();
-    assert!(matches!(error, CaptureError::Timeout { stage: "capture", .. }), "{error}");
+    let error = slot
+        .capture(&server.url("/busy"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, CaptureError::Timeout { stage: "capture", .. }),
+        "{error}"
+    );
     assert!(!error.is_permanent());
     assert!(group_is_gone(first).await, "the hung browser's group survived");
 
-    let capture = slot.capture(&server.url("/site"), FormFactor::Desktop, &limits).await.unwrap();
+    let capture = slot
+        .capture(&server.url("/site"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap();
     assert_eq!(capture.width, 1366);
     assert_eq!(slot.launches(), 2);
     assert_shut_down(slot, work.path()).await;
@@ -673,19 +839,36 @@ async fn a_killed_browser_is_a_transient_error_and_the_next_capture_relaunches()
     // Kill the browser while it is loading the dripping page.
     let killer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
     });
     let started = std::time::Instant::now();
-    let error = slot.capture(&server.url("/drip"), FormFactor::Desktop, &limits).await.unwrap_err();
+    let error = slot
+        .capture(&server.url("/drip"), FormFactor::Desktop, &limits)
+        .await
+        .unwrap_err();
     killer.await.unwrap();
 
     assert!(matches!(error, CaptureError::BrowserDied { .. }), "{error}");
     assert!(!error.is_permanent());
-    assert!(error.to_string().contains("SIGKILL") || error.to_string().contains("signal: 9"), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(8), "noticed late: {:?}", started.elapsed());
+    assert!(
+        error.to_string().contains("SIGKILL") || error.to_string().contains("signal: 9"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "noticed late: {:?}",
+        started.elapsed()
+    );
     assert!(group_is_gone(pid).await, "helpers of the killed browser survived");
 
-    let capture = slot.capture(&server.url("/site"), FormFactor::Mobile, &limits).await.unwrap();
+    let capture = slot
+        .capture(&server.url("/site"), FormFactor::Mobile, &limits)
+        .await
+        .unwrap();
     assert_eq!(capture.width, 390);
     assert_eq!(slot.launches(), 2);
     assert_ne!(slot.browser_pid(), Some(pid));
@@ -698,7 +881,10 @@ async fn dropping_a_slot_kills_its_browser_and_deletes_its_profile() {
     let mut slot = slot(work.path());
     slot.start().await.unwrap();
     let pid = slot.browser_pid().unwrap();
-    assert!(processes_in_group(pid).len() > 1, "Chromium runs helpers in its group");
+    assert!(
+        processes_in_group(pid).len() > 1,
+        "Chromium runs helpers in its group"
+    );
     assert_eq!(profiles_left(work.path()).len(), 1);
 
     drop(slot);

@@ -7,7 +7,9 @@
 
 use std::{collections::HashMap, io::Cursor};
 
-use image::{DynamicImage, GenericImageView, ImageFormat, Rgba, codecs::jpeg::JpegEncoder, imageops::FilterType};
+use image::{
+    DynamicImage, GenericImageView, ImageFormat, Rgba, codecs::jpeg::JpegEncoder, imageops::FilterType,
+};
 use image_hasher::{HashAlg, HasherConfig, ImageHash};
 
 use super::{
@@ -66,7 +68,8 @@ pub enum PhashError {
 /// The number of differing bits between two [`Analysis::phash`] values
 /// (0 = identical; for 256-bit hashes, under ~20 is "the same page").
 pub fn phash_distance(a: &str, b: &str) -> Result<u32, PhashError> {
-    let decode = |h: &str| hex::decode(h.trim()).map_err(|_| PhashError::NotHex(h.chars().take(80).collect()));
+    let decode =
+        |h: &str| hex::decode(h.trim()).map_err(|_| PhashError::NotHex(h.chars().take(80).collect()));
     let (a, b) = (decode(a)?, decode(b)?);
     if a.len() != b.len() {
         return Err(PhashError::LengthsDiffer(a.len() * 8, b.len() * 8));
@@ -111,12 +114,16 @@ pub fn analyse(capture: &Capture, settings: &AnalysisSettings) -> Result<Analysi
     }
 
     let thumbnail_width = settings.thumbnail_width.clamp(16, width.max(16));
-    let thumbnail_height = ((f64::from(screen) * f64::from(thumbnail_width) / f64::from(width)).round() as u32).max(1);
+    let thumbnail_height =
+        ((f64::from(screen) * f64::from(thumbnail_width) / f64::from(width)).round() as u32).max(1);
     let thumbnail = first.resize_exact(thumbnail_width, thumbnail_height, FilterType::Triangle);
     let mut thumbnail_jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut Cursor::new(&mut thumbnail_jpeg), settings.thumbnail_quality.clamp(1, 100))
-        .encode_image(&DynamicImage::ImageRgb8(thumbnail.to_rgb8()))
-        .map_err(|e| CaptureError::Image(format!("cannot encode the thumbnail: {e}")))?;
+    JpegEncoder::new_with_quality(
+        &mut Cursor::new(&mut thumbnail_jpeg),
+        settings.thumbnail_quality.clamp(1, 100),
+    )
+    .encode_image(&DynamicImage::ImageRgb8(thumbnail.to_rgb8()))
+    .map_err(|e| CaptureError::Image(format!("cannot encode the thumbnail: {e}")))?;
 
     let hasher = HasherConfig::new()
         .hash_alg(HashAlg::Gradient)
@@ -327,7 +334,10 @@ mod tests {
     #[test]
     fn bad_hashes_are_typed_errors() {
         assert!(matches!(phash_distance("zz", "00"), Err(PhashError::NotHex(_))));
-        assert_eq!(phash_distance("00ff", "00"), Err(PhashError::LengthsDiffer(16, 8)));
+        assert_eq!(
+            phash_distance("00ff", "00"),
+            Err(PhashError::LengthsDiffer(16, 8))
+        );
         assert_eq!(phash_distance("0f", "ff").unwrap(), 4);
     }
 

@@ -116,8 +116,12 @@ impl Sampler {
         let peak_self = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn({
-            let (group, peak_group, peak_self, stop) =
-                (Arc::clone(&group), Arc::clone(&peak_group), Arc::clone(&peak_self), Arc::clone(&stop));
+            let (group, peak_group, peak_self, stop) = (
+                Arc::clone(&group),
+                Arc::clone(&peak_group),
+                Arc::clone(&peak_self),
+                Arc::clone(&stop),
+            );
             async move {
                 while !stop.load(Ordering::Relaxed) {
                     let pgid = group.load(Ordering::Relaxed);
@@ -206,14 +210,19 @@ async fn run_cli_loop(settings: &ScreenshotSettings, urls: &[Url], rounds: u32) 
             let mut command = Command::new(&settings.chromium_path);
             command
                 .args(settings.all_flags())
-                .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
+                .arg(format!(
+                    "--user-data-dir={}",
+                    dir.path().join("profile").display()
+                ))
                 .arg(format!("--screenshot={}", shot.display()))
                 .arg(format!("--window-size={},{}", viewport.width, viewport.height))
                 .arg(url.as_str())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            let Ok(mut child) = GroupChild::spawn(&mut command) else { continue };
+            let Ok(mut child) = GroupChild::spawn(&mut command) else {
+                continue;
+            };
             sampler.watch(Some(child.pid()));
             let finished = tokio::time::timeout(settings.limits.total_timeout, child.wait()).await;
             child.kill().await;

@@ -88,7 +88,9 @@ impl Browser {
             }
             if let Some(status) = child.try_exit() {
                 let tail = log_tail(profile, 1200);
-                return Err(launch_error(format!("Chromium exited at start ({status}): {tail}")));
+                return Err(launch_error(format!(
+                    "Chromium exited at start ({status}): {tail}"
+                )));
             }
             if Instant::now() >= deadline {
                 child.kill().await;
@@ -100,7 +102,8 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let connected = tokio::time::timeout_at(deadline + Duration::from_secs(2), Cdp::connect(&endpoint)).await;
+        let connected =
+            tokio::time::timeout_at(deadline + Duration::from_secs(2), Cdp::connect(&endpoint)).await;
         let cdp = match connected {
             Ok(Ok(cdp)) => cdp,
             Ok(Err(e)) => {
@@ -112,10 +115,13 @@ impl Browser {
                 return Err(launch_error("the DevTools websocket did not open".to_owned()));
             }
         };
-        let version = tokio::time::timeout(Duration::from_secs(5), cdp.call(None, "Browser.getVersion", json!({})))
-            .await
-            .map_err(|_| launch_error("Browser.getVersion did not answer".to_owned()))?
-            .map_err(|e| launch_error(format!("Browser.getVersion failed: {e}")))?;
+        let version = tokio::time::timeout(
+            Duration::from_secs(5),
+            cdp.call(None, "Browser.getVersion", json!({})),
+        )
+        .await
+        .map_err(|_| launch_error("Browser.getVersion did not answer".to_owned()))?
+        .map_err(|e| launch_error(format!("Browser.getVersion failed: {e}")))?;
         let product = version.get("product").and_then(Value::as_str).unwrap_or_default();
         let chrome_major = product
             .split('/')
@@ -136,7 +142,9 @@ impl Browser {
     /// Kill the group, reap the leader, sweep and delete the profile.
     async fn stop(mut self) {
         self.child.kill().await;
-        let Browser { cdp, child, profile, .. } = self;
+        let Browser {
+            cdp, child, profile, ..
+        } = self;
         drop(cdp);
         drop(child);
         // Sweep stragglers and delete the profile before returning.
@@ -339,7 +347,11 @@ fn check_url(url: &Url) -> Result<(), CaptureError> {
     };
     match url.scheme() {
         "http" | "https" => {}
-        other => return Err(invalid(&format!("only http and https pages are captured, not {other}:"))),
+        other => {
+            return Err(invalid(&format!(
+                "only http and https pages are captured, not {other}:"
+            )));
+        }
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("it has no host"));
@@ -353,7 +365,12 @@ mod tests {
 
     #[test]
     fn only_http_urls_with_a_host_are_captured() {
-        for bad in ["chrome://crash", "file:///etc/passwd", "data:text/html,x", "javascript:alert(1)"] {
+        for bad in [
+            "chrome://crash",
+            "file:///etc/passwd",
+            "data:text/html,x",
+            "javascript:alert(1)",
+        ] {
             let url = Url::parse(bad).unwrap();
             let error = check_url(&url).unwrap_err();
             assert!(error.is_permanent(), "{bad}");

@@ -156,7 +156,12 @@ impl Cdp {
     }
 
     /// Send a command and wait for its result.
-    pub(crate) async fn call(&self, session: Option<&str>, method: &str, params: Value) -> Result<Value, CdpError> {
+    pub(crate) async fn call(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, CdpError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&self.inner.pending).insert(id, tx);
@@ -168,7 +173,8 @@ impl Cdp {
         match rx.await {
             Ok(result) => result,
             Err(_) => Err(CdpError::Closed(
-                self.closed_reason().unwrap_or_else(|| "the reader stopped".to_owned()),
+                self.closed_reason()
+                    .unwrap_or_else(|| "the reader stopped".to_owned()),
             )),
         }
     }
@@ -252,8 +258,14 @@ impl Inner {
             tracing::debug!("skipping a DevTools message with neither id nor method");
             return;
         };
-        let session = message.get("sessionId").and_then(Value::as_str).map(str::to_owned);
-        let params = message.get_mut("params").map(Value::take).unwrap_or_else(|| json!({}));
+        let session = message
+            .get("sessionId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let params = message
+            .get_mut("params")
+            .map(Value::take)
+            .unwrap_or_else(|| json!({}));
         let event = Event {
             method,
             params,

@@ -41,9 +41,9 @@ impl Refusal {
     pub fn is_permanent(&self) -> bool {
         match self {
             Refusal::Blank { .. } | Refusal::OneColour { .. } => true,
-            Refusal::BrowserErrorPage { code, http_status, .. } => {
-                !matches!(http_status, Some(500..=599)) && net_error_is_permanent(code)
-            }
+            Refusal::BrowserErrorPage {
+                code, http_status, ..
+            } => !matches!(http_status, Some(500..=599)) && net_error_is_permanent(code),
         }
     }
 }
@@ -205,7 +205,9 @@ mod tests {
                 url: "https://x/".into(),
                 net_error: "net::ERR_CERT_DATE_INVALID".into(),
             },
-            CaptureError::Download { url: "http://x/a.zip".into() },
+            CaptureError::Download {
+                url: "http://x/a.zip".into(),
+            },
             CaptureError::Refused(Refusal::Blank { percent: 100.0 }),
             CaptureError::Refused(Refusal::BrowserErrorPage {
                 url: "http://x/".into(),
@@ -230,7 +232,9 @@ mod tests {
                 code: "ERR_HTTP_RESPONSE_CODE_FAILURE".into(),
                 http_status: Some(503),
             }),
-            CaptureError::RendererCrashed { url: "http://x/".into() },
+            CaptureError::RendererCrashed {
+                url: "http://x/".into(),
+            },
             CaptureError::BrowserDied {
                 detail: "killed by SIGKILL".into(),
             },

@@ -91,7 +91,9 @@ impl RequestGuard for ResolverGuard {
                 Ok(_) => Ok(()),
                 Err(e) => Err(GuardRefusal {
                     permanent: !matches!(e, ResolveError::Failed { .. }),
-                    reason: e.to_string().replace("tech_scan.allow_networks", "screenshot.network.allow_networks"),
+                    reason: e
+                        .to_string()
+                        .replace("tech_scan.allow_networks", "screenshot.network.allow_networks"),
                 }),
             }
         })
@@ -152,7 +154,9 @@ mod tests {
         open.check(&Url::parse("http://127.0.0.1:8080/").unwrap())
             .await
             .unwrap();
-        open.check(&Url::parse("http://10.0.0.7/").unwrap()).await.unwrap_err();
+        open.check(&Url::parse("http://10.0.0.7/").unwrap())
+            .await
+            .unwrap_err();
     }
 
     #[tokio::test]

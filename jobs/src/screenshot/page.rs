@@ -8,11 +8,7 @@
 //! resumed); and it keeps a [`PageState`] (navigations, load events,
 //! crashes, downloads, blocked requests) that the capture waits on.
 
-use std::{
-    collections::HashSet,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -129,6 +125,9 @@ struct PageState {
     requested: u32,
     /// Same-document navigations of the main frame.
     same_document: u32,
+    /// Times the main frame stopped loading: after a document's `load`, or
+    /// when a navigation ended without a new document (a download, a 204).
+    stops: u32,
     /// The main frame's current document.
     loader: Option<String>,
     url: Option<String>,
@@ -222,7 +221,11 @@ pub(crate) async fn capture(request: PageRequest<'_>) -> Outcome {
     let started = Instant::now();
     let cdp = request.cdp;
     let context = match cdp
-        .call(None, "Target.createBrowserContext", json!({"disposeOnDetach": true}))
+        .call(
+            None,
+            "Target.createBrowserContext",
+            json!({"disposeOnDetach": true}),
+        )
         .await
     {
         Ok(v) => match v.get("browserContextId").and_then(Value::as_str) {
@@ -263,7 +266,11 @@ pub(crate) async fn capture(request: PageRequest<'_>) -> Outcome {
     }
     let disposed = tokio::time::timeout(
         Duration::from_secs(5),
-        cdp.call(None, "Target.disposeBrowserContext", json!({"browserContextId": context})),
+        cdp.call(
+            None,
+            "Target.disposeBrowserContext",
+            json!({"browserContextId": context}),
+        ),
     )
     .await;
     let clean = matches!(disposed, Ok(Ok(_)));
@@ -358,17 +365,21 @@ impl Run<'_, '_> {
             let before = self.navigation_marks();
             self.settle().await?;
             let after = self.navigation_marks();
-            if before == after || rounds >= limits.max_late_navigations {
+            if before.navigations() == after.navigations() || rounds >= limits.max_late_navigations {
                 break;
             }
             rounds += 1;
-            navigated_after_load = true;
+            // Wait for the new document to load, or for the navigation to
+            // end without one (a download).
             let deadline = Instant::now() + limits.load_timeout;
             let marks = after;
             self.wait_until(deadline, |s| {
-                (s.commits > marks.0 && s.current_loaded()) || s.same_document > marks.2
+                s.stops > marks.stops
+                    || (s.commits > marks.commits && s.current_loaded())
+                    || s.same_document > marks.same_document
             })
             .await?;
+            navigated_after_load |= self.state.borrow().commits > before.commits;
         }
 
         let measured = self.measure().await?;
@@ -470,17 +481,24 @@ impl Run<'_, '_> {
                 json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}),
             ),
         ];
-        let results = futures::future::join_all(calls.into_iter().map(|(method, params)| async move {
-            self.call(method, params).await.map(|_| ())
-        }))
+        let results = futures::future::join_all(
+            calls
+                .into_iter()
+                .map(|(method, params)| async move { self.call(method, params).await.map(|_| ()) }),
+        )
         .await;
         results.into_iter().collect()
     }
 
-    /// A counter triple that changes whenever the main frame navigates.
-    fn navigation_marks(&self) -> (u32, u32, u32) {
+    /// Counters that change whenever the main frame navigates.
+    fn navigation_marks(&self) -> Marks {
         let s = self.state.borrow();
-        (s.commits, s.requested, s.same_document)
+        Marks {
+            commits: s.commits,
+            requested: s.requested,
+            same_document: s.same_document,
+            stops: s.stops,
+        }
     }
 
     /// Styles, fonts, frames, then the fixed settle pause. A navigation
@@ -505,7 +523,13 @@ impl Run<'_, '_> {
 
     async fn measure(&self) -> Result<Measured, CaptureError> {
         let value = self.evaluate(MEASURE_JS, false).await?;
-        let text = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let text = |k: &str| {
+            value
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let number = |k: &str| {
             value
                 .get(k)
@@ -713,7 +737,9 @@ impl Run<'_, '_> {
             return Err(self.crash_error());
         }
         if let Some(reason) = &state.closed {
-            return Err(CaptureError::BrowserDied { detail: reason.clone() });
+            return Err(CaptureError::BrowserDied {
+                detail: reason.clone(),
+            });
         }
         Ok(())
     }
@@ -739,6 +765,21 @@ async fn crashed(state: &mut watch::Receiver<PageState>) {
     if state.wait_for(|s| s.crashed).await.is_err() {
         // The pump ended: never resolve, the command itself will fail.
         std::future::pending::<()>().await;
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Marks {
+    commits: u32,
+    requested: u32,
+    same_document: u32,
+    stops: u32,
+}
+
+impl Marks {
+    /// The counters that mean "the page moved" (`stops` only ends a wait).
+    fn navigations(self) -> (u32, u32, u32) {
+        (self.commits, self.requested, self.same_document)
     }
 }
 
@@ -802,20 +843,26 @@ impl Pump {
         match event.method.as_str() {
             "Fetch.requestPaused" => {
                 let request_id = str_of(p, "requestId");
-                let response_stage = p.get("responseStatusCode").is_some() || p.get("responseErrorReason").is_some();
+                let response_stage =
+                    p.get("responseStatusCode").is_some() || p.get("responseErrorReason").is_some();
                 if response_stage {
                     self.document_response(p);
                     self.cdp
                         .send(session, "Fetch.continueRequest", json!({"requestId": request_id}));
                     return;
                 }
-                let url = p.pointer("/request/url").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let url = p
+                    .pointer("/request/url")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 let resource_type = str_of(p, "resourceType");
                 let is_main_document = resource_type == "Document" && str_of(p, "frameId") == self.main_frame;
                 let me = Arc::clone(self);
                 let session = event.session.clone();
                 checks.spawn(async move {
-                    me.check_request(session, request_id, url, resource_type, is_main_document).await;
+                    me.check_request(session, request_id, url, resource_type, is_main_document)
+                        .await;
                 });
             }
             "Fetch.authRequired" => {
@@ -852,10 +899,15 @@ impl Pump {
                     s.url = Some(url);
                 });
             }
+            "Page.frameStoppedLoading" if str_of(p, "frameId") == self.main_frame => {
+                self.state.send_modify(|s| s.stops += 1);
+            }
             "Page.frameRequestedNavigation" if str_of(p, "frameId") == self.main_frame => {
                 self.state.send_modify(|s| s.requested += 1);
             }
-            "Page.lifecycleEvent" if str_of(p, "frameId") == self.main_frame && str_of(p, "name") == "load" => {
+            "Page.lifecycleEvent"
+                if str_of(p, "frameId") == self.main_frame && str_of(p, "name") == "load" =>
+            {
                 let loader = str_of(p, "loaderId");
                 self.state.send_modify(|s| {
                     s.loaded.insert(loader);

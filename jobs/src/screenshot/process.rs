@@ -228,7 +228,10 @@ mod tests {
         let pgid = child.pid();
         let stdout = child.child.stdout.take().unwrap();
         let mut line = String::new();
-        tokio::io::BufReader::new(stdout).read_line(&mut line).await.unwrap();
+        tokio::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .await
+            .unwrap();
         let sleeper: u32 = line.trim().parse().unwrap();
         assert!(processes_in_group(pgid).contains(&sleeper));
         assert!(rss_bytes(&[sleeper]) > 0);

@@ -84,7 +84,10 @@ impl MediaKey {
         };
         let (hash, ext) = file.rsplit_once('.').ok_or_else(invalid)?;
         let kind = MediaKind::from_extension(ext).ok_or_else(invalid)?;
-        let hex_lower = |s: &str| s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+        let hex_lower = |s: &str| {
+            s.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        };
         if hash.len() != 64 || !hex_lower(hash) || a != &hash[..2] || b != &hash[2..4] {
             return Err(invalid());
         }
@@ -164,7 +167,9 @@ pub struct MediaStore {
 
 impl fmt::Debug for MediaStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MediaStore").field("at", &self.description).finish()
+        f.debug_struct("MediaStore")
+            .field("at", &self.description)
+            .finish()
     }
 }
 
@@ -251,7 +256,10 @@ impl MediaStore {
         if self.content_types {
             let mut attributes = Attributes::new();
             attributes.insert(Attribute::ContentType, kind.content_type().into());
-            attributes.insert(Attribute::CacheControl, "public, max-age=31536000, immutable".into());
+            attributes.insert(
+                Attribute::CacheControl,
+                "public, max-age=31536000, immutable".into(),
+            );
             options.attributes = attributes;
         }
         self.backend
@@ -295,8 +303,13 @@ fn normalise_prefix(prefix: &str) -> Result<String, StoreError> {
     if trimmed.is_empty() {
         return Ok(String::new());
     }
-    if trimmed.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
-        return Err(StoreError::Config(format!("the S3 prefix `{prefix}` is not a plain folder path")));
+    if trimmed
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(StoreError::Config(format!(
+            "the S3 prefix `{prefix}` is not a plain folder path"
+        )));
     }
     Ok(format!("{trimmed}/"))
 }
@@ -314,7 +327,14 @@ mod tests {
             "2c/f2/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824.png"
         );
         assert_eq!(MediaKey::parse(&text).unwrap(), key);
-        assert_eq!(MediaKey::of(b"hello", MediaKind::Jpeg).to_string().rsplit_once('.').unwrap().1, "jpg");
+        assert_eq!(
+            MediaKey::of(b"hello", MediaKind::Jpeg)
+                .to_string()
+                .rsplit_once('.')
+                .unwrap()
+                .1,
+            "jpg"
+        );
     }
 
     #[test]
@@ -330,7 +350,10 @@ mod tests {
             &good[..good.len() - 8],
             "",
         ] {
-            assert!(matches!(MediaKey::parse(bad), Err(StoreError::InvalidKey(_))), "{bad}");
+            assert!(
+                matches!(MediaKey::parse(bad), Err(StoreError::InvalidKey(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -385,8 +408,14 @@ mod tests {
         assert!(format!("{store:?}").contains("s3://shots/"));
 
         for (bad, needle) in [
-            (serde_json::json!({"kind": "s3", "bucket": " "}), "bucket name is empty"),
-            (serde_json::json!({"kind": "s3", "bucket": "b", "prefix": "a/../b"}), "not a plain folder"),
+            (
+                serde_json::json!({"kind": "s3", "bucket": " "}),
+                "bucket name is empty",
+            ),
+            (
+                serde_json::json!({"kind": "s3", "bucket": "b", "prefix": "a/../b"}),
+                "not a plain folder",
+            ),
         ] {
             let config: MediaStoreConfig = serde_json::from_value(bad).unwrap();
             let error = MediaStore::from_config(&config).unwrap_err();
