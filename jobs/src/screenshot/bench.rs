@@ -11,7 +11,8 @@ use std::{
     process::Stdio,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
+        Mutex,
+        atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -49,6 +50,8 @@ pub struct RunFigures {
 /// The engine against the CLI loop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchFigures {
+    /// Concurrent browser slots the engine ran.
+    pub slots: usize,
     /// [`BrowserSlot`] captures (desktop, full page).
     pub engine: RunFigures,
     /// Sequential `chromium --headless --screenshot` runs (viewport only).
@@ -62,7 +65,7 @@ impl std::fmt::Display for BenchFigures {
         let row = |f: &mut std::fmt::Formatter<'_>, name: &str, r: &RunFigures| {
             writeln!(
                 f,
-                "{name:<10} {:>3}/{:<3} in {:>6.1} s  {:>6.1} captures/min  peak RSS: chromium group {:>5} MiB, self {:>4} MiB",
+                "{name:<10}  {:>3}/{:<3} in {:>6.1} s  {:>6.1} captures/min  peak RSS: chromium group {:>5} MiB, self {:>4} MiB",
                 r.succeeded,
                 r.attempted,
                 r.elapsed.as_secs_f64(),
@@ -71,22 +74,25 @@ impl std::fmt::Display for BenchFigures {
                 r.peak_self_rss_bytes / (1024 * 1024),
             )
         };
-        row(f, "engine", &self.engine)?;
+        row(f, &format!("engine x{}", self.slots), &self.engine)?;
         row(f, "cli loop", &self.cli_loop)?;
         write!(f, "speed-up   {:.2}x", self.speedup)
     }
 }
 
-/// Capture each of `urls` `rounds` times with the engine (desktop), then
-/// the same with a sequential CLI loop, and compare. Errors only when the
-/// engine cannot start a browser; failed captures are counted.
+/// Capture each of `urls` `rounds` times with the engine (desktop) on
+/// `slots` concurrent [`BrowserSlot`]s (one per worker slot, as the job
+/// handler would run them), then the same pages with a sequential CLI
+/// loop, and compare. Errors only when the engine cannot start a browser;
+/// failed captures are counted.
 pub async fn bench_captures(
     settings: Arc<ScreenshotSettings>,
     guard: Arc<dyn RequestGuard>,
     urls: &[Url],
     rounds: u32,
+    slots: usize,
 ) -> Result<BenchFigures, CaptureError> {
-    let engine = run_engine(Arc::clone(&settings), guard, urls, rounds).await?;
+    let engine = run_engine(Arc::clone(&settings), guard, urls, rounds, slots.max(1)).await?;
     let cli_loop = run_cli_loop(&settings, urls, rounds).await;
     let speedup = if cli_loop.captures_per_minute > 0.0 {
         engine.captures_per_minute / cli_loop.captures_per_minute
@@ -94,15 +100,17 @@ pub async fn bench_captures(
         f64::INFINITY
     };
     Ok(BenchFigures {
+        slots: slots.max(1),
         engine,
         cli_loop,
         speedup,
     })
 }
 
-/// Samples RSS every 50 ms while it lives.
+/// Samples RSS every 50 ms while it lives: the summed process groups it
+/// is told to watch, and this process.
 struct Sampler {
-    group: Arc<AtomicU32>,
+    groups: Arc<Mutex<Vec<u32>>>,
     peak_group: Arc<AtomicU64>,
     peak_self: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -111,31 +119,29 @@ struct Sampler {
 
 impl Sampler {
     fn start() -> Self {
-        let group = Arc::new(AtomicU32::new(0));
+        let groups = Arc::new(Mutex::new(Vec::new()));
         let peak_group = Arc::new(AtomicU64::new(0));
         let peak_self = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn({
-            let (group, peak_group, peak_self, stop) = (
-                Arc::clone(&group),
+            let (groups, peak_group, peak_self, stop) = (
+                Arc::clone(&groups),
                 Arc::clone(&peak_group),
                 Arc::clone(&peak_self),
                 Arc::clone(&stop),
             );
             async move {
                 while !stop.load(Ordering::Relaxed) {
-                    let pgid = group.load(Ordering::Relaxed);
-                    if pgid != 0 {
-                        let rss = rss_bytes(&processes_in_group(pgid));
-                        peak_group.fetch_max(rss, Ordering::Relaxed);
-                    }
+                    let watched: Vec<u32> = groups.lock().map(|g| g.clone()).unwrap_or_default();
+                    let pids: Vec<u32> = watched.iter().flat_map(|g| processes_in_group(*g)).collect();
+                    peak_group.fetch_max(rss_bytes(&pids), Ordering::Relaxed);
                     peak_self.fetch_max(rss_bytes(&[std::process::id()]), Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         });
         Self {
-            group,
+            groups,
             peak_group,
             peak_self,
             stop,
@@ -143,8 +149,14 @@ impl Sampler {
         }
     }
 
-    fn watch(&self, pgid: Option<u32>) {
-        self.group.store(pgid.unwrap_or(0), Ordering::Relaxed);
+    /// Watch group `index` as `pgid` (`None`: nothing there now).
+    fn watch(&self, index: usize, pgid: Option<u32>) {
+        if let Ok(mut groups) = self.groups.lock() {
+            if groups.len() <= index {
+                groups.resize(index + 1, 0);
+            }
+            groups[index] = pgid.unwrap_or(0);
+        }
     }
 
     async fn finish(self) -> (u64, u64) {
@@ -173,27 +185,68 @@ async fn run_engine(
     guard: Arc<dyn RequestGuard>,
     urls: &[Url],
     rounds: u32,
+    slots: usize,
 ) -> Result<RunFigures, CaptureError> {
-    let limits = settings.limits.clone();
-    let mut slot = BrowserSlot::new(settings, guard);
-    let sampler = Sampler::start();
+    let sampler = Arc::new(Sampler::start());
+    let jobs: Arc<Vec<Url>> = Arc::new((0..rounds).flat_map(|_| urls.iter().cloned()).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let succeeded = Arc::new(AtomicU32::new(0));
     let started = Instant::now();
-    slot.start().await?;
-    sampler.watch(slot.browser_pid());
-    let (mut attempted, mut succeeded) = (0, 0);
-    for _ in 0..rounds {
-        for url in urls {
-            attempted += 1;
-            match slot.capture(url, FormFactor::Desktop, &limits).await {
-                Ok(_) => succeeded += 1,
-                Err(e) => tracing::warn!(%url, error = %e, "bench capture failed"),
+    let mut workers = tokio::task::JoinSet::new();
+    for index in 0..slots {
+        let (settings, guard, sampler, jobs, next, succeeded) = (
+            Arc::clone(&settings),
+            Arc::clone(&guard),
+            Arc::clone(&sampler),
+            Arc::clone(&jobs),
+            Arc::clone(&next),
+            Arc::clone(&succeeded),
+        );
+        workers.spawn(async move {
+            let limits = settings.limits.clone();
+            let mut slot = BrowserSlot::new(settings, guard);
+            slot.start().await?;
+            sampler.watch(index, slot.browser_pid());
+            while let Some(url) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                match slot.capture(url, FormFactor::Desktop, &limits).await {
+                    Ok(_) => {
+                        succeeded.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::warn!(%url, error = %e, "bench capture failed"),
+                }
+                sampler.watch(index, slot.browser_pid());
             }
-            sampler.watch(slot.browser_pid());
+            slot.shutdown().await;
+            sampler.watch(index, None);
+            Ok::<_, CaptureError>(())
+        });
+    }
+    let mut first_error = None;
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => first_error = first_error.or(Some(e)),
+            Err(e) => {
+                first_error = first_error.or(Some(CaptureError::Launch {
+                    detail: format!("a bench worker failed: {e}"),
+                }))
+            }
         }
     }
     let elapsed = started.elapsed();
-    slot.shutdown().await;
-    Ok(figures(attempted, succeeded, elapsed, sampler.finish().await))
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let peaks = match Arc::try_unwrap(sampler) {
+        Ok(sampler) => sampler.finish().await,
+        Err(_) => (0, 0),
+    };
+    Ok(figures(
+        u32::try_from(jobs.len()).unwrap_or(u32::MAX),
+        succeeded.load(Ordering::Relaxed),
+        elapsed,
+        peaks,
+    ))
 }
 
 async fn run_cli_loop(settings: &ScreenshotSettings, urls: &[Url], rounds: u32) -> RunFigures {
@@ -223,10 +276,10 @@ async fn run_cli_loop(settings: &ScreenshotSettings, urls: &[Url], rounds: u32) 
             let Ok(mut child) = GroupChild::spawn(&mut command) else {
                 continue;
             };
-            sampler.watch(Some(child.pid()));
+            sampler.watch(0, Some(child.pid()));
             let finished = tokio::time::timeout(settings.limits.total_timeout, child.wait()).await;
             child.kill().await;
-            sampler.watch(None);
+            sampler.watch(0, None);
             if matches!(finished, Ok(Ok(status)) if status.success())
                 && std::fs::metadata(&shot).is_ok_and(|m| m.len() > 0)
             {

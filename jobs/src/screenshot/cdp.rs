@@ -297,3 +297,82 @@ impl Inner {
         lock(&self.browser_sink).take();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    async fn next_command(
+        ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    ) -> Option<Value> {
+        loop {
+            match ws.next().await? {
+                Ok(Message::Text(text)) => return serde_json::from_str(text.as_str()).ok(),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn junk_and_error_answers_do_not_stop_the_reader_and_a_lost_socket_fails_waiting_calls() {
+        // Arrange: a fake browser endpoint.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let first = next_command(&mut ws).await.unwrap();
+            for junk in [
+                "not json".to_owned(),
+                json!({"neither": "id nor method"}).to_string(),
+                json!({"id": 999_999, "result": {}}).to_string(),
+                json!({"method": "Page.loadEventFired", "sessionId": "S", "params": {"timestamp": 1.0}}).to_string(),
+                json!({"method": "Unheard.event", "sessionId": "nobody"}).to_string(),
+                json!({"id": first["id"], "error": {"code": -32000, "message": "No target with given id"}})
+                    .to_string(),
+            ] {
+                ws.send(Message::text(junk)).await.unwrap();
+            }
+            let second = next_command(&mut ws).await.unwrap();
+            assert_eq!(second["sessionId"], "S");
+            assert_eq!(second["method"], "Page.navigate");
+            ws.send(Message::text(json!({"id": second["id"], "result": {"frameId": "F"}}).to_string()))
+                .await
+                .unwrap();
+            // The third command is never answered: the "browser" dies.
+            let _third = next_command(&mut ws).await;
+            drop(ws);
+        });
+        let cdp = Cdp::connect(&format!("ws://{addr}/devtools/browser/test")).await.unwrap();
+        let (events, mut received) = mpsc::unbounded_channel();
+        cdp.subscribe("S", events);
+
+        // Act + Assert: an error answer is a protocol error…
+        let error = cdp.call(None, "Target.attachToTarget", json!({})).await.unwrap_err();
+        assert!(
+            matches!(&error, CdpError::Protocol { code: -32000, message } if message.contains("No target")),
+            "{error}"
+        );
+        // …the session's event arrived despite the junk around it…
+        let event = received.recv().await.unwrap();
+        assert_eq!(event.method, "Page.loadEventFired");
+        assert_eq!(event.session.as_deref(), Some("S"));
+        // …the reader still answers…
+        let answer = cdp
+            .call(Some("S"), "Page.navigate", json!({"url": "about:blank"}))
+            .await
+            .unwrap();
+        assert_eq!(answer["frameId"], "F");
+        // …and a call waiting when the socket goes is woken with Closed.
+        let error = cdp.call(None, "Browser.getVersion", json!({})).await.unwrap_err();
+        assert!(matches!(error, CdpError::Closed(_)), "{error}");
+        server.await.unwrap();
+        assert!(cdp.is_closed());
+        assert!(received.recv().await.is_none(), "listeners see the end");
+        let error = cdp.call(None, "Browser.getVersion", json!({})).await.unwrap_err();
+        assert!(matches!(error, CdpError::Closed(_)), "{error}");
+    }
+}

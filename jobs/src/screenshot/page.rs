@@ -167,22 +167,27 @@ fn fetch_patterns() -> Value {
     })
 }
 
-/// Disables animations and transitions, waits for web fonts (bounded) and
-/// two animation frames. Runs in an isolated world, so page scripts that
-/// replace `setTimeout` or `Promise` cannot stall it.
-const SETTLE_JS: &str = r#"(async (fontsMs) => {
+/// Disables animations and transitions, waits for web fonts (bounded), two
+/// animation frames and the settle pause, then measures the document the
+/// way Playwright measures a full page and reads what identifies it. Runs
+/// in an isolated world, so page scripts that replace `setTimeout` or
+/// `Promise` cannot stall it.
+const SETTLE_JS: &str = r#"(async (fontsMs, settleMs) => {
   const css = '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important;scroll-behavior:auto!important}';
   const root = document.head || document.documentElement;
   if (root) { const s = document.createElement('style'); s.textContent = css; root.appendChild(s); }
   const wait = ms => new Promise(r => setTimeout(r, ms));
   if (document.fonts) await Promise.race([document.fonts.ready, wait(fontsMs)]);
   await Promise.race([new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))), wait(500)]);
-  return true;
+  await wait(settleMs);
+  return MEASURE;
 })"#;
 
-/// The document's size the way Playwright measures a full page, plus what
-/// identifies it.
-const MEASURE_JS: &str = r#"(() => {
+/// The measurement alone (after an interrupted settle).
+const MEASURE_JS: &str = r#"(() => MEASURE)()"#;
+
+/// An expression: the document's size and identity.
+const MEASURE: &str = r#"(() => {
   const d = document.documentElement, b = document.body;
   const max = k => Math.max(d ? d[k] || 0 : 0, b ? b[k] || 0 : 0);
   const nav = performance.getEntriesByType('navigation')[0];
@@ -300,17 +305,18 @@ impl Run<'_, '_> {
         let limits = self.request.limits;
         let viewport = self.request.settings.viewport(self.request.form_factor).clone();
 
-        self.browser_call(
-            "Browser.setDownloadBehavior",
-            json!({"behavior": "deny", "browserContextId": self.context, "eventsEnabled": true}),
-        )
-        .await?;
-        let target = self
-            .browser_call(
+        let (denied, target) = tokio::join!(
+            self.browser_call(
+                "Browser.setDownloadBehavior",
+                json!({"behavior": "deny", "browserContextId": self.context, "eventsEnabled": true}),
+            ),
+            self.browser_call(
                 "Target.createTarget",
                 json!({"url": "about:blank", "browserContextId": self.context}),
-            )
-            .await?;
+            ),
+        );
+        denied?;
+        let target = target?;
         self.main_frame = string_field(&target, "targetId", "Target.createTarget")?;
         let attached = self
             .browser_call(
@@ -361,12 +367,15 @@ impl Run<'_, '_> {
         // Settle; follow navigations that happen after load, a few times.
         let mut navigated_after_load = false;
         let mut rounds = 0;
-        loop {
+        let measured = loop {
             let before = self.navigation_marks();
-            self.settle().await?;
+            let settled = self.settle().await?;
             let after = self.navigation_marks();
             if before.navigations() == after.navigations() || rounds >= limits.max_late_navigations {
-                break;
+                match settled {
+                    Some(measured) => break measured,
+                    None => break self.measure().await?,
+                }
             }
             rounds += 1;
             // Wait for the new document to load, or for the navigation to
@@ -380,9 +389,8 @@ impl Run<'_, '_> {
             })
             .await?;
             navigated_after_load |= self.state.borrow().commits > before.commits;
-        }
+        };
 
-        let measured = self.measure().await?;
         let final_href = measured.href.clone();
         if final_href.starts_with("chrome-error://") {
             return Err(self.error_page(&measured).await);
@@ -501,49 +509,37 @@ impl Run<'_, '_> {
         }
     }
 
-    /// Styles, fonts, frames, then the fixed settle pause. A navigation
-    /// during it destroys the isolated world: not an error, the caller
-    /// sees the navigation and settles again.
-    async fn settle(&self) -> Result<(), CaptureError> {
+    /// Styles, fonts, frames, the settle pause, then the measurement. A
+    /// navigation during it destroys the isolated world: not an error
+    /// (`None`), the caller sees the navigation and settles again.
+    async fn settle(&self) -> Result<Option<Measured>, CaptureError> {
         let limits = self.request.limits;
-        let fonts_ms = limits.fonts_timeout.as_millis();
-        let expression = format!("{SETTLE_JS}({fonts_ms})");
-        let bound = limits.fonts_timeout + Duration::from_secs(2);
-        match tokio::time::timeout(bound, self.evaluate(&expression, true)).await {
-            Ok(Ok(_)) => {}
+        let expression = format!(
+            "{}({}, {})",
+            SETTLE_JS.replace("MEASURE", MEASURE),
+            limits.fonts_timeout.as_millis(),
+            limits.settle.as_millis()
+        );
+        let bound = limits.fonts_timeout + limits.settle + Duration::from_secs(2);
+        let measured = match tokio::time::timeout(bound, self.evaluate(&expression, true)).await {
+            Ok(Ok(value)) => Some(Measured::from_value(&value)),
             Ok(Err(CaptureError::Protocol { message, .. })) => {
                 tracing::debug!(%message, "settling was interrupted");
+                None
             }
             Ok(Err(e)) => return Err(e),
-            Err(_) => tracing::debug!("settling took longer than the fonts timeout"),
-        }
-        tokio::time::sleep(limits.settle).await;
-        self.check_alive()
+            Err(_) => {
+                tracing::debug!("settling took longer than its bound");
+                None
+            }
+        };
+        self.check_alive()?;
+        Ok(measured)
     }
 
     async fn measure(&self) -> Result<Measured, CaptureError> {
-        let value = self.evaluate(MEASURE_JS, false).await?;
-        let text = |k: &str| {
-            value
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let number = |k: &str| {
-            value
-                .get(k)
-                .and_then(Value::as_f64)
-                .map_or(0, |n| n.clamp(0.0, f64::from(u32::MAX)).ceil() as u32)
-        };
-        Ok(Measured {
-            href: text("href"),
-            title: text("title"),
-            status: number("status"),
-            width: number("width"),
-            height: number("height"),
-            error_code: text("errorCode"),
-        })
+        let value = self.evaluate(&MEASURE_JS.replace("MEASURE", MEASURE), false).await?;
+        Ok(Measured::from_value(&value))
     }
 
     /// Full page, Playwright's way: clip to the document (height capped),
@@ -791,6 +787,26 @@ struct Measured {
     width: u32,
     height: u32,
     error_code: String,
+}
+
+impl Measured {
+    fn from_value(value: &Value) -> Self {
+        let text = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let number = |k: &str| {
+            value
+                .get(k)
+                .and_then(Value::as_f64)
+                .map_or(0, |n| n.clamp(0.0, f64::from(u32::MAX)).ceil() as u32)
+        };
+        Self {
+            href: text("href"),
+            title: text("title"),
+            status: number("status"),
+            width: number("width"),
+            height: number("height"),
+            error_code: text("errorCode"),
+        }
+    }
 }
 
 struct Shot {
