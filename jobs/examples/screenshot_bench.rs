@@ -74,7 +74,10 @@ async fn main() {
         ("full page (default settings), 2 slots", base, 2),
         ("viewport only, like the CLI, 1 slot", viewport_only, 1),
     ];
-    println!("{} pages x {rounds} rounds, desktop 1366x768; the CLI loop takes viewport shots", urls.len());
+    println!(
+        "{} pages x {rounds} rounds, desktop 1366x768; the CLI loop takes viewport shots",
+        urls.len()
+    );
     for (name, settings, slots) in runs {
         let figures = bench_captures(Arc::new(settings), guard.clone(), &urls, rounds, slots)
             .await

@@ -94,6 +94,16 @@ const DIALOGS: &str = r#"<!doctype html><html><head><title>Dialogs</title></head
   });
 </script></body></html>"#;
 
+/// Remembers a visit in a cookie and in local storage.
+const MEMORY: &str = r#"<!doctype html><html><head><title>-</title></head>
+<body style="padding:30px;background:linear-gradient(#abc,#fed)"><h1>Memory</h1>
+<script>
+  const seen = document.cookie.includes('visited=1') || localStorage.getItem('visited') === '1';
+  document.cookie = 'visited=1; max-age=3600';
+  localStorage.setItem('visited', '1');
+  document.title = seen ? 'remembered' : 'fresh';
+</script></body></html>"#;
+
 const BLANK: &str = "<!doctype html><html><head><title>Blank</title></head><body></body></html>";
 
 const ONE_COLOUR: &str = r#"<!doctype html><html><head><title>Green</title></head><body style="background:rgb(0,128,0)"></body></html>"#;
@@ -174,6 +184,7 @@ fn router(pages: Pages) -> Router {
         .route("/infinite", get(|| async { Html(INFINITE) }))
         .route("/dialogs", get(|| async { Html(DIALOGS) }))
         .route("/blank", get(|| async { Html(BLANK) }))
+        .route("/memory", get(|| async { Html(MEMORY) }))
         .route("/green", get(|| async { Html(ONE_COLOUR) }))
         .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
         .route("/drip", get(drip))
@@ -406,6 +417,24 @@ async fn a_site_is_captured_on_desktop_and_really_on_mobile() {
     assert!(phash_distance(&d.phash, &m.phash).unwrap() > 0);
 
     assert_eq!(slot.launches(), 1, "one browser served both captures");
+    assert_shut_down(slot, work.path()).await;
+}
+
+#[tokio::test]
+async fn each_capture_starts_with_no_cookies_or_storage_from_the_last() {
+    let server = serve().await;
+    let work = tempfile::tempdir().unwrap();
+    let mut slot = slot(work.path());
+    let limits = slot.settings().limits.clone();
+
+    let mut titles = Vec::new();
+    for form_factor in [FormFactor::Desktop, FormFactor::Desktop, FormFactor::Mobile] {
+        let capture = slot.capture(&server.url("/memory"), form_factor, &limits).await.unwrap();
+        titles.push(capture.title);
+    }
+
+    assert_eq!(titles, ["fresh", "fresh", "fresh"]);
+    assert_eq!(slot.launches(), 1);
     assert_shut_down(slot, work.path()).await;
 }
 

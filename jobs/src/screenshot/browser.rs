@@ -12,7 +12,7 @@ use super::{
     cdp::Cdp,
     error::CaptureError,
     guard::RequestGuard,
-    page::{self, Capture, PageRequest},
+    page::{self, Capture, PageRequest, Prepared},
     process::{GroupChild, ProfileDir},
     settings::{CaptureLimits, ScreenshotSettings},
 };
@@ -23,6 +23,9 @@ const LOG: &str = "chromium.log";
 /// A running browser. Field order is drop order: the connection closes,
 /// the process group dies, then the profile is swept and deleted.
 struct Browser {
+    /// The context the next capture will use, being made while the current
+    /// one runs.
+    spare: Option<tokio::task::JoinHandle<Result<Prepared, CaptureError>>>,
     cdp: Cdp,
     child: GroupChild,
     chrome_major: String,
@@ -38,6 +41,7 @@ impl Browser {
         })?;
         match Self::start(settings, &profile).await {
             Ok((cdp, child, chrome_major)) => Ok(Self {
+                spare: None,
                 cdp,
                 child,
                 chrome_major,
@@ -139,8 +143,29 @@ impl Browser {
         !self.cdp.is_closed() && self.child.try_exit().is_none()
     }
 
+    /// The spare context if it is ready and sound, else a new one.
+    async fn take_prepared(&mut self) -> Result<Prepared, CaptureError> {
+        if let Some(spare) = self.spare.take() {
+            match spare.await {
+                Ok(Ok(prepared)) => return Ok(prepared),
+                Ok(Err(e)) => tracing::debug!(error = %e, "the spare context failed; making another"),
+                Err(e) => tracing::debug!(error = %e, "the spare context's task failed"),
+            }
+        }
+        Prepared::new(&self.cdp).await
+    }
+
+    /// Start making the next capture's context.
+    fn prepare_spare(&mut self) {
+        let cdp = self.cdp.clone();
+        self.spare = Some(tokio::spawn(async move { Prepared::new(&cdp).await }));
+    }
+
     /// Kill the group, reap the leader, sweep and delete the profile.
     async fn stop(mut self) {
+        if let Some(spare) = self.spare.take() {
+            spare.abort();
+        }
         self.child.kill().await;
         let Browser {
             cdp, child, profile, ..
@@ -279,15 +304,34 @@ impl BrowserSlot {
         let settings = Arc::clone(&self.settings);
         let browser = self.ensure_browser().await?;
         browser.captures += 1;
-        let outcome = page::capture(PageRequest {
-            cdp: &browser.cdp,
-            guard,
-            settings: &settings,
-            chrome_major: &browser.chrome_major,
-            url,
-            form_factor,
-            limits,
-        })
+        let prepared = match browser.take_prepared().await {
+            Ok(prepared) => Ok(prepared),
+            Err(e) => {
+                if !browser.is_alive() {
+                    let detail = browser.death().await;
+                    self.kill_browser().await;
+                    return Err(CaptureError::BrowserDied { detail });
+                }
+                Err(e)
+            }
+        }?;
+        // The next capture's context is made while this one loads and
+        // settles (unless this browser is about to be recycled).
+        if browser.captures < settings.recycle_after {
+            browser.prepare_spare();
+        }
+        let outcome = page::capture(
+            PageRequest {
+                cdp: &browser.cdp,
+                guard,
+                settings: &settings,
+                chrome_major: &browser.chrome_major,
+                url,
+                form_factor,
+                limits,
+            },
+            prepared,
+        )
         .await;
         let died = matches!(outcome.result, Err(CaptureError::BrowserDied { .. })) || !browser.is_alive();
         if died {

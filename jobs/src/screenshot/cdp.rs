@@ -329,7 +329,8 @@ mod tests {
                 "not json".to_owned(),
                 json!({"neither": "id nor method"}).to_string(),
                 json!({"id": 999_999, "result": {}}).to_string(),
-                json!({"method": "Page.loadEventFired", "sessionId": "S", "params": {"timestamp": 1.0}}).to_string(),
+                json!({"method": "Page.loadEventFired", "sessionId": "S", "params": {"timestamp": 1.0}})
+                    .to_string(),
                 json!({"method": "Unheard.event", "sessionId": "nobody"}).to_string(),
                 json!({"id": first["id"], "error": {"code": -32000, "message": "No target with given id"}})
                     .to_string(),
@@ -339,19 +340,26 @@ mod tests {
             let second = next_command(&mut ws).await.unwrap();
             assert_eq!(second["sessionId"], "S");
             assert_eq!(second["method"], "Page.navigate");
-            ws.send(Message::text(json!({"id": second["id"], "result": {"frameId": "F"}}).to_string()))
-                .await
-                .unwrap();
+            ws.send(Message::text(
+                json!({"id": second["id"], "result": {"frameId": "F"}}).to_string(),
+            ))
+            .await
+            .unwrap();
             // The third command is never answered: the "browser" dies.
             let _third = next_command(&mut ws).await;
             drop(ws);
         });
-        let cdp = Cdp::connect(&format!("ws://{addr}/devtools/browser/test")).await.unwrap();
+        let cdp = Cdp::connect(&format!("ws://{addr}/devtools/browser/test"))
+            .await
+            .unwrap();
         let (events, mut received) = mpsc::unbounded_channel();
         cdp.subscribe("S", events);
 
         // Act + Assert: an error answer is a protocol error…
-        let error = cdp.call(None, "Target.attachToTarget", json!({})).await.unwrap_err();
+        let error = cdp
+            .call(None, "Target.attachToTarget", json!({}))
+            .await
+            .unwrap_err();
         assert!(
             matches!(&error, CdpError::Protocol { code: -32000, message } if message.contains("No target")),
             "{error}"

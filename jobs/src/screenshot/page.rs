@@ -221,54 +221,116 @@ pub(crate) struct Outcome {
     pub clean: bool,
 }
 
-/// Capture `request.url` in a fresh browser context.
-pub(crate) async fn capture(request: PageRequest<'_>) -> Outcome {
-    let started = Instant::now();
-    let cdp = request.cdp;
-    let context = match cdp
-        .call(
-            None,
-            "Target.createBrowserContext",
-            json!({"disposeOnDetach": true}),
-        )
-        .await
-    {
-        Ok(v) => match v.get("browserContextId").and_then(Value::as_str) {
-            Some(id) => id.to_owned(),
-            None => {
-                return Outcome {
-                    result: Err(protocol("Target.createBrowserContext", "no browserContextId")),
-                    clean: false,
-                };
-            }
-        },
-        Err(e) => {
-            return Outcome {
-                result: Err(from_cdp("Target.createBrowserContext", e)),
-                clean: false,
-            };
-        }
-    };
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    cdp.set_browser_sink(Some(events_tx.clone()));
-    let (state_tx, state_rx) = watch::channel(PageState::default());
-    let mut run = Run {
-        request: &request,
-        context: context.clone(),
-        session: String::new(),
-        main_frame: String::new(),
-        state: state_rx,
-        started,
-    };
-    let result = run.run(events_tx, events_rx, state_tx).await;
+/// A fresh browser context with one blank page, attached, with the
+/// domains every capture needs enabled (all but the form factor's
+/// emulation). The slot makes the next one while a capture loads and
+/// settles, so a capture starts at navigation.
+pub(crate) struct Prepared {
+    context: String,
+    target: String,
+    session: String,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events_rx: mpsc::UnboundedReceiver<Event>,
+}
 
-    cdp.set_browser_sink(None);
-    if !run.session.is_empty() {
-        cdp.unsubscribe(&run.session);
+impl Prepared {
+    /// Make one; on failure nothing is left in the browser.
+    pub(crate) async fn new(cdp: &Cdp) -> Result<Self, CaptureError> {
+        let created = cdp
+            .call(
+                None,
+                "Target.createBrowserContext",
+                json!({"disposeOnDetach": true}),
+            )
+            .await
+            .map_err(|e| from_cdp("Target.createBrowserContext", e))?;
+        let context = string_field(&created, "browserContextId", "Target.createBrowserContext")?;
+        match Self::open_page(cdp, &context).await {
+            Ok((target, session, events_tx, events_rx)) => Ok(Self {
+                context,
+                target,
+                session,
+                events_tx,
+                events_rx,
+            }),
+            Err(e) => {
+                dispose(cdp, &context).await;
+                Err(e)
+            }
+        }
     }
-    for child in &run.state.borrow().children {
-        cdp.unsubscribe(child);
+
+    async fn open_page(
+        cdp: &Cdp,
+        context: &str,
+    ) -> Result<
+        (
+            String,
+            String,
+            mpsc::UnboundedSender<Event>,
+            mpsc::UnboundedReceiver<Event>,
+        ),
+        CaptureError,
+    > {
+        let browser_call = |method: &'static str, params: Value| async move {
+            cdp.call(None, method, params)
+                .await
+                .map_err(|e| from_cdp(method, e))
+        };
+        let (denied, target) = tokio::join!(
+            browser_call(
+                "Browser.setDownloadBehavior",
+                json!({"behavior": "deny", "browserContextId": context, "eventsEnabled": true}),
+            ),
+            browser_call(
+                "Target.createTarget",
+                json!({"url": "about:blank", "browserContextId": context}),
+            ),
+        );
+        denied?;
+        let target = string_field(&target?, "targetId", "Target.createTarget")?;
+        let attached = browser_call(
+            "Target.attachToTarget",
+            json!({"targetId": target, "flatten": true}),
+        )
+        .await?;
+        let session = string_field(&attached, "sessionId", "Target.attachToTarget")?;
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        cdp.subscribe(&session, events_tx.clone());
+        let calls = [
+            ("Page.enable", json!({})),
+            ("Page.setLifecycleEventsEnabled", json!({"enabled": true})),
+            ("Inspector.enable", json!({})),
+            ("Page.setBypassCSP", json!({"enabled": true})),
+            ("Fetch.enable", fetch_patterns()),
+            (
+                "Emulation.setEmulatedMedia",
+                json!({"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]}),
+            ),
+            (
+                "Target.setAutoAttach",
+                json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}),
+            ),
+        ];
+        let session_ref = session.as_str();
+        let results = futures::future::join_all(calls.into_iter().map(|(method, params)| async move {
+            cdp.call(Some(session_ref), method, params)
+                .await
+                .map(|_| ())
+                .map_err(|e| from_cdp(method, e))
+        }))
+        .await;
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            cdp.unsubscribe(&session);
+            return Err(e);
+        }
+        Ok((target, session, events_tx, events_rx))
     }
+}
+
+/// Dispose of a browser context (its pages and their processes); false
+/// when the browser did not confirm within 5 s.
+async fn dispose(cdp: &Cdp, context: &str) -> bool {
     let disposed = tokio::time::timeout(
         Duration::from_secs(5),
         cdp.call(
@@ -282,12 +344,42 @@ pub(crate) async fn capture(request: PageRequest<'_>) -> Outcome {
     if !clean {
         tracing::debug!(?disposed, "could not dispose of a browser context");
     }
+    clean
+}
+
+/// Capture `request.url` in the prepared context, then dispose of it.
+pub(crate) async fn capture(request: PageRequest<'_>, prepared: Prepared) -> Outcome {
+    let started = Instant::now();
+    let cdp = request.cdp;
+    let Prepared {
+        context,
+        target,
+        session,
+        events_tx,
+        events_rx,
+    } = prepared;
+    cdp.set_browser_sink(Some(events_tx.clone()));
+    let (state_tx, state_rx) = watch::channel(PageState::default());
+    let mut run = Run {
+        request: &request,
+        session,
+        main_frame: target,
+        state: state_rx,
+        started,
+    };
+    let result = run.run(events_tx, events_rx, state_tx).await;
+
+    cdp.set_browser_sink(None);
+    cdp.unsubscribe(&run.session);
+    for child in &run.state.borrow().children {
+        cdp.unsubscribe(child);
+    }
+    let clean = dispose(cdp, &context).await;
     Outcome { result, clean }
 }
 
 struct Run<'r, 'a> {
     request: &'r PageRequest<'a>,
-    context: String,
     session: String,
     main_frame: String,
     state: watch::Receiver<PageState>,
@@ -304,28 +396,6 @@ impl Run<'_, '_> {
         let cdp = self.request.cdp;
         let limits = self.request.limits;
         let viewport = self.request.settings.viewport(self.request.form_factor).clone();
-
-        let (denied, target) = tokio::join!(
-            self.browser_call(
-                "Browser.setDownloadBehavior",
-                json!({"behavior": "deny", "browserContextId": self.context, "eventsEnabled": true}),
-            ),
-            self.browser_call(
-                "Target.createTarget",
-                json!({"url": "about:blank", "browserContextId": self.context}),
-            ),
-        );
-        denied?;
-        let target = target?;
-        self.main_frame = string_field(&target, "targetId", "Target.createTarget")?;
-        let attached = self
-            .browser_call(
-                "Target.attachToTarget",
-                json!({"targetId": self.main_frame, "flatten": true}),
-            )
-            .await?;
-        self.session = string_field(&attached, "sessionId", "Target.attachToTarget")?;
-        cdp.subscribe(&self.session, events_tx.clone());
 
         let pump = Pump {
             cdp: cdp.clone(),
@@ -436,7 +506,8 @@ impl Run<'_, '_> {
         })
     }
 
-    /// Device, user agent, touch, media features, request interception.
+    /// The form factor: device metrics, touch, user agent and its client
+    /// hints.
     async fn configure(&self, viewport: &Viewport) -> Result<(), CaptureError> {
         let ua = viewport.user_agent_for(self.request.chrome_major);
         let brands = json!([
@@ -455,11 +526,6 @@ impl Run<'_, '_> {
             metrics["screenOrientation"] = json!({"type": "portraitPrimary", "angle": 0});
         }
         let calls = [
-            ("Page.enable", json!({})),
-            ("Page.setLifecycleEventsEnabled", json!({"enabled": true})),
-            ("Inspector.enable", json!({})),
-            ("Page.setBypassCSP", json!({"enabled": true})),
-            ("Fetch.enable", fetch_patterns()),
             ("Emulation.setDeviceMetricsOverride", metrics),
             (
                 "Emulation.setTouchEmulationEnabled",
@@ -479,14 +545,6 @@ impl Run<'_, '_> {
                         "mobile": viewport.mobile,
                     },
                 }),
-            ),
-            (
-                "Emulation.setEmulatedMedia",
-                json!({"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]}),
-            ),
-            (
-                "Target.setAutoAttach",
-                json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}),
             ),
         ];
         let results = futures::future::join_all(
@@ -538,7 +596,9 @@ impl Run<'_, '_> {
     }
 
     async fn measure(&self) -> Result<Measured, CaptureError> {
-        let value = self.evaluate(&MEASURE_JS.replace("MEASURE", MEASURE), false).await?;
+        let value = self
+            .evaluate(&MEASURE_JS.replace("MEASURE", MEASURE), false)
+            .await?;
         Ok(Measured::from_value(&value))
     }
 
@@ -696,14 +756,6 @@ impl Run<'_, '_> {
         }
     }
 
-    async fn browser_call(&self, method: &str, params: Value) -> Result<Value, CaptureError> {
-        self.request
-            .cdp
-            .call(None, method, params)
-            .await
-            .map_err(|e| from_cdp(method, e))
-    }
-
     /// Wait until `done` holds, the deadline passes (`Ok(false)`), or the
     /// page crashes or the browser goes away (an error).
     async fn wait_until(
@@ -791,7 +843,13 @@ struct Measured {
 
 impl Measured {
     fn from_value(value: &Value) -> Self {
-        let text = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let text = |k: &str| {
+            value
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let number = |k: &str| {
             value
                 .get(k)
@@ -938,7 +996,9 @@ impl Pump {
             "Browser.downloadWillBegin" => {
                 self.state.send_modify(|s| s.downloads += 1);
             }
-            "Target.attachedToTarget" => self.attached(p, checks),
+            // Only targets attached under this page's sessions are its
+            // children; a browser-level attach is another capture's page.
+            "Target.attachedToTarget" if session.is_some() => self.attached(p, checks),
             "Target.detachedFromTarget" => {
                 if let Some(child) = p.get("sessionId").and_then(Value::as_str)
                     && child != self.main_session
