@@ -429,7 +429,10 @@ async fn each_capture_starts_with_no_cookies_or_storage_from_the_last() {
 
     let mut titles = Vec::new();
     for form_factor in [FormFactor::Desktop, FormFactor::Desktop, FormFactor::Mobile] {
-        let capture = slot.capture(&server.url("/memory"), form_factor, &limits).await.unwrap();
+        let capture = slot
+            .capture(&server.url("/memory"), form_factor, &limits)
+            .await
+            .unwrap();
         titles.push(capture.title);
     }
 

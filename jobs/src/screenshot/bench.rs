@@ -8,6 +8,7 @@
 //! document, settles it and takes the full page.
 
 use std::{
+    collections::HashMap,
     process::Stdio,
     sync::{
         Arc, Mutex,
@@ -23,7 +24,7 @@ use super::{
     browser::BrowserSlot,
     error::CaptureError,
     guard::RequestGuard,
-    process::{GroupChild, ProfileDir, processes_in_group, rss_bytes},
+    process::{GroupChild, ProfileDir, cpu_seconds, processes_in_group, rss_bytes},
     settings::ScreenshotSettings,
 };
 use crate::audit::FormFactor;
@@ -44,6 +45,11 @@ pub struct RunFigures {
     pub peak_browser_rss_bytes: u64,
     /// Highest RSS of this process.
     pub peak_self_rss_bytes: u64,
+    /// CPU seconds per successful capture, browser processes (sampled
+    /// every 25 ms, so slightly low) and this process together (including
+    /// the sampler's own `/proc` scans): the figure that holds on a busy
+    /// machine, where wall time depends on what else runs.
+    pub cpu_seconds_per_capture: f64,
 }
 
 /// The engine against the CLI loop.
@@ -64,18 +70,25 @@ impl std::fmt::Display for BenchFigures {
         let row = |f: &mut std::fmt::Formatter<'_>, name: &str, r: &RunFigures| {
             writeln!(
                 f,
-                "{name:<10}  {:>3}/{:<3} in {:>6.1} s  {:>6.1} captures/min  peak RSS: chromium group {:>5} MiB, self {:>4} MiB",
+                "{name:<10}  {:>3}/{:<3} in {:>6.1} s  {:>6.1} captures/min  {:>5.2} CPU s/capture  \
+                 peak RSS: chromium group {:>5} MiB, self {:>4} MiB",
                 r.succeeded,
                 r.attempted,
                 r.elapsed.as_secs_f64(),
                 r.captures_per_minute,
+                r.cpu_seconds_per_capture,
                 r.peak_browser_rss_bytes / (1024 * 1024),
                 r.peak_self_rss_bytes / (1024 * 1024),
             )
         };
         row(f, &format!("engine x{}", self.slots), &self.engine)?;
         row(f, "cli loop", &self.cli_loop)?;
-        write!(f, "speed-up   {:.2}x", self.speedup)
+        write!(
+            f,
+            "speed-up    {:.2}x captures/min, {:.2}x less CPU per capture",
+            self.speedup,
+            self.cli_loop.cpu_seconds_per_capture / self.engine.cpu_seconds_per_capture.max(1e-9)
+        )
     }
 }
 
@@ -110,6 +123,9 @@ pub async fn bench_captures(
 /// is told to watch, and this process.
 struct Sampler {
     groups: Arc<Mutex<Vec<u32>>>,
+    /// The CPU seconds last seen per browser process: a process's time is
+    /// counted up to its last sample (≤ 25 ms before it ended).
+    cpu: Arc<Mutex<HashMap<u32, f64>>>,
     peak_group: Arc<AtomicU64>,
     peak_self: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -122,9 +138,11 @@ impl Sampler {
         let peak_group = Arc::new(AtomicU64::new(0));
         let peak_self = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
+        let cpu: Arc<Mutex<HashMap<u32, f64>>> = Arc::new(Mutex::new(HashMap::new()));
         let task = tokio::spawn({
-            let (groups, peak_group, peak_self, stop) = (
+            let (groups, cpu, peak_group, peak_self, stop) = (
                 Arc::clone(&groups),
+                Arc::clone(&cpu),
                 Arc::clone(&peak_group),
                 Arc::clone(&peak_self),
                 Arc::clone(&stop),
@@ -132,15 +150,28 @@ impl Sampler {
             async move {
                 while !stop.load(Ordering::Relaxed) {
                     let watched: Vec<u32> = groups.lock().map(|g| g.clone()).unwrap_or_default();
-                    let pids: Vec<u32> = watched.iter().flat_map(|g| processes_in_group(*g)).collect();
+                    let pids: Vec<u32> = watched
+                        .iter()
+                        .filter(|g| **g != 0)
+                        .flat_map(|g| processes_in_group(*g))
+                        .collect();
                     peak_group.fetch_max(rss_bytes(&pids), Ordering::Relaxed);
                     peak_self.fetch_max(rss_bytes(&[std::process::id()]), Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if let Ok(mut seen) = cpu.lock() {
+                        for pid in pids {
+                            if let Some((own, _)) = cpu_seconds(pid) {
+                                let entry = seen.entry(pid).or_insert(0.0);
+                                *entry = f64::max(*entry, own);
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
                 }
             }
         });
         Self {
             groups,
+            cpu,
             peak_group,
             peak_self,
             stop,
@@ -158,18 +189,29 @@ impl Sampler {
         }
     }
 
-    async fn finish(self) -> (u64, u64) {
+    /// Peak group RSS, peak own RSS, browser CPU seconds.
+    async fn finish(self) -> (u64, u64, f64) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
+        let cpu = self.cpu.lock().map(|seen| seen.values().sum()).unwrap_or(0.0);
         (
             self.peak_group.load(Ordering::Relaxed),
             self.peak_self.load(Ordering::Relaxed),
+            cpu,
         )
     }
 }
 
-fn figures(attempted: u32, succeeded: u32, elapsed: Duration, peaks: (u64, u64)) -> RunFigures {
+fn figures(
+    attempted: u32,
+    succeeded: u32,
+    elapsed: Duration,
+    sampled: (u64, u64, f64),
+    own_cpu: f64,
+) -> RunFigures {
+    let peaks = (sampled.0, sampled.1);
     RunFigures {
+        cpu_seconds_per_capture: (sampled.2 + own_cpu) / f64::from(succeeded.max(1)),
         attempted,
         succeeded,
         elapsed,
@@ -190,6 +232,7 @@ async fn run_engine(
     let jobs: Arc<Vec<Url>> = Arc::new((0..rounds).flat_map(|_| urls.iter().cloned()).collect());
     let next = Arc::new(AtomicUsize::new(0));
     let succeeded = Arc::new(AtomicU32::new(0));
+    let own_before = own_cpu();
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for index in 0..slots {
@@ -215,6 +258,8 @@ async fn run_engine(
                 }
                 sampler.watch(index, slot.browser_pid());
             }
+            // Let the sampler see the browser's processes once more.
+            tokio::time::sleep(Duration::from_millis(60)).await;
             slot.shutdown().await;
             sampler.watch(index, None);
             Ok::<_, CaptureError>(())
@@ -236,20 +281,22 @@ async fn run_engine(
     if let Some(e) = first_error {
         return Err(e);
     }
-    let peaks = match Arc::try_unwrap(sampler) {
+    let sampled = match Arc::try_unwrap(sampler) {
         Ok(sampler) => sampler.finish().await,
-        Err(_) => (0, 0),
+        Err(_) => (0, 0, 0.0),
     };
     Ok(figures(
         u32::try_from(jobs.len()).unwrap_or(u32::MAX),
         succeeded.load(Ordering::Relaxed),
         elapsed,
-        peaks,
+        sampled,
+        own_cpu() - own_before,
     ))
 }
 
 async fn run_cli_loop(settings: &ScreenshotSettings, urls: &[Url], rounds: u32) -> RunFigures {
     let sampler = Sampler::start();
+    let own_before = own_cpu();
     let base = settings.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let viewport = &settings.desktop;
     let started = Instant::now();
@@ -287,5 +334,10 @@ async fn run_cli_loop(settings: &ScreenshotSettings, urls: &[Url], rounds: u32) 
         }
     }
     let elapsed = started.elapsed();
-    figures(attempted, succeeded, elapsed, sampler.finish().await)
+    let own = own_cpu() - own_before;
+    figures(attempted, succeeded, elapsed, sampler.finish().await, own)
+}
+
+fn own_cpu() -> f64 {
+    cpu_seconds(std::process::id()).map_or(0.0, |(own, _)| own)
 }

@@ -205,6 +205,11 @@ fn log_tail(profile: &ProfileDir, max: usize) -> String {
 /// self`), each in a fresh browser context, so nothing (cookies, storage,
 /// cache, service workers) carries over from one site to the next.
 ///
+/// Each capture also starts making the next capture's context (a blank
+/// page in a new context, its domains enabled) while it loads and settles,
+/// so the next one begins at navigation; an idle slot therefore holds one
+/// blank page (one renderer process).
+///
 /// The browser starts on first use. A capture that finds it dead (crashed,
 /// killed) starts a new one; a capture that times out, or whose browser
 /// died under it, kills the whole process group and returns a transient

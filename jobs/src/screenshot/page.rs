@@ -74,7 +74,8 @@ pub struct Capture {
     pub blocked_requests: Vec<BlockedRequest>,
     /// All requests the guard failed.
     pub blocked_total: u32,
-    /// Time from the start of the capture to the screenshot.
+    /// Time from the start of the capture (its context already made) to
+    /// the screenshot.
     pub duration: Duration,
 }
 

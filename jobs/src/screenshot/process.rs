@@ -156,6 +156,21 @@ pub fn rss_bytes(pids: &[u32]) -> u64 {
         .sum()
 }
 
+/// CPU time a process used, in seconds: its own (user + system) and that
+/// of the children it has reaped. Linux reports clock ticks of
+/// `USER_HZ` = 100 per second.
+pub fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After the name: state(3) ppid pgrp session tty tpgid flags minflt
+    // cminflt majflt cmajflt utime(14) stime cutime cstime(17).
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i - 3)?.parse::<u64>().ok();
+    let own = tick(14)? + tick(15)?;
+    let children = tick(16)? + tick(17)?;
+    Some((own as f64 / 100.0, children as f64 / 100.0))
+}
+
 /// `SIGKILL` each process whose command line contains `path`, and its
 /// process group (never this process's own group). Returns how many were
 /// found.
@@ -249,6 +264,19 @@ mod tests {
             left = processes_in_group(pgid);
         }
         assert!(left.is_empty(), "left in group {pgid}: {left:?}");
+    }
+
+    #[test]
+    fn cpu_time_is_read_for_this_process() {
+        let start = cpu_seconds(std::process::id()).unwrap();
+        let mut x = 0u64;
+        let until = std::time::Instant::now() + Duration::from_millis(150);
+        while std::time::Instant::now() < until {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        let end = cpu_seconds(std::process::id()).unwrap();
+        assert!(x > 0);
+        assert!(end.0 >= start.0 + 0.05, "{start:?} → {end:?}");
     }
 
     #[test]
