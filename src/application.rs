@@ -83,24 +83,26 @@ impl Application {
         admin::serve(listener, admin::metrics_router(self.admin_state()), stop).await
     }
 
-    /// A worker pool running `stages` (all built stages when empty).
+    /// A worker pool running `stages` (every stage when empty).
     pub fn worker_pool(&self, stages: &[Stage]) -> Result<WorkerPool, PoolError> {
-        let stages: Vec<Stage> = if stages.is_empty() {
-            Stage::built().collect()
-        } else {
-            stages.to_vec()
-        };
-        let mut pool = WorkerPool::new(
+        let stages = if stages.is_empty() { Stage::ALL } else { stages };
+        let mut pool = self.bare_worker_pool();
+        for stage in stages {
+            pool.spawn_stage(*stage)?;
+        }
+        Ok(pool)
+    }
+
+    /// A worker pool with no queue yet (add them with
+    /// [`WorkerPool::spawn_stage`] or [`WorkerPool::spawn_queue`]).
+    pub fn bare_worker_pool(&self) -> WorkerPool {
+        WorkerPool::new(
             self.pool.clone(),
             Arc::clone(&self.settings),
             self.enqueuer.clone(),
             self.shutdown.clone(),
             self.instance.clone(),
-        );
-        for stage in stages {
-            pool.spawn_stage(stage)?;
-        }
-        Ok(pool)
+        )
     }
 
     /// The scheduler of the configured schedules.

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli.command, settings)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", prospector::worker_pool::error_chain(e.as_ref()));
+            eprintln!("error: {}", prospector_jobs::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

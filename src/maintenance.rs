@@ -4,8 +4,7 @@
 //! apalis-postgres never deletes anything; without this the queue table
 //! grows forever and its fetch and acknowledgement queries slow down.
 
-use std::time::Duration;
-
+use prospector_jobs::queue::retention;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -45,72 +44,24 @@ pub async fn prune_once(pool: &PgPool, retention: &RetentionSettings) -> Result<
 
 async fn prune_locked(pool: &PgPool, retention: &RetentionSettings) -> Result<Pruned, sqlx::Error> {
     let mut pruned = Pruned::default();
-    let done_age = seconds(retention.done);
-    for queue in queues_with_done_jobs(pool).await? {
+    for queue in retention::queues_with_done_jobs(pool).await? {
         loop {
-            let n = sqlx::query!(
-                r#"
-                DELETE FROM apalis.jobs WHERE id IN (
-                    SELECT id FROM apalis.jobs
-                    WHERE job_type = $1 AND status = 'Done'
-                      AND done_at < now() - make_interval(secs => $2)
-                    ORDER BY done_at
-                    LIMIT $3
-                )
-                "#,
-                queue,
-                done_age,
-                BATCH,
-            )
-            .execute(pool)
-            .await?
-            .rows_affected();
+            let n = retention::prune_done_jobs(pool, &queue, retention.done, BATCH).await?;
             pruned.done_jobs += n;
             if n < BATCH as u64 {
                 break;
             }
         }
     }
-    let dead_age = seconds(retention.dead);
     loop {
-        let n = sqlx::query!(
-            r#"
-            DELETE FROM apalis.jobs WHERE id IN (
-                SELECT id FROM apalis.jobs
-                WHERE (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
-                  AND done_at < now() - make_interval(secs => $1)
-                LIMIT $2
-            )
-            "#,
-            dead_age,
-            BATCH,
-        )
-        .execute(pool)
-        .await?
-        .rows_affected();
+        let n = retention::prune_dead_jobs(pool, retention.dead, BATCH).await?;
         pruned.dead_jobs += n;
         if n < BATCH as u64 {
             break;
         }
     }
-    pruned.workers = sqlx::query!(
-        r#"
-        DELETE FROM apalis.workers w
-        WHERE w.last_seen < now() - make_interval(secs => $1)
-          AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.lock_by = w.id)
-        "#,
-        seconds(retention.workers),
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
-    pruned.schedule_ticks = sqlx::query!(
-        "DELETE FROM schedule_ticks WHERE claimed_at < now() - make_interval(secs => $1)",
-        seconds(retention.schedule_ticks),
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
+    pruned.workers = retention::prune_stale_workers(pool, retention.workers).await?;
+    pruned.schedule_ticks = crate::scheduler::prune_schedule_ticks(pool, retention.schedule_ticks).await?;
 
     for (table, n) in [
         ("jobs_done", pruned.done_jobs),
@@ -121,28 +72,6 @@ async fn prune_locked(pool: &PgPool, retention: &RetentionSettings) -> Result<Pr
         metrics::counter!(names::PRUNED_ROWS_TOTAL, "table" => table).increment(n);
     }
     Ok(pruned)
-}
-
-/// Queues with finished jobs: one probe of the index per queue (a loose
-/// index scan), however many jobs there are.
-async fn queues_with_done_jobs(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"
-        WITH RECURSIVE q(name) AS (
-            SELECT min(job_type) FROM apalis.jobs WHERE status = 'Done'
-            UNION ALL
-            SELECT (SELECT min(job_type) FROM apalis.jobs WHERE status = 'Done' AND job_type > q.name)
-            FROM q WHERE q.name IS NOT NULL
-        )
-        SELECT name AS "name!" FROM q WHERE name IS NOT NULL
-        "#
-    )
-    .fetch_all(pool)
-    .await
-}
-
-fn seconds(d: Duration) -> f64 {
-    d.as_secs_f64()
 }
 
 /// Prune every `retention.prune_interval` until stopped.

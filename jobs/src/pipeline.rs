@@ -1,59 +1,63 @@
-//! The digital branch: one prospect through `tech_scan` → `audit` → `score`.
+//! Chains: one prospect through a sequence of stages (the digital branch is
+//! `tech_scan` → `audit` → `score`).
 //!
-//! Each of those stages takes a [`ProspectJob`]: the prospect, the batch item
-//! it counts toward, and the stages still to run after this one (`then`).
-//! A stage that succeeds calls [`advance`] in the transaction that writes its
-//! results: that records its per-stage progress, enqueues the next stage
-//! (skipping the ones that do not apply, like `audit` for a prospect with no
-//! reachable website), or — when nothing is left — records the batch item as
-//! processed. The next job's idempotency key is `{queue}:{prospect}:{batch}`,
-//! so a stage that runs twice enqueues its successor once.
+//! A stage that works on one prospect takes a [`ProspectJob`]: the prospect,
+//! the batch item it counts toward, and the stages still to run after this
+//! one (`then`). A stage that succeeds calls [`advance`] in the transaction
+//! that writes its results: that records its per-stage progress, enqueues
+//! the next stage (skipping the ones that do not apply, like `audit` for a
+//! prospect with no reachable website), or — when nothing is left — records
+//! the batch item as processed. The next job's idempotency key is
+//! `{queue}:{prospect}:{batch}`, so a stage that runs twice enqueues its
+//! successor once.
+//!
+//! Which stage a name in `then` becomes is decided by the stage registry
+//! ([`Stage::visit`] and [`StageJob::for_prospect`]): a stage that does not
+//! take a prospect is an error, never some other stage's job.
 
 use std::{fmt, marker::PhantomData};
 
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use crate::{
     Stage,
-    queue::{EnqueueError, Enqueuer, Job},
+    queue::{EnqueueError, Enqueued, Enqueuer, Job},
     scan_jobs::{self, BatchItem, ItemOutcome, StageOutcome},
+    stage::{StageJob, StageVisitor},
 };
 
-/// A stage that works on one prospect.
+/// A stage that works on one prospect: the marker type of a [`ProspectJob`].
 pub trait ProspectStage: Send + Sync + 'static {
     /// The stage.
     const STAGE: Stage;
 }
 
-/// Marker of the `tech_scan` stage.
-#[derive(Debug, Clone, Copy)]
-pub enum TechScanStep {}
-/// Marker of the `audit` stage.
-#[derive(Debug, Clone, Copy)]
-pub enum AuditStep {}
-/// Marker of the `score` stage.
-#[derive(Debug, Clone, Copy)]
-pub enum ScoreStep {}
-
-impl ProspectStage for TechScanStep {
-    const STAGE: Stage = Stage::TechScan;
-}
-impl ProspectStage for AuditStep {
-    const STAGE: Stage = Stage::Audit;
-}
-impl ProspectStage for ScoreStep {
-    const STAGE: Stage = Stage::Score;
+/// A prospect moving along a chain: what any prospect stage's job is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProspectLink {
+    /// The prospect (`prospects.id`).
+    pub prospect_id: i64,
+    /// The batch item it counts toward.
+    pub batch: Option<BatchItem>,
+    /// Stages to run after the next one, in order.
+    pub then: Vec<Stage>,
 }
 
-/// Fetch a prospect's website: reachability, technologies, contacts.
-pub type ScanTech = ProspectJob<TechScanStep>;
-/// Lighthouse audit of a prospect's website.
-pub type AuditPage = ProspectJob<AuditStep>;
-/// Score a prospect from its profiles.
-pub type ScoreProspect = ProspectJob<ScoreStep>;
+impl ProspectLink {
+    /// A link with no batch and nothing after it, to ask a stage whether it
+    /// takes prospects at all.
+    pub(crate) fn probe() -> Self {
+        Self {
+            prospect_id: 0,
+            batch: None,
+            then: Vec::new(),
+        }
+    }
+}
 
-/// One prospect, for one stage of the digital branch.
+/// One prospect, for one stage of a chain.
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct ProspectJob<S> {
@@ -78,6 +82,11 @@ impl<S> ProspectJob<S> {
             then,
             stage: PhantomData,
         }
+    }
+
+    /// The job of a link.
+    pub fn from_link(link: ProspectLink) -> Self {
+        Self::new(link.prospect_id, link.batch, link.then)
     }
 }
 
@@ -141,6 +150,78 @@ pub enum AdvanceError {
     Database(#[from] sqlx::Error),
 }
 
+impl AdvanceError {
+    /// Whether retrying cannot help: a chain naming a stage that takes no
+    /// prospect, or an undecodable payload, is permanent; a database error is
+    /// permanent unless it is transient ([`crate::runtime::is_transient_db_error`]).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            AdvanceError::NotAProspectStage(_) => true,
+            AdvanceError::Enqueue(e) => e.is_permanent(),
+            AdvanceError::Database(e) => !crate::runtime::is_transient_db_error(e),
+        }
+    }
+}
+
+/// Enqueue `links` as jobs of `stage` in one statement per chunk. Fails when
+/// the stage does not take a prospect.
+pub async fn enqueue_links(
+    conn: &mut PgConnection,
+    enqueuer: &Enqueuer,
+    stage: Stage,
+    links: Vec<ProspectLink>,
+) -> Result<u64, AdvanceError> {
+    struct EnqueueLinks<'a> {
+        conn: &'a mut PgConnection,
+        enqueuer: &'a Enqueuer,
+        links: Vec<ProspectLink>,
+    }
+    impl<'a> StageVisitor for EnqueueLinks<'a> {
+        type Output = BoxFuture<'a, Result<u64, AdvanceError>>;
+        fn visit<J: StageJob>(self) -> Self::Output {
+            Box::pin(async move {
+                let jobs = self
+                    .links
+                    .into_iter()
+                    .map(|link| J::for_prospect(link).ok_or(AdvanceError::NotAProspectStage(J::STAGE)))
+                    .collect::<Result<Vec<J>, _>>()?;
+                Ok(self.enqueuer.enqueue_many(self.conn, &jobs).await?)
+            })
+        }
+    }
+    stage
+        .visit(EnqueueLinks {
+            conn,
+            enqueuer,
+            links,
+        })
+        .await
+}
+
+/// Enqueue one link as a job of `stage`.
+pub async fn enqueue_link(
+    conn: &mut PgConnection,
+    enqueuer: &Enqueuer,
+    stage: Stage,
+    link: ProspectLink,
+) -> Result<Enqueued, AdvanceError> {
+    struct EnqueueLink<'a> {
+        conn: &'a mut PgConnection,
+        enqueuer: &'a Enqueuer,
+        link: ProspectLink,
+    }
+    impl<'a> StageVisitor for EnqueueLink<'a> {
+        type Output = BoxFuture<'a, Result<Enqueued, AdvanceError>>;
+        fn visit<J: StageJob>(self) -> Self::Output {
+            Box::pin(async move {
+                let job = J::for_prospect(self.link).ok_or(AdvanceError::NotAProspectStage(J::STAGE))?;
+                Ok(self.enqueuer.enqueue(self.conn, &job).await?)
+            })
+        }
+    }
+    stage.visit(EnqueueLink { conn, enqueuer, link }).await
+}
+
 /// After `job`'s stage succeeded: record it, skip the stages in `skip` (with
 /// their reasons), and enqueue the next stage or finish the item. Run it in
 /// the transaction that stores the stage's results.
@@ -170,35 +251,19 @@ pub async fn advance<S: ProspectStage>(
         }
         return Ok(Advanced::Finished);
     };
-    let (prospect, batch, then) = (job.prospect_id, job.batch.clone(), tail.to_vec());
-    match next {
-        Stage::TechScan => {
-            enqueuer
-                .enqueue(conn, &ScanTech::new(prospect, batch, then))
-                .await?
-        }
-        Stage::Audit => {
-            enqueuer
-                .enqueue(conn, &AuditPage::new(prospect, batch, then))
-                .await?
-        }
-        Stage::Score => {
-            enqueuer
-                .enqueue(conn, &ScoreProspect::new(prospect, batch, then))
-                .await?
-        }
-        other @ (Stage::Discover
-        | Stage::BuildSite
-        | Stage::Screenshot
-        | Stage::SendEmail
-        | Stage::SnapshotAnalytics) => return Err(AdvanceError::NotAProspectStage(*other)),
+    let link = ProspectLink {
+        prospect_id: job.prospect_id,
+        batch: job.batch.clone(),
+        then: tail.to_vec(),
     };
+    enqueue_link(conn, enqueuer, *next, link).await?;
     Ok(Advanced::Enqueued(*next))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{AuditPage, ScanTech, ScoreProspect};
 
     #[test]
     fn payloads_round_trip_and_name_their_queue() {

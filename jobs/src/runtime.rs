@@ -53,6 +53,34 @@ pub struct JobContext {
 }
 
 impl JobContext {
+    /// A context for running a handler outside a worker (benchmarks, tools,
+    /// tests): a first and only attempt, never aborted.
+    pub fn new(pool: PgPool, enqueuer: Enqueuer, job_id: impl Into<String>) -> Self {
+        Self {
+            pool,
+            enqueuer,
+            job_id: job_id.into(),
+            attempt: 1,
+            max_attempts: 1,
+            worker: String::from("direct"),
+            abort: CancellationToken::new(),
+        }
+    }
+
+    /// The same context for attempt `attempt` of `max_attempts`.
+    pub fn attempt(self, attempt: u32, max_attempts: u32) -> Self {
+        Self {
+            attempt,
+            max_attempts,
+            ..self
+        }
+    }
+
+    /// The same context, aborted by `abort`.
+    pub fn with_abort(self, abort: CancellationToken) -> Self {
+        Self { abort, ..self }
+    }
+
     /// Whether this is the last attempt the job gets.
     pub fn is_last_attempt(&self) -> bool {
         self.attempt >= self.max_attempts
@@ -92,5 +120,35 @@ pub fn is_transient_db_error(error: &sqlx::Error) -> bool {
                 .any(|class| code.starts_with(class))
         }),
         _ => false,
+    }
+}
+
+/// The error and its causes on one line (`outer: inner: root`), each cause
+/// once: what a job's stored reason and a log line say.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chain_joins_causes_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other("inner"));
+        assert_eq!(error_chain(&e), "outer: inner");
     }
 }

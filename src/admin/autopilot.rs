@@ -3,11 +3,13 @@
 
 use axum::{Json, extract::State};
 use chrono::Utc;
-use prospector_jobs::discover::{autopilot, queries};
+use prospector_jobs::{
+    DiscoverBusinesses,
+    discover::{autopilot, queries},
+};
 use serde::{Deserialize, Serialize};
 
 use super::{AdminError, AdminState};
-use crate::discovery::autopilot_config;
 
 /// The autopilot as the admin sees it.
 #[derive(Debug, Serialize)]
@@ -78,8 +80,9 @@ pub async fn put(
 
 async fn status(state: &AdminState) -> Result<AutopilotStatus, AdminError> {
     let settings = &state.settings;
-    let time_zone = settings.analytics.time_zone;
-    let config = autopilot_config(&settings.discover, &settings.autopilot, time_zone, 1);
+    let time_zone = settings.analytics().time_zone;
+    let discover = settings.of::<DiscoverBusinesses>();
+    let config = discover.autopilot_config(time_zone, 1);
     let effective = autopilot::effective_settings(&state.pool, &config).await?;
     let leads_today =
         queries::count_maps_leads_since(&state.pool, autopilot::day_start(Utc::now(), time_zone)).await?;
@@ -91,8 +94,8 @@ async fn status(state: &AdminState) -> Result<AutopilotStatus, AdminError> {
     .await?;
     Ok(AutopilotStatus {
         settings: effective,
-        provider: settings.discover.provider.as_str(),
-        provider_ready: settings.discover.provider_ready(),
+        provider: discover.provider.as_str(),
+        provider_ready: discover.provider_ready(),
         leads_today,
         territories,
     })

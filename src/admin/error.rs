@@ -5,7 +5,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::job_control::ControlError;
+use prospector_jobs::queue::control::ControlError;
 
 /// Every admin error. 4xx show their message; 5xx show generic text and
 /// log the detail.

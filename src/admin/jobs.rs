@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminError, AdminState};
-use crate::job_control::{self, DeadJob};
+use prospector_jobs::queue::control::{self as job_control, DeadJob};
 
 #[derive(Debug, Deserialize)]
 pub struct DeadQuery {

@@ -1,4 +1,4 @@
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -7,31 +7,24 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{family::Family, gauge::Gauge},
+    registry::Registry,
+};
+use std::sync::atomic::{AtomicI64, AtomicU64};
+
 use super::AdminState;
-use crate::{metrics as names, status::StatusReport};
+use crate::{metrics as names, status_report::StatusReport};
 
 /// `GET /metrics`: this process's counters and histograms, then gauges of
-/// every queue read from the database for this scrape (so every web process
-/// reports the same, current numbers).
+/// every queue read from the database (so every web process reports the
+/// same numbers). The read is cached for `admin.metrics_cache`, so scrapes
+/// cannot load the database however often they come.
 pub async fn render(State(state): State<AdminState>) -> Response {
-    let report = tokio::time::timeout(
-        Duration::from_secs(3),
-        StatusReport::load(&state.pool, &state.settings.queue),
-    )
-    .await;
-    let report = match report {
-        Ok(Ok(report)) => Some(report),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "metrics: could not read queue state");
-            None
-        }
-        Err(_) => {
-            tracing::warn!("metrics: queue state query timed out");
-            None
-        }
-    };
+    let report = state.status_for_metrics().await;
     let mut body = names::handle().render();
-    body.push_str(&queue_gauges(report.as_ref()));
+    body.push_str(&queue_gauges(report.as_deref()));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
@@ -40,74 +33,83 @@ pub async fn render(State(state): State<AdminState>) -> Response {
         .into_response()
 }
 
-/// Queue gauges in the Prometheus text format.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueState {
+    queue: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabel {
+    queue: String,
+}
+
+/// Queue gauges in the Prometheus text format, encoded by `prometheus-client`
+/// from a registry made for this scrape.
 fn queue_gauges(report: Option<&StatusReport>) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP {} 1 when the database answered this scrape's queries.",
-        names::DATABASE_UP
+    let mut registry = Registry::default();
+    let up = Gauge::<i64, AtomicI64>::default();
+    up.set(i64::from(report.is_some()));
+    registry.register(
+        names::DATABASE_UP,
+        "1 when the database answered this scrape's queries",
+        up,
     );
-    let _ = writeln!(out, "# TYPE {} gauge", names::DATABASE_UP);
-    let _ = writeln!(out, "{} {}", names::DATABASE_UP, u8::from(report.is_some()));
-    let Some(report) = report else {
-        return out;
-    };
-    let _ = writeln!(
-        out,
-        "# HELP {} Jobs on each queue by state (counts stop at {}).",
-        names::QUEUE_JOBS,
-        crate::status::COUNT_CAP
-    );
-    let _ = writeln!(out, "# TYPE {} gauge", names::QUEUE_JOBS);
-    for q in &report.queues {
-        for (label, value) in [
-            ("pending", q.pending),
-            ("delayed", q.delayed),
-            ("running", q.running),
-            ("retrying", q.retrying),
-            ("dead", q.dead),
-        ] {
-            let _ = writeln!(
-                out,
-                "{}{{queue=\"{}\",state=\"{label}\"}} {value}",
-                names::QUEUE_JOBS,
-                q.queue
-            );
+    if let Some(report) = report {
+        let jobs = Family::<QueueState, Gauge>::default();
+        let lag = Family::<QueueLabel, Gauge<f64, AtomicU64>>::default();
+        let workers = Family::<QueueLabel, Gauge>::default();
+        for q in &report.queues {
+            for (state, value) in [
+                ("pending", q.pending),
+                ("delayed", q.delayed),
+                ("running", q.running),
+                ("retrying", q.retrying),
+                ("dead", q.dead),
+            ] {
+                jobs.get_or_create(&QueueState {
+                    queue: q.queue.clone(),
+                    state,
+                })
+                .set(value);
+            }
+            let queue = QueueLabel {
+                queue: q.queue.clone(),
+            };
+            lag.get_or_create(&queue)
+                .set(q.oldest_ready_age_seconds.unwrap_or(0.0));
+            workers.get_or_create(&queue).set(q.workers_alive);
         }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP {} Age of the oldest job ready to run, by queue.",
-        names::QUEUE_LAG_SECONDS
-    );
-    let _ = writeln!(out, "# TYPE {} gauge", names::QUEUE_LAG_SECONDS);
-    for q in &report.queues {
-        let _ = writeln!(
-            out,
-            "{}{{queue=\"{}\"}} {}",
+        registry.register(
+            names::QUEUE_JOBS,
+            format!(
+                "Jobs on each queue by state (counts stop at {})",
+                crate::status_report::COUNT_CAP
+            ),
+            jobs,
+        );
+        registry.register(
             names::QUEUE_LAG_SECONDS,
-            q.queue,
-            q.oldest_ready_age_seconds.unwrap_or(0.0)
+            "Age of the oldest job ready to run, by queue",
+            lag,
         );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP {} Workers with a recent heartbeat, by queue.",
-        names::QUEUE_WORKERS
-    );
-    let _ = writeln!(out, "# TYPE {} gauge", names::QUEUE_WORKERS);
-    for q in &report.queues {
-        let _ = writeln!(
-            out,
-            "{}{{queue=\"{}\"}} {}",
+        registry.register(
             names::QUEUE_WORKERS,
-            q.queue,
-            q.workers_alive
+            "Workers with a recent heartbeat, by queue",
+            workers,
         );
     }
-    out
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+        tracing::warn!(error = %e, "metrics: could not encode the queue gauges");
+        return String::new();
+    }
+    // OpenMetrics ends its exposition with `# EOF`; these lines follow the
+    // recorder's Prometheus text, which has no such line.
+    match out.strip_suffix("# EOF\n") {
+        Some(body) => body.to_owned(),
+        None => out,
+    }
 }
 
 /// Count and time every request by route template (never the raw path).

@@ -56,7 +56,12 @@ pub struct AdminState {
     pub settings: Arc<Settings>,
     /// The bearer token, if configured.
     pub token: Option<Arc<SecretString>>,
+    /// The last status read for `/metrics`, and when it was made.
+    metrics_report: Arc<tokio::sync::Mutex<Option<CachedReport>>>,
 }
+
+/// A status report and when it was read.
+type CachedReport = (std::time::Instant, Arc<crate::status_report::StatusReport>);
 
 impl AdminState {
     /// State from settings.
@@ -66,6 +71,39 @@ impl AdminState {
             pool,
             settings,
             token,
+            metrics_report: Arc::default(),
+        }
+    }
+
+    /// The status report `/metrics` shows: read at most once per
+    /// `admin.metrics_cache` (concurrent scrapes wait for one read), and
+    /// `None` when the database did not answer within 3 s.
+    pub async fn status_for_metrics(&self) -> Option<Arc<crate::status_report::StatusReport>> {
+        let mut cached = self.metrics_report.lock().await;
+        if let Some((at, report)) = cached.as_ref()
+            && at.elapsed() < self.settings.admin.metrics_cache
+        {
+            return Some(Arc::clone(report));
+        }
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            crate::status_report::StatusReport::load(&self.pool, &self.settings.queue),
+        )
+        .await;
+        match read {
+            Ok(Ok(report)) => {
+                let report = Arc::new(report);
+                *cached = Some((std::time::Instant::now(), Arc::clone(&report)));
+                Some(report)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "metrics: could not read queue state");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("metrics: queue state query timed out");
+                None
+            }
         }
     }
 }

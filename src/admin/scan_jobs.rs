@@ -7,7 +7,7 @@ use prospector_jobs::scan_jobs::{self, ItemFailure};
 use serde::Serialize;
 
 use super::{AdminError, AdminState};
-use crate::status::ScanJobStatus;
+use crate::status_report::ScanJobStatus;
 
 /// `GET /api/scan-jobs`
 pub async fn list(State(state): State<AdminState>) -> Result<Json<Vec<ScanJobStatus>>, AdminError> {

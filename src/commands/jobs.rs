@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::{cli::JobsCommand, config::Settings, db, job_control, maintenance};
+use prospector_jobs::queue::control as job_control;
+
+use crate::{cli::JobsCommand, config::Settings, db, maintenance};
 
 pub async fn run(settings: Settings, command: JobsCommand) -> anyhow::Result<ExitCode> {
     let pool = db::connect(&settings.database).await?;

@@ -1,19 +1,15 @@
 //! One module per subcommand; [`run`] dispatches.
 
-mod bench;
 mod grid;
 mod import;
 mod jobs;
-mod roles;
+pub mod roles;
 mod scan;
 pub mod status;
 
 use std::process::ExitCode;
 
-use crate::{
-    cli::{BenchCommand, Command},
-    config::Settings,
-};
+use crate::{cli::Command, config::Settings};
 
 /// Exit status for "some input rows were rejected" (sysexits EX_DATAERR).
 pub const EXIT_DATA_ERROR: u8 = 65;
@@ -25,20 +21,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Web { bind } => roles::web(settings, bind).await,
         Command::Work { stages, metrics_bind } => roles::work(settings, &stages, metrics_bind).await,
         Command::Schedule { metrics_bind } => roles::schedule(settings, metrics_bind).await,
-        Command::Run { demo, bind, stages } => roles::run_all(settings, demo, bind, &stages).await,
+        Command::Run { bind, stages } => roles::run_all(settings, bind, &stages, roles::NoHook).await,
         Command::Import(args) => import::run(settings, args).await,
         Command::Scan(args) => scan::run(settings, args).await,
         Command::Status { url, json } => status::run(settings, url, json).await,
         Command::Jobs { command } => jobs::run(settings, command).await,
         Command::Grid { command } => grid::run(settings, command).await,
-        Command::Bench { command } => match command {
-            BenchCommand::Queue(args) => bench::queue(settings, args).await,
-            BenchCommand::Work => bench::work(settings).await,
-            BenchCommand::Audit(args) => bench::audit(settings, args).await,
-            BenchCommand::Discover(args) => bench::discover(settings, args).await,
-            BenchCommand::Data(args) => bench::data(settings, args).await,
-            BenchCommand::Fingerprint(args) => bench::fingerprint(settings, args),
-            BenchCommand::Scan(args) => bench::scan(settings, args).await,
-        },
     }
 }

@@ -6,20 +6,42 @@ use anyhow::Context;
 use prospector_jobs::Stage;
 use tokio::net::TcpListener;
 
-use crate::{
-    application::Application, config::Settings, demo::Demo, shutdown::Shutdown, worker_pool::PoolError,
-};
+use crate::{application::Application, config::Settings, shutdown::Shutdown};
 
 /// How a role connects at start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Connect {
+pub enum Connect {
+    /// Connect to an existing, migrated database.
     Only,
+    /// Create the database if needed and migrate it first.
     AndMigrate,
+}
+
+/// Work that [`run_all`] does once every role is up (a tool's walk-through,
+/// like the demo's). It runs beside the workers; the process keeps running
+/// after it returns.
+pub trait RunHook: Send {
+    /// Called with the running application and the admin server's address.
+    fn started(
+        self,
+        app: &Application,
+        admin: SocketAddr,
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// No extra work.
+#[derive(Debug, Clone, Copy)]
+pub struct NoHook;
+
+impl RunHook for NoHook {
+    async fn started(self, _: &Application, _: SocketAddr) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// Listen for SIGTERM/SIGINT, then connect. A signal while connecting ends
 /// the start-up cleanly (`None`) instead of killing the process.
-pub(super) async fn start(settings: Settings, connect: Connect) -> anyhow::Result<Option<Application>> {
+pub async fn start(settings: Settings, connect: Connect) -> anyhow::Result<Option<Application>> {
     let shutdown = Shutdown::new();
     shutdown
         .listen_for_signals(settings.queue.shutdown_grace)
@@ -43,6 +65,7 @@ pub(super) async fn start(settings: Settings, connect: Connect) -> anyhow::Resul
     }
 }
 
+/// `prospector migrate`.
 pub async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {
     let app = Application::connect_and_migrate(settings).await?;
     let count = prospector_jobs::MIGRATOR.iter().count();
@@ -57,6 +80,7 @@ async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {address}"))
 }
 
+/// `prospector web`.
 pub async fn web(settings: Settings, address: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
     let address = address.unwrap_or(settings.admin.bind);
     let Some(app) = start(settings, Connect::Only).await? else {
@@ -68,13 +92,6 @@ pub async fn web(settings: Settings, address: Option<SocketAddr>) -> anyhow::Res
         .await
         .context("admin HTTP server failed")?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn check_built(stages: &[Stage]) -> anyhow::Result<()> {
-    if let Some(stage) = stages.iter().find(|s| !s.is_built()) {
-        return Err(PoolError::NotBuilt(*stage).into());
-    }
-    Ok(())
 }
 
 async fn spawn_metrics(app: &Application, address: Option<SocketAddr>) -> anyhow::Result<()> {
@@ -91,12 +108,12 @@ async fn spawn_metrics(app: &Application, address: Option<SocketAddr>) -> anyhow
     Ok(())
 }
 
+/// `prospector work`.
 pub async fn work(
     settings: Settings,
     stages: &[Stage],
     metrics: Option<SocketAddr>,
 ) -> anyhow::Result<ExitCode> {
-    check_built(stages)?;
     let Some(app) = start(settings, Connect::Only).await? else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -112,6 +129,7 @@ pub async fn work(
     }
 }
 
+/// `prospector schedule`.
 pub async fn schedule(settings: Settings, metrics: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
     let Some(app) = start(settings, Connect::Only).await? else {
         return Ok(ExitCode::SUCCESS);
@@ -121,20 +139,15 @@ pub async fn schedule(settings: Settings, metrics: Option<SocketAddr>) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
+/// Migrate, then run web, workers and scheduler in one process; `hook` runs
+/// once they are up.
 pub async fn run_all(
-    mut settings: Settings,
-    demo: bool,
+    settings: Settings,
     address: Option<SocketAddr>,
     stages: &[Stage],
+    hook: impl RunHook,
 ) -> anyhow::Result<ExitCode> {
-    check_built(stages)?;
     let address = address.unwrap_or(settings.admin.bind);
-    let demo = if demo {
-        Some(Demo::start(tokio_util::sync::CancellationToken::new()).await?)
-    } else {
-        None
-    };
-    let demo_token = demo.as_ref().and_then(|d| d.configure(&mut settings));
     let Some(app) = start(settings, Connect::AndMigrate).await? else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -156,10 +169,8 @@ pub async fn run_all(
         let app = app.clone();
         tokio::spawn(async move { app.run_scheduler().await })
     };
-    if let Some(demo) = &demo
-        && let Err(e) = demo.run(&app, local, demo_token.as_deref()).await
-    {
-        tracing::error!(error = %crate::worker_pool::error_chain(e.as_ref()), "the demo did not complete");
+    if let Err(e) = hook.started(&app, local).await {
+        tracing::error!(error = %prospector_jobs::error_chain(e.as_ref()), "the start-up walk-through did not complete");
     }
     let workers = pool.run().await;
     app.shutdown.trigger();

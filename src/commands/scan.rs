@@ -7,9 +7,9 @@ use prospector_jobs::scan_jobs::BatchKind;
 
 use crate::{
     application::Application,
+    batches::{self, ProspectFilter},
     cli::ScanArgs,
     import::{self, ImportRequest, RowDefaults},
-    scan::{self, ProspectFilter},
 };
 
 pub async fn run(settings: crate::config::Settings, args: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -19,7 +19,7 @@ pub async fn run(settings: crate::config::Settings, args: ScanArgs) -> anyhow::R
     let app = Application::connect(settings).await?;
     let mut filter = ProspectFilter {
         tag: args.tag.clone(),
-        status: args.status.clone(),
+        status: args.status,
         stale_after_seconds: args.stale.map(|d| d.as_secs_f64()),
         limit: args.limit,
         ..ProspectFilter::default()
@@ -66,7 +66,7 @@ pub async fn run(settings: crate::config::Settings, args: ScanArgs) -> anyhow::R
     } else {
         BatchKind::Scan
     };
-    let started = scan::start_batch(
+    let started = batches::start_batch(
         &app.pool,
         &app.enqueuer,
         kind,

@@ -6,7 +6,7 @@ use anyhow::Context;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use secrecy::ExposeSecret;
 
-use crate::{config::Settings, db, status::StatusReport};
+use crate::{config::Settings, db, status_report::StatusReport};
 
 pub async fn run(settings: Settings, url: Option<url::Url>, json: bool) -> anyhow::Result<ExitCode> {
     let report = match url {

@@ -9,6 +9,7 @@
 
 mod queries;
 
+use crate::csv_table::{CsvTable, normalise_header};
 use std::{fmt, path::Path};
 
 use prospector_jobs::domain::CountryCode;
@@ -91,11 +92,7 @@ const COLUMNS: &[(&str, &[&str])] = &[
 ];
 
 fn canonical(header: &str) -> Option<&'static str> {
-    let h = header
-        .trim()
-        .trim_start_matches('\u{feff}')
-        .to_ascii_lowercase()
-        .replace([' ', '-'], "_");
+    let h = normalise_header(header).replace('-', "_");
     COLUMNS
         .iter()
         .find(|(_, names)| names.contains(&h.as_str()))
@@ -108,62 +105,20 @@ pub type ParsedRow = (usize, Result<Territory, String>);
 /// Parse a grid CSV: each data row becomes a territory or an error with its
 /// line number. `default_country` fills rows without a country.
 pub fn parse_csv(text: &str, default_country: CountryCode) -> Result<Vec<ParsedRow>, GridImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| GridImportError::Header(format!("cannot read the CSV header: {e}")))?
-        .clone();
-    let columns: Vec<Option<&'static str>> = headers.iter().map(canonical).collect();
+    let table = CsvTable::open(text, canonical)
+        .map_err(|e| GridImportError::Header(format!("cannot read the CSV header: {e}")))?;
     let missing: Vec<&str> = ["state", "city", "industry"]
         .into_iter()
-        .filter(|c| !columns.contains(&Some(*c)))
+        .filter(|c| !table.columns().contains(&Some(*c)))
         .collect();
     if !missing.is_empty() {
         return Err(GridImportError::Header(format!(
             "the CSV header needs the columns {}; found: {}",
             missing.join(", "),
-            headers.iter().collect::<Vec<_>>().join(", ")
+            table.headers().iter().collect::<Vec<_>>().join(", ")
         )));
     }
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let (line, result) = match record {
-            Err(e) => (
-                e.position().map_or(0, |p| p.line() as usize),
-                Err(format!("unreadable CSV row: {e}")),
-            ),
-            Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line() as usize);
-                if record.iter().all(str::is_empty) {
-                    continue;
-                }
-                if record.len() != headers.len() {
-                    (
-                        line,
-                        Err(format!(
-                            "has {} fields but the header has {}",
-                            record.len(),
-                            headers.len()
-                        )),
-                    )
-                } else {
-                    let field = |name: &str| {
-                        columns
-                            .iter()
-                            .position(|c| *c == Some(name))
-                            .and_then(|i| record.get(i))
-                            .filter(|v| !v.is_empty())
-                    };
-                    (line, territory(&field, default_country))
-                }
-            }
-        };
-        rows.push((line, result));
-    }
-    Ok(rows)
+    Ok(table.rows(|row| territory(&|name| row.get(name), default_country)))
 }
 
 fn territory<'a>(

@@ -82,7 +82,7 @@ pub enum ImportError {
 }
 
 /// Progress callbacks (a progress bar on a terminal).
-pub trait Progress {
+pub trait Progress: Send + Sync {
     /// The number of rows is known.
     fn start(&self, rows: u64);
     /// Rows finished.

@@ -5,6 +5,7 @@
 //! row becomes either a [`LeadRecord`] or a [`RowError`] carrying its line
 //! number; one bad row never stops the others.
 
+use crate::csv_table::{CsvTable, normalise_header};
 use std::{collections::HashMap, fmt, path::Path};
 
 use prospector_jobs::domain::{CountryCode, Domain, EmailAddress};
@@ -225,11 +226,7 @@ const ALIASES: &[(&str, &[&str])] = &[
 ];
 
 fn canonical(header: &str) -> Option<&'static str> {
-    let h = header
-        .trim()
-        .trim_start_matches('\u{feff}')
-        .to_ascii_lowercase()
-        .replace(' ', "_");
+    let h = normalise_header(header);
     ALIASES
         .iter()
         .find(|(_, spellings)| spellings.contains(&h.as_str()))
@@ -237,25 +234,19 @@ fn canonical(header: &str) -> Option<&'static str> {
 }
 
 fn parse_csv(text: &str, defaults: &RowDefaults) -> Result<(Vec<ParsedRow>, Vec<String>), FormatError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| FormatError::BadHeader(e.to_string()))?
-        .clone();
+    let table = CsvTable::open(text, canonical).map_err(|e| FormatError::BadHeader(e.to_string()))?;
+    let headers = table.headers();
     if headers.is_empty() || headers.iter().all(str::is_empty) {
         return Err(FormatError::EmptyCsv);
     }
-    let columns: Vec<Option<&'static str>> = headers.iter().map(canonical).collect();
     let ignored: Vec<String> = headers
         .iter()
-        .zip(&columns)
+        .zip(table.columns())
         .filter(|(_, c)| c.is_none())
         .map(|(h, _)| h.to_owned())
         .collect();
-    if !columns
+    if !table
+        .columns()
         .iter()
         .any(|c| matches!(c, Some("domain" | "business_name")))
     {
@@ -263,87 +254,18 @@ fn parse_csv(text: &str, defaults: &RowDefaults) -> Result<(Vec<ParsedRow>, Vec<
             headers.iter().collect::<Vec<_>>().join(", "),
         ));
     }
-    let mut rows = Vec::new();
-    let mut lines = LineCounter::new(text);
-    for record in reader.records() {
-        let (line, result) = match record {
-            Err(e) => {
-                let line = lines.line_of(e.position().map(|p| p.byte()));
-                (line, Err(format!("unreadable CSV row: {e}")))
+    let rows = table
+        .rows(|row| {
+            let mut fields = Fields::default();
+            for (column, value) in row.fields() {
+                fields.insert(column, value.to_owned());
             }
-            Ok(record) => {
-                let line = lines.line_of(record.position().map(|p| p.byte()));
-                if record.iter().all(str::is_empty) {
-                    continue;
-                }
-                if record.len() != headers.len() {
-                    (
-                        line,
-                        Err(format!(
-                            "has {} fields but the header has {}",
-                            record.len(),
-                            headers.len()
-                        )),
-                    )
-                } else {
-                    let mut fields = Fields::default();
-                    for (value, column) in record.iter().zip(&columns) {
-                        if let Some(column) = column {
-                            fields.insert(column, value.to_owned());
-                        }
-                    }
-                    (line, build_record(fields, defaults))
-                }
-            }
-        };
-        rows.push(ParsedRow { line, result });
-    }
+            build_record(fields, defaults)
+        })
+        .into_iter()
+        .map(|(line, result)| ParsedRow { line, result })
+        .collect();
     Ok((rows, ignored))
-}
-
-/// Line numbers of CSV records, counted here from their byte offsets: the
-/// CSV reader's own count lags one line behind after a CRLF (a Windows
-/// file's rows would each be reported on the line before). A line ends at
-/// CRLF, CR or LF, as it does for the reader.
-struct LineCounter<'a> {
-    bytes: &'a [u8],
-    /// Offset counted up to, and the line there.
-    at: usize,
-    line: usize,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(text: &'a str) -> Self {
-        Self {
-            bytes: text.as_bytes(),
-            at: 0,
-            line: 1,
-        }
-    }
-
-    /// The 1-based line of the record that the reader placed at `offset`
-    /// (which may be the line break before it; offsets never go back).
-    fn line_of(&mut self, offset: Option<u64>) -> usize {
-        let Some(offset) = offset.and_then(|o| usize::try_from(o).ok()) else {
-            return self.line;
-        };
-        let offset = offset.clamp(self.at, self.bytes.len());
-        let start = offset
-            + self.bytes[offset..]
-                .iter()
-                .take_while(|b| matches!(b, b'\r' | b'\n'))
-                .count();
-        for (i, b) in self.bytes[self.at..start].iter().enumerate() {
-            let ends_line = match b {
-                b'\n' => true,
-                b'\r' => self.bytes.get(self.at + i + 1) != Some(&b'\n'),
-                _ => false,
-            };
-            self.line += usize::from(ends_line);
-        }
-        self.at = start;
-        self.line
-    }
 }
 
 fn parse_jsonl(text: &str, defaults: &RowDefaults) -> Vec<ParsedRow> {

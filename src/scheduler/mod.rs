@@ -12,6 +12,8 @@
 
 mod queries;
 
+pub use queries::prune_schedule_ticks;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Days, Timelike, Utc};
@@ -112,7 +114,7 @@ pub enum FireError {
     Autopilot(#[from] autopilot::AutopilotError),
     /// The re-scan batch could not start.
     #[error("the re-scan batch could not start")]
-    Rescan(#[source] crate::scan::ScanError),
+    Rescan(#[source] crate::batches::ScanError),
 }
 
 /// Runs schedules until stopped.
@@ -166,13 +168,13 @@ impl Scheduler {
                 stages,
                 limit,
             } => {
-                let filter = crate::scan::stale_filter(older_than, limit);
+                let filter = crate::batches::stale_filter(older_than, limit);
                 let description = format!(
                     "re-scan of profiles older than {} ({})",
                     humantime::format_duration(older_than),
                     spec.name
                 );
-                match crate::scan::start_batch_in(
+                match crate::batches::start_batch_in(
                     &mut tx,
                     &self.enqueuer,
                     BatchKind::Rescan,
@@ -186,7 +188,7 @@ impl Scheduler {
                         tracing::info!(schedule = %spec.name, scan_job.id = started.scan_job_id, prospects = started.prospects, "re-scan batch started");
                         None
                     }
-                    Err(crate::scan::ScanError::NothingToScan) => {
+                    Err(crate::batches::ScanError::NothingToScan) => {
                         tracing::info!(schedule = %spec.name, "no stale profile to re-scan");
                         None
                     }

@@ -40,3 +40,17 @@ pub async fn set_slot_job(
     .await?;
     Ok(())
 }
+
+/// Delete fired slots claimed more than `age` ago (retention).
+pub async fn prune_schedule_ticks(
+    executor: impl PgExecutor<'_>,
+    age: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        "DELETE FROM schedule_ticks WHERE claimed_at < now() - make_interval(secs => $1)",
+        age.as_secs_f64(),
+    )
+    .execute(executor)
+    .await?
+    .rows_affected())
+}

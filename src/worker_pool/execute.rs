@@ -24,7 +24,8 @@ use std::{
 use apalis::prelude::{AbortError, BoxDynError, Data, FromRequest, RetryAfterError, Task};
 use futures::FutureExt;
 use prospector_jobs::{
-    Enqueuer, Handler, JobContext, StageError,
+    Enqueuer, Handler, JobContext, StageError, WorkerSettings, error_chain,
+    queue::rows,
     scan_jobs::{self, BatchItem, ItemOutcome, StageOutcome},
 };
 use rand::Rng;
@@ -32,8 +33,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use super::queries;
-use crate::{config::StageSettings, metrics as names};
+use crate::metrics as names;
 
 /// What every run of one queue's jobs shares.
 pub struct QueueRuntime<H: Handler> {
@@ -44,7 +44,7 @@ pub struct QueueRuntime<H: Handler> {
     /// The handler's dependencies.
     pub deps: H::Deps,
     /// Timeout and backoff.
-    pub settings: StageSettings,
+    pub settings: WorkerSettings,
     /// Cancelled when running jobs must stop.
     pub abort: CancellationToken,
 }
@@ -86,29 +86,6 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-/// The error and its causes on one line.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
-
-/// Exponential backoff with ±20% jitter: `base × 2^(attempt−1)`, capped.
-pub fn retry_delay(attempt: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
-    let exponent = attempt.saturating_sub(1).min(30);
-    let raw = base.saturating_mul(1u32 << exponent).min(max);
-    let factor = 1.0 + jitter.clamp(-0.2, 0.2);
-    raw.mul_f64(factor).min(max.mul_f64(1.2))
-}
 
 enum Outcome {
     Succeeded,
@@ -185,7 +162,7 @@ async fn run<H: Handler>(
     match result {
         // Shutdown: put the job straight back; it did not fail.
         None => {
-            if let Err(e) = queries::delay_next_run(&runtime.pool, &meta.id, Duration::ZERO).await {
+            if let Err(e) = rows::delay_next_run(&runtime.pool, &meta.id, Duration::ZERO).await {
                 tracing::warn!(error = %e, "could not reschedule an interrupted job; it will be re-queued when this worker's heartbeat expires");
             }
             tracing::info!("job interrupted by shutdown; back on the queue");
@@ -222,7 +199,7 @@ async fn handle_error<H: Handler>(
 ) -> (Outcome, Result<(), BoxDynError>) {
     let reason = error_chain(error);
     if let Some(wait) = error.wait() {
-        if let Err(e) = queries::delay_next_run(&runtime.pool, &meta.id, wait).await {
+        if let Err(e) = rows::delay_next_run(&runtime.pool, &meta.id, wait).await {
             tracing::warn!(error = %e, "could not defer the job; it will run again now");
         }
         tracing::info!(reason = %reason, wait_seconds = wait.as_secs_f64(), "job deferred");
@@ -252,10 +229,10 @@ async fn retry_or_die<H: Handler>(
     }
     let settings = &runtime.settings;
     let jitter = rand::rng().random_range(-0.2..=0.2);
-    let backoff = retry_delay(meta.attempt, settings.backoff_base, settings.backoff_max, jitter);
+    let backoff = settings.backoff().delay_with_jitter(meta.attempt, jitter);
     // Never sooner than the remote side asked, nor sooner than our backoff.
     let delay = retry_after.map_or(backoff, |asked| asked.max(backoff));
-    if let Err(e) = queries::delay_next_run(&runtime.pool, &meta.id, delay).await {
+    if let Err(e) = rows::delay_next_run(&runtime.pool, &meta.id, delay).await {
         tracing::warn!(error = %e, "could not persist the retry delay; the job will be retried at once");
     }
     tracing::warn!(
@@ -291,44 +268,5 @@ async fn record_failure<H: Handler>(runtime: &QueueRuntime<H>, batch: Option<&Ba
     };
     if let Err(e) = recorded.await {
         tracing::error!(error = %e, scan_job.id = item.scan_job_id, "could not record a failed batch item");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_per_attempt_up_to_the_cap() {
-        let base = Duration::from_secs(5);
-        let max = Duration::from_secs(60);
-        let delays: Vec<u64> = (1..=6)
-            .map(|a| retry_delay(a, base, max, 0.0).as_secs())
-            .collect();
-        assert_eq!(delays, vec![5, 10, 20, 40, 60, 60]);
-    }
-
-    #[test]
-    fn jitter_stays_within_twenty_percent() {
-        let base = Duration::from_secs(10);
-        let max = Duration::from_secs(600);
-        assert_eq!(retry_delay(1, base, max, 0.2), Duration::from_secs(12));
-        assert_eq!(retry_delay(1, base, max, -0.2), Duration::from_secs(8));
-        assert_eq!(retry_delay(1, base, max, 5.0), Duration::from_secs(12));
-    }
-
-    #[test]
-    fn huge_attempt_numbers_do_not_overflow() {
-        let d = retry_delay(u32::MAX, Duration::from_secs(1), Duration::from_secs(3600), 0.0);
-        assert_eq!(d, Duration::from_secs(3600));
-    }
-
-    #[test]
-    fn error_chain_joins_causes_once() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer")]
-        struct Outer(#[source] std::io::Error);
-        let e = Outer(std::io::Error::other("inner"));
-        assert_eq!(error_chain(&e), "outer: inner");
     }
 }

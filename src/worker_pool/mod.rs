@@ -15,7 +15,6 @@
 //! idles with dead workers.
 
 mod execute;
-mod queries;
 mod wakeup;
 
 use std::{
@@ -27,27 +26,19 @@ use std::{
 
 use apalis::prelude::{BackendExt, Strategy, WorkerBuilder, WorkerBuilderExt, WorkerContext};
 use apalis_postgres::PostgresStorage;
-use prospector_jobs::{
-    BenchJob, Enqueuer, Handler, SnapshotAnalytics, Stage, TechScanDeps,
-    pipeline::{ScanTech, ScoreProspect},
-    snapshot_analytics::AnalyticsDeps,
-};
-use prospector_jobs::{audit::AuditDeps, pipeline::AuditPage};
+use prospector_jobs::{Enqueuer, Handler, Setup, Stage, StageJob, StageVisitor, error_chain, retry::Backoff};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 
-pub use execute::{JobMeta, QueueRuntime, error_chain, retry_delay};
+pub use execute::{JobMeta, QueueRuntime};
 pub use wakeup::Wakeups;
 
 use crate::{config::Settings, metrics as names, shutdown::Shutdown};
 
-/// A stage that cannot run in this build.
+/// Why workers could not start or keep running.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
-    /// The stage has no handler yet.
-    #[error("the {0} stage is not built yet; built stages: {built}", built = built_list())]
-    NotBuilt(Stage),
     /// The stage cannot run on this machine as configured (a tool is
     /// missing, a key is not set).
     #[error("the {stage} stage cannot start: {reason}")]
@@ -69,10 +60,6 @@ pub enum PoolError {
         /// The last failure.
         last_error: String,
     },
-}
-
-fn built_list() -> String {
-    Stage::built().map(Stage::as_str).collect::<Vec<_>>().join(", ")
 }
 
 /// This process start's identity, used in worker names.
@@ -157,55 +144,28 @@ impl WorkerPool {
         }
     }
 
-    /// Start the workers of a pipeline stage.
+    /// Start the workers of a pipeline stage: build its dependencies from
+    /// its settings ([`StageJob::build_deps`]) and spawn its queue.
     pub fn spawn_stage(&mut self, stage: Stage) -> Result<(), PoolError> {
-        match stage {
-            Stage::SnapshotAnalytics => {
-                let deps = AnalyticsDeps {
-                    time_zone: self.settings.analytics.time_zone,
-                    qualified_min_score: self.settings.analytics.qualified_min_score,
+        struct SpawnStage<'a>(&'a mut WorkerPool);
+        impl StageVisitor for SpawnStage<'_> {
+            type Output = Result<(), PoolError>;
+            fn visit<J: StageJob>(self) -> Result<(), PoolError> {
+                let pool = self.0;
+                let platform = pool.settings.platform();
+                let setup = Setup {
+                    stages: &pool.settings.pipeline,
+                    platform: &platform,
                 };
-                self.spawn_queue::<SnapshotAnalytics>(deps);
-                Ok(())
-            }
-            Stage::Audit => {
-                let deps = AuditDeps::new(&self.settings.audit, &self.settings.tech_scan).map_err(|e| {
-                    PoolError::Setup {
-                        stage,
-                        reason: e.to_string(),
-                    }
+                let deps = J::build_deps(pool.settings.of::<J>(), &setup).map_err(|e| PoolError::Setup {
+                    stage: J::STAGE,
+                    reason: error_chain(e.as_ref()),
                 })?;
-                self.spawn_queue::<AuditPage>(deps);
+                pool.spawn_queue::<J>(deps);
                 Ok(())
             }
-            Stage::Discover => {
-                let deps = crate::discovery::discover_deps(&self.settings).map_err(|e| PoolError::Setup {
-                    stage,
-                    reason: e.to_string(),
-                })?;
-                self.spawn_queue::<prospector_jobs::DiscoverBusinesses>(deps);
-                Ok(())
-            }
-            Stage::TechScan => {
-                let deps =
-                    TechScanDeps::build(self.settings.tech_scan.clone()).map_err(|e| PoolError::Setup {
-                        stage,
-                        reason: error_chain(&e),
-                    })?;
-                self.spawn_queue::<ScanTech>(deps);
-                Ok(())
-            }
-            Stage::Score => {
-                self.spawn_queue::<ScoreProspect>(self.settings.score.clone());
-                Ok(())
-            }
-            Stage::BuildSite | Stage::Screenshot | Stage::SendEmail => Err(PoolError::NotBuilt(stage)),
         }
-    }
-
-    /// Start the benchmark queue's workers (`prospector bench`).
-    pub fn spawn_bench(&mut self) {
-        self.spawn_queue::<BenchJob>(());
+        stage.visit(SpawnStage(self))
     }
 
     /// Queues with workers in this pool.
@@ -215,7 +175,7 @@ impl WorkerPool {
 
     /// Start `workers` supervised apalis workers for `H`'s queue.
     pub fn spawn_queue<H: Handler>(&mut self, deps: H::Deps) {
-        let settings = self.settings.stage(H::QUEUE).clone();
+        let settings = self.settings.worker(H::QUEUE).clone();
         let runtime = Arc::new(QueueRuntime::<H> {
             pool: self.pool.clone(),
             enqueuer: self.enqueuer.clone(),
@@ -301,7 +261,7 @@ impl WorkerPool {
         if names.is_empty() {
             return;
         }
-        match queries::hand_back_jobs(&self.pool, &names).await {
+        match prospector_jobs::queue::rows::hand_back_jobs(&self.pool, &names).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "handed back unfinished jobs"),
             Err(e) => {
@@ -326,7 +286,7 @@ impl Supervisor {
         let give_up_after = self.settings.queue.worker_give_up_after;
         let mut generation = 0u32;
         let mut failing_since: Option<Instant> = None;
-        let mut delay = Duration::from_millis(500);
+        let mut restarts = Backoff::new(Duration::from_millis(500), Duration::from_secs(30)).sequence();
         loop {
             let name = self.instance.worker_name(H::QUEUE, self.slot, generation);
             if let Ok(mut names) = self.names.lock() {
@@ -348,7 +308,7 @@ impl Supervisor {
             // A worker that stayed up a while ends a failure streak.
             if started.elapsed() >= Duration::from_secs(30) {
                 failing_since = None;
-                delay = Duration::from_millis(500);
+                restarts.reset();
             }
             // The streak starts at this death, not at this worker's start: a
             // worker that ran a while and died once is restarted, not given up.
@@ -360,12 +320,12 @@ impl Supervisor {
                     last_error,
                 });
             }
+            let delay = restarts.next_delay();
             tracing::error!(worker = %name, error = %last_error, restart_in_ms = delay.as_millis() as u64, "worker died; restarting");
             tokio::select! {
                 () = self.shutdown.stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep(delay) => {}
             }
-            delay = (delay * 2).min(Duration::from_secs(30));
             generation += 1;
         }
     }

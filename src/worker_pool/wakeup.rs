@@ -5,6 +5,7 @@
 //! This hub holds one connection, reconnects with backoff, and wakes every
 //! queue after a reconnect (notifications sent while it was away are lost).
 
+use prospector_jobs::retry::Backoff;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -66,7 +67,7 @@ impl Wakeups {
     }
 
     async fn listen(self, pool: PgPool, stop: CancellationToken) {
-        let mut delay = Duration::from_millis(250);
+        let mut reconnects = Backoff::new(Duration::from_millis(250), Duration::from_secs(10)).sequence();
         loop {
             let connected = async {
                 let mut listener = PgListener::connect_with(&pool).await?;
@@ -78,17 +79,17 @@ impl Wakeups {
                 result = connected => match result {
                     Ok(listener) => listener,
                     Err(e) => {
+                        let delay = reconnects.next_delay();
                         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "job wake-up listener cannot connect");
                         tokio::select! {
                             () = stop.cancelled() => return,
                             () = tokio::time::sleep(delay) => {}
                         }
-                        delay = (delay * 2).min(Duration::from_secs(10));
                         continue;
                     }
                 },
             };
-            delay = Duration::from_millis(250);
+            reconnects.reset();
             // Anything inserted while we were not listening.
             self.wake(None);
             loop {

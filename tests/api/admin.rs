@@ -129,6 +129,16 @@ async fn status_shows_queues_workers_and_batch_progress() {
         .await
         .unwrap();
 
+    // A job of a queue no stage of this build names (a tool's, or a retired
+    // stage's) is listed too, as not built.
+    sqlx::query(
+        "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority) \
+         VALUES ('01RETIRED', 'retired_stage', '{}'::bytea, 'Pending', 0, 1, now(), 0)",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+
     let status: Value = app.get("/api/status").await.json().await.unwrap();
     let queue = status["queues"]
         .as_array()
@@ -139,13 +149,14 @@ async fn status_shows_queues_workers_and_batch_progress() {
     assert_eq!(queue["pending"], 1);
     assert_eq!(queue["built"], true);
     assert!(queue["oldest_ready_age_seconds"].as_f64().is_some());
-    let screenshot = status["queues"]
+    let retired = status["queues"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|q| q["queue"] == "screenshot")
+        .find(|q| q["queue"] == "retired_stage")
         .unwrap();
-    assert_eq!(screenshot["built"], false);
+    assert_eq!(retired["built"], false);
+    assert_eq!(retired["pending"], 1);
     let scan = &status["scan_jobs"][0];
     assert_eq!(scan["id"], batch);
     assert_eq!(scan["processed_items"], 1);

@@ -3,14 +3,13 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use prospector::worker_pool::WorkerPool;
 use prospector_jobs::{
-    Handler, JobContext, SnapshotAnalytics,
-    snapshot_analytics::{AnalyticsDeps, upsert_snapshot},
+    Handler, SnapshotAnalytics,
+    snapshot_analytics::{AnalyticsSettings, upsert_snapshot},
 };
 use sqlx::{PgPool, Row};
 
-use crate::helpers::{TestApp, wait_for};
+use crate::helpers::{TestApp, TestDb, wait_for};
 
 /// 2026-03-15 in Luxembourg (UTC+1) is [03-14 23:00Z, 03-15 23:00Z).
 async fn seed(pool: &PgPool) {
@@ -56,8 +55,8 @@ async fn seed(pool: &PgPool) {
     .unwrap();
 }
 
-fn deps() -> AnalyticsDeps {
-    AnalyticsDeps {
+fn deps() -> AnalyticsSettings {
+    AnalyticsSettings {
         time_zone: "Europe/Luxembourg".parse().unwrap(),
         qualified_min_score: 60,
     }
@@ -82,15 +81,7 @@ async fn the_snapshot_counts_the_local_day_from_the_real_tables() {
     let app = TestApp::spawn().await;
     seed(app.pool()).await;
     let date = NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
-    let ctx = JobContext {
-        pool: app.pool().clone(),
-        enqueuer: app.app.enqueuer.clone(),
-        job_id: "test".into(),
-        attempt: 1,
-        max_attempts: 1,
-        worker: "test".into(),
-        abort: Default::default(),
-    };
+    let ctx = app.job_context();
 
     // Act
     SnapshotAnalytics { date }.handle(&ctx, &deps()).await.unwrap();
@@ -139,17 +130,7 @@ async fn the_snapshot_counts_the_local_day_from_the_real_tables() {
 async fn a_queued_snapshot_is_run_by_the_worker_pool() {
     let app = TestApp::spawn().await;
     seed(app.pool()).await;
-    let mut workers = WorkerPool::new(
-        app.app.pool.clone(),
-        app.app.settings.clone(),
-        app.app.enqueuer.clone(),
-        app.app.shutdown.clone(),
-        app.app.instance.clone(),
-    );
-    workers
-        .spawn_stage(prospector_jobs::Stage::SnapshotAnalytics)
-        .unwrap();
-    tokio::spawn(workers.run());
+    app.start_workers(&[prospector_jobs::Stage::SnapshotAnalytics]);
     let date = NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
     let mut conn = app.pool().acquire().await.unwrap();
     app.app
@@ -165,20 +146,14 @@ async fn a_queued_snapshot_is_run_by_the_worker_pool() {
 }
 
 #[tokio::test]
-async fn stages_that_are_not_built_are_refused() {
-    let app = TestApp::spawn().await;
-    let mut workers = WorkerPool::new(
-        app.app.pool.clone(),
-        app.app.settings.clone(),
-        app.app.enqueuer.clone(),
-        app.app.shutdown.clone(),
-        app.app.instance.clone(),
-    );
-    let err = workers
-        .spawn_stage(prospector_jobs::Stage::Screenshot)
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("screenshot stage is not built yet"),
-        "{err}"
-    );
+async fn a_stage_name_that_is_not_a_stage_is_refused_with_the_known_ones() {
+    let output = crate::helpers::command(&TestDb::new().await.url)
+        .args(["work", "--stages", "scrape"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("unknown stage `scrape`"), "{stderr}");
+    assert!(stderr.contains("snapshot_analytics"), "{stderr}");
 }

@@ -23,11 +23,11 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use prospector::{bench::audit_site::AuditSite, config::Settings, worker_pool::PoolError};
+use prospector::{config::Settings, worker_pool::PoolError};
+use prospector_devkit::bench::audit_site::AuditSite;
 use prospector_jobs::{
-    Enqueuer, Handler, JobContext, Stage, StageError,
+    AuditPage, Enqueuer, Handler, JobContext, ScanTech, Stage, StageError,
     audit::{AuditDeps, AuditError, ProviderKind, RunnerKind},
-    pipeline::AuditPage,
     scan_jobs::{self, BatchItem, BatchKind},
 };
 use serde_json::Value;
@@ -46,13 +46,13 @@ fn work_dir() -> tempfile::TempDir {
 }
 
 fn use_work_dir(settings: &mut Settings, dir: &Path) {
-    settings.audit.lighthouse.work_dir = dir.to_path_buf();
+    settings.of_mut::<AuditPage>().lighthouse.work_dir = dir.to_path_buf();
 }
 
 /// The sample sites are on loopback, which audits refuse unless allowed.
 fn allow_loopback(settings: &mut Settings) {
     settings
-        .tech_scan
+        .of_mut::<ScanTech>()
         .allow_networks
         .push("127.0.0.0/8".parse().unwrap());
 }
@@ -75,15 +75,9 @@ async fn enqueue(app: &TestApp, job: &AuditPage) -> String {
 }
 
 fn context(pool: &PgPool, abort: CancellationToken) -> JobContext {
-    JobContext {
-        pool: pool.clone(),
-        enqueuer: Enqueuer::default(),
-        job_id: ulid::Ulid::new().to_string(),
-        attempt: 1,
-        max_attempts: 3,
-        worker: "audit-test".into(),
-        abort,
-    }
+    JobContext::new(pool.clone(), Enqueuer::default(), ulid::Ulid::new().to_string())
+        .attempt(1, 3)
+        .with_abort(abort)
 }
 
 /// Processes (pid, command) whose command line mentions `dir`, from /proc.
@@ -371,7 +365,7 @@ async fn a_missing_page_fails_once_with_lighthouses_code() {
     let app = TestApp::spawn_with(|s| {
         use_work_dir(s, runs.path());
         allow_loopback(s);
-        s.audit.lighthouse.runner = RunnerKind::Cli;
+        s.of_mut::<AuditPage>().lighthouse.runner = RunnerKind::Cli;
     })
     .await;
     let site = AuditSite::start().await.unwrap();
@@ -417,7 +411,7 @@ async fn a_missing_page_fails_once_with_lighthouses_code() {
 async fn a_worker_will_not_start_the_stage_without_chromium() {
     let db = TestDb::new().await;
     let mut s = settings(&db.url);
-    s.audit.lighthouse.chrome_path = PathBuf::from("/nowhere/chromium");
+    s.of_mut::<AuditPage>().lighthouse.chrome_path = PathBuf::from("/nowhere/chromium");
     let app = prospector::application::Application::with_pool(s, db.pool().await);
 
     let error = app
@@ -488,8 +482,10 @@ async fn pages_off_the_public_internet_are_not_audited_even_by_redirect() {
         (StatusCode::FOUND, [(header::LOCATION, target.clone())]).into_response()
     })
     .await;
-    s.tech_scan.allow_networks.push("127.0.0.2/32".parse().unwrap());
-    let deps = AuditDeps::new(&s.audit, &s.tech_scan).unwrap();
+    s.of_mut::<ScanTech>()
+        .allow_networks
+        .push("127.0.0.2/32".parse().unwrap());
+    let deps = AuditDeps::new(s.of::<AuditPage>(), s.of::<ScanTech>()).unwrap();
     let direct = insert_prospect(&pool, "inside-bakery.lu", Some(&inside)).await;
     let redirected = insert_prospect(&pool, "redirecting-bakery.lu", Some(&outside)).await;
     let ctx = context(&pool, CancellationToken::new());
@@ -529,10 +525,10 @@ async fn handler_with(runner: RunnerKind, timeout: Duration, runs: &Path) -> (Te
     let db = TestDb::new().await;
     let mut s = settings(&db.url);
     use_work_dir(&mut s, runs);
-    s.audit.lighthouse.runner = runner;
-    s.audit.timeout = timeout;
+    s.of_mut::<AuditPage>().lighthouse.runner = runner;
+    s.of_mut::<AuditPage>().timeout = timeout;
     allow_loopback(&mut s);
-    let deps = AuditDeps::new(&s.audit, &s.tech_scan).unwrap();
+    let deps = AuditDeps::new(s.of::<AuditPage>(), s.of::<ScanTech>()).unwrap();
     let pool = db.pool().await;
     (db, pool, deps)
 }
@@ -697,9 +693,9 @@ async fn fake_psi(mode: PsiMode) -> (FakePsi, String, AbortOnDropHandle<()>) {
 }
 
 fn use_pagespeed(s: &mut Settings, base: &str) {
-    s.audit.provider = ProviderKind::PageSpeed;
-    s.audit.pagespeed.base_url = url::Url::parse(base).unwrap();
-    s.audit.pagespeed.api_key = Some(secrecy::SecretString::from(PSI_KEY));
+    s.of_mut::<AuditPage>().provider = ProviderKind::PageSpeed;
+    s.of_mut::<AuditPage>().pagespeed.base_url = url::Url::parse(base).unwrap();
+    s.of_mut::<AuditPage>().pagespeed.api_key = Some(secrecy::SecretString::from(PSI_KEY));
 }
 
 #[tokio::test]
@@ -770,7 +766,7 @@ async fn pagespeed_quota_answers_become_retry_after_and_wait() {
         Some("https://www.boulangerie-example.lu/"),
     )
     .await;
-    let deps = AuditDeps::new(&s.audit, &s.tech_scan).unwrap();
+    let deps = AuditDeps::new(s.of::<AuditPage>(), s.of::<ScanTech>()).unwrap();
     let audit = |deps: AuditDeps| {
         let ctx = context(&pool, CancellationToken::new());
         async move { AuditPage::new(prospect, None, vec![]).handle(&ctx, &deps).await }
@@ -798,8 +794,8 @@ async fn pagespeed_quota_answers_become_retry_after_and_wait() {
 
     // A local daily quota that is used up: wait without calling Google.
     *psi.mode.lock().unwrap() = PsiMode::Result;
-    s.audit.pagespeed.daily_quota = Some(2);
-    let limited = AuditDeps::new(&s.audit, &s.tech_scan).unwrap();
+    s.of_mut::<AuditPage>().pagespeed.daily_quota = Some(2);
+    let limited = AuditDeps::new(s.of::<AuditPage>(), s.of::<ScanTech>()).unwrap();
     let calls_before = psi.calls.load(Ordering::SeqCst);
     let local = audit(limited).await.unwrap_err();
     assert!(local.wait().is_some(), "{local}");

@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use prospector::{
     config::{ScheduleSpec, ScheduledJob, Settings},
-    discovery::{autopilot_config, discover_deps},
     scheduler::{Fired, Scheduler},
-    worker_pool::WorkerPool,
 };
 use prospector_jobs::{
     Handler, JobContext, Stage, StageError,
     discover::{
-        ApiKey, DiscoverBusinesses, ProviderError, ProviderKind, RetryPolicy,
+        ApiKey, DiscoverBusinesses, DiscoverSettings, ProviderError, ProviderKind, RetryPolicy,
         providers::{
             google_places::{DEFAULT_FIELD_MASK, GooglePlacesClient, TextSearch},
             outscraper::{MapsSearch, OutscraperClient, Submitted},
@@ -26,13 +24,17 @@ use prospector_jobs::{
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::{
     helpers::{TestApp, count, wait_for},
     providers::{FakeProviders, OUTSCRAPER_KEY, PLACES_KEY, PLACES_QUOTA, Scripted},
 };
+
+fn use_fast_retries(d: &mut DiscoverSettings) {
+    let r = fast_retries();
+    (d.retries, d.retry_base, d.retry_max_wait) = (r.retries, r.base_delay, r.max_wait);
+}
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
@@ -322,21 +324,21 @@ const GRID: &str = "country,state,city,industry,priority,population\n\
 fn with_places(server: &FakeProviders) -> impl FnOnce(&mut Settings) {
     let base = server.base_url.clone();
     move |s: &mut Settings| {
-        let d = &mut s.discover;
+        let d = s.of_mut::<DiscoverBusinesses>();
         d.provider = ProviderKind::GooglePlaces;
         d.google_places.base_url = Url::parse(&base).unwrap();
         d.google_places_key = ApiKey::new(PLACES_KEY);
-        d.google_places.pricing.per_request_cents = 3.5;
-        d.google_places.pricing.per_result_cents = 0.0;
-        d.google_places.pricing.daily_budget_cents = 1000.0;
+        d.google_places.price_per_request_cents = 3.5;
+        d.google_places.price_per_result_cents = 0.0;
+        d.google_places.daily_budget_cents = 1000.0;
         d.query = "{industry} in {city}, {state}, {country}".into();
-        d.retry = fast_retries();
+        use_fast_retries(d);
         d.cooldown = Duration::from_secs(7 * 24 * 3600);
-        s.autopilot.enabled = false;
-        s.autopilot.daily_target = 1000;
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = false;
+        s.of_mut::<DiscoverBusinesses>().autopilot.daily_target = 1000;
         // One territory at a time, highest priority first: the assertions
         // below know which territory found a shared business first.
-        let stage = s.stages.get_mut("discover").unwrap();
+        let stage = s.worker_mut("discover");
         stage.concurrency = 1;
         stage.batch_size = 1;
     }
@@ -345,14 +347,13 @@ fn with_places(server: &FakeProviders) -> impl FnOnce(&mut Settings) {
 fn autopilot_spec(settings: &Settings, targets: u32) -> ScheduleSpec {
     ScheduleSpec {
         name: "discover-autopilot".into(),
-        job: ScheduledJob::DiscoverAutopilot(autopilot_config(
-            &settings.discover,
-            &settings.autopilot,
-            settings.analytics.time_zone,
-            targets,
-        )),
+        job: ScheduledJob::DiscoverAutopilot(
+            settings
+                .of::<DiscoverBusinesses>()
+                .autopilot_config(settings.analytics().time_zone, targets),
+        ),
         cron: "0 */15 * * * *".parse().unwrap(),
-        tz: settings.analytics.time_zone,
+        tz: settings.analytics().time_zone,
     }
 }
 
@@ -367,15 +368,7 @@ fn scheduler(app: &TestApp, spec: &ScheduleSpec) -> Scheduler {
 }
 
 fn context(app: &TestApp, attempt: u32) -> JobContext {
-    JobContext {
-        pool: app.pool().clone(),
-        enqueuer: app.app.enqueuer.clone(),
-        job_id: "01TESTJOB".into(),
-        attempt,
-        max_attempts: 5,
-        worker: "test".into(),
-        abort: CancellationToken::new(),
-    }
+    app.job_context().attempt(attempt, 5)
 }
 
 async fn grid_row(pool: &PgPool, city: &str) -> Value {
@@ -464,15 +457,7 @@ async fn the_autopilot_discovers_territories_end_to_end() {
             ("Esch-sur-Alzette".into(), "in_progress".into())
         ]
     );
-    let mut workers = WorkerPool::new(
-        pool.clone(),
-        app.app.settings.clone(),
-        app.app.enqueuer.clone(),
-        app.app.shutdown.clone(),
-        app.app.instance.clone(),
-    );
-    workers.spawn_stage(Stage::Discover).unwrap();
-    tokio::spawn(workers.run());
+    app.start_workers(&[Stage::Discover]);
     wait_for(
         Duration::from_secs(30),
         "both territories to complete",
@@ -678,8 +663,8 @@ async fn a_spent_daily_budget_makes_the_job_wait_and_resume_where_it_stopped() {
     let server = FakeProviders::start().await;
     let app = TestApp::spawn_with(|s| {
         with_places(&server)(s);
-        s.discover.google_places.pricing.daily_budget_cents = 5.0;
-        s.autopilot.enabled = true;
+        s.of_mut::<DiscoverBusinesses>().google_places.daily_budget_cents = 5.0;
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
     })
     .await;
     let pool = app.pool();
@@ -695,7 +680,12 @@ async fn a_spent_daily_budget_makes_the_job_wait_and_resume_where_it_stopped() {
     .await
     .unwrap();
     let job: DiscoverBusinesses = serde_json::from_value(payload).unwrap();
-    let deps = discover_deps(&app.app.settings).unwrap();
+    let deps = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .deps(&app.app.settings.platform())
+        .unwrap();
 
     // Act: run the handler as a worker would.
     let error = job.clone().handle(&context(&app, 1), &deps).await.unwrap_err();
@@ -705,7 +695,7 @@ async fn a_spent_daily_budget_makes_the_job_wait_and_resume_where_it_stopped() {
     let wait = error.wait().expect("a spent budget waits");
     assert!(!error.is_permanent());
     assert!(error.to_string().contains("daily budget is spent"), "{error}");
-    let tz = app.app.settings.analytics.time_zone;
+    let tz = app.app.settings.analytics().time_zone;
     let tomorrow =
         prospector_jobs::discover::autopilot::day_start(Utc::now(), tz) + chrono::Duration::days(1);
     let resumes_at = Utc::now() + chrono::Duration::from_std(wait).unwrap();
@@ -725,15 +715,7 @@ async fn a_spent_daily_budget_makes_the_job_wait_and_resume_where_it_stopped() {
     );
 
     // Through the worker pool the same job is deferred, not failed.
-    let mut workers = WorkerPool::new(
-        pool.clone(),
-        app.app.settings.clone(),
-        app.app.enqueuer.clone(),
-        app.app.shutdown.clone(),
-        app.app.instance.clone(),
-    );
-    workers.spawn_stage(Stage::Discover).unwrap();
-    tokio::spawn(workers.run());
+    app.start_workers(&[Stage::Discover]);
     wait_for(
         Duration::from_secs(15),
         "the job to be deferred to tomorrow",
@@ -777,17 +759,17 @@ async fn an_outscraper_request_is_polled_again_not_paid_twice_after_a_retry() {
     server.pending_polls(1);
     let base = server.base_url.clone();
     let app = TestApp::spawn_with(move |s| {
-        let d = &mut s.discover;
+        let d = s.of_mut::<DiscoverBusinesses>();
         d.provider = ProviderKind::Outscraper;
         d.outscraper.base_url = Url::parse(&base).unwrap();
         d.outscraper_key = ApiKey::new(OUTSCRAPER_KEY);
         d.outscraper.asynchronous = true;
         d.outscraper.poll_interval = Duration::from_millis(50);
         d.outscraper.max_poll_wait = Duration::from_millis(10);
-        d.outscraper.pricing.per_request_cents = 0.0;
-        d.outscraper.pricing.per_result_cents = 0.3;
-        d.retry = fast_retries();
-        s.autopilot.enabled = true;
+        d.outscraper.price_per_request_cents = 0.0;
+        d.outscraper.price_per_result_cents = 0.3;
+        use_fast_retries(d);
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
     })
     .await;
     let pool = app.pool();
@@ -806,7 +788,12 @@ async fn an_outscraper_request_is_polled_again_not_paid_twice_after_a_retry() {
     .await
     .unwrap();
     let job: DiscoverBusinesses = serde_json::from_value(payload).unwrap();
-    let deps = discover_deps(&app.app.settings).unwrap();
+    let deps = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .deps(&app.app.settings.platform())
+        .unwrap();
 
     // Act: the first attempt gives up polling (transient), the second resumes.
     let error = job.clone().handle(&context(&app, 1), &deps).await.unwrap_err();
@@ -843,7 +830,7 @@ async fn concurrent_autopilots_never_claim_the_same_territory() {
     let server = FakeProviders::start().await;
     let app = TestApp::spawn_with(|s| {
         with_places(&server)(s);
-        s.autopilot.enabled = true;
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
     })
     .await;
     let pool = app.pool();
@@ -858,12 +845,11 @@ async fn concurrent_autopilots_never_claim_the_same_territory() {
     prospector::grid::import_text(pool, &csv, CountryCode::parse("LU").unwrap())
         .await
         .unwrap();
-    let config = autopilot_config(
-        &app.app.settings.discover,
-        &app.app.settings.autopilot,
-        app.app.settings.analytics.time_zone,
-        6,
-    );
+    let config = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .autopilot_config(app.app.settings.analytics().time_zone, 6);
 
     // Act: four autopilots at once, each in its own transaction.
     let runs = futures::future::join_all((0..4).map(|i| {
@@ -915,7 +901,7 @@ async fn the_autopilot_picks_targets_exactly_like_webmagics_next_target_query() 
     let server = FakeProviders::start().await;
     let app = TestApp::spawn_with(|s| {
         with_places(&server)(s);
-        s.autopilot.enabled = true;
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
     })
     .await;
     let pool = app.pool();
@@ -933,12 +919,11 @@ async fn the_autopilot_picks_targets_exactly_like_webmagics_next_target_query() 
     .execute(pool)
     .await
     .unwrap();
-    let config = autopilot_config(
-        &app.app.settings.discover,
-        &app.app.settings.autopilot,
-        app.app.settings.analytics.time_zone,
-        4,
-    );
+    let config = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .autopilot_config(app.app.settings.analytics().time_zone, 4);
 
     // Act
     let mut tx = pool.begin().await.unwrap();
@@ -992,12 +977,9 @@ async fn the_autopilot_claims_nothing_when_off_over_target_or_without_a_key() {
                 .map(|s| serde_json::to_value(s).unwrap()["reason"].clone())
         }
     };
-    let config = autopilot_config(
-        &settings.discover,
-        &settings.autopilot,
-        settings.analytics.time_zone,
-        5,
-    );
+    let config = settings
+        .of::<DiscoverBusinesses>()
+        .autopilot_config(settings.analytics().time_zone, 5);
     assert_eq!(run(config.clone()).await, Some(json!("disabled")));
 
     // Switched on at runtime, but the day's target is already met.
@@ -1080,20 +1062,19 @@ async fn failed_runs_and_vanished_jobs_rest_their_territory_and_cooldowns_end() 
     let server = FakeProviders::start().await;
     let app = TestApp::spawn_with(|s| {
         with_places(&server)(s);
-        s.discover.google_places_key = ApiKey::new("revoked-key");
-        s.autopilot.enabled = true;
+        s.of_mut::<DiscoverBusinesses>().google_places_key = ApiKey::new("revoked-key");
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
     })
     .await;
     let pool = app.pool();
     prospector::grid::import_text(pool, GRID, CountryCode::parse("LU").unwrap())
         .await
         .unwrap();
-    let config = autopilot_config(
-        &app.app.settings.discover,
-        &app.app.settings.autopilot,
-        app.app.settings.analytics.time_zone,
-        2,
-    );
+    let config = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .autopilot_config(app.app.settings.analytics().time_zone, 2);
     let autopilot = |config: prospector_jobs::discover::AutopilotConfig| {
         let (pool, enqueuer) = (pool.clone(), app.app.enqueuer.clone());
         async move {
@@ -1114,7 +1095,12 @@ async fn failed_runs_and_vanished_jobs_rest_their_territory_and_cooldowns_end() 
     .await
     .unwrap();
     let lux: DiscoverBusinesses = serde_json::from_value(jobs[0].clone()).unwrap();
-    let deps = discover_deps(&app.app.settings).unwrap();
+    let deps = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .deps(&app.app.settings.platform())
+        .unwrap();
 
     // Act 1: the provider refuses the key: permanent, the territory rests.
     let error = lux.clone().handle(&context(&app, 1), &deps).await.unwrap_err();
@@ -1169,10 +1155,15 @@ async fn a_missing_api_key_fails_the_job_with_the_variable_to_set() {
     let server = FakeProviders::start().await;
     let app = TestApp::spawn_with(|s| {
         with_places(&server)(s);
-        s.discover.google_places_key = None;
+        s.of_mut::<DiscoverBusinesses>().google_places_key = None;
     })
     .await;
-    let deps = discover_deps(&app.app.settings).unwrap();
+    let deps = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .deps(&app.app.settings.platform())
+        .unwrap();
     prospector::grid::import_text(app.pool(), GRID, CountryCode::parse("LU").unwrap())
         .await
         .unwrap();
@@ -1207,7 +1198,7 @@ async fn the_autopilot_runs_the_grid_in_the_real_binary() {
     let config = dir.path().join("autopilot.toml");
     std::fs::write(
         &config,
-        "[autopilot]\nenabled = true\ndaily_target = 100\n\n\
+        "[discover.autopilot]\nenabled = true\ndaily_target = 100\n\n\
          [[schedule]]\nname = \"discover-autopilot\"\nstage = \"discover\"\ncron = \"* * * * * *\"\ntz = \"UTC\"\nargs = { targets = \"5\" }\n",
     )
     .unwrap();
@@ -1301,19 +1292,18 @@ async fn a_business_stored_by_another_job_meanwhile_is_updated_not_doubled() {
     let server = FakeProviders::start().await;
     let app = TestApp::spawn_with(|s| {
         with_places(&server)(s);
-        s.autopilot.enabled = true;
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
     })
     .await;
     let pool = app.pool();
     prospector::grid::import_text(pool, GRID, CountryCode::parse("LU").unwrap())
         .await
         .unwrap();
-    let config = autopilot_config(
-        &app.app.settings.discover,
-        &app.app.settings.autopilot,
-        app.app.settings.analytics.time_zone,
-        1,
-    );
+    let config = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .autopilot_config(app.app.settings.analytics().time_zone, 1);
     let mut tx = pool.begin().await.unwrap();
     let run = prospector_jobs::discover::run_autopilot(&mut tx, &app.app.enqueuer, &config, "t", Utc::now())
         .await
@@ -1324,7 +1314,12 @@ async fn a_business_stored_by_another_job_meanwhile_is_updated_not_doubled() {
         run: run.claimed[0].run_count,
         batch: None,
     };
-    let deps = discover_deps(&app.app.settings).unwrap();
+    let deps = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .deps(&app.app.settings.platform())
+        .unwrap();
     let mut other = pool.begin().await.unwrap();
     sqlx::query(
         "INSERT INTO prospects (channel, business_name, gmb_place_id) VALUES ('maps', 'Dupont (other job)', 'ChIJ7cv00DxZwokRMZFxJ2lqgAA')",

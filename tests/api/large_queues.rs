@@ -8,7 +8,7 @@ use std::time::Duration;
 use prospector::{
     config::RetentionSettings,
     maintenance,
-    status::{COUNT_CAP, StatusReport},
+    status_report::{COUNT_CAP, StatusReport},
 };
 use prospector_jobs::scan_jobs::{self, BatchItem, BatchKind, StageOutcome};
 use sqlx::PgPool;

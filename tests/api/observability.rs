@@ -2,7 +2,6 @@
 
 use std::{process::Stdio, time::Duration};
 
-use prospector::worker_pool::WorkerPool;
 use prospector_jobs::{SnapshotAnalytics, Stage};
 use serde_json::Value;
 
@@ -62,15 +61,7 @@ async fn promtool_accepts_the_exposition_and_labels_come_from_closed_sets() {
 async fn a_real_prometheus_scrapes_queue_depth_and_job_series() {
     // Arrange: an app with the snapshot stage running, and a job through it.
     let app = TestApp::spawn().await;
-    let mut workers = WorkerPool::new(
-        app.app.pool.clone(),
-        app.app.settings.clone(),
-        app.app.enqueuer.clone(),
-        app.app.shutdown.clone(),
-        app.app.instance.clone(),
-    );
-    workers.spawn_stage(Stage::SnapshotAnalytics).unwrap();
-    tokio::spawn(workers.run());
+    app.start_workers(&[Stage::SnapshotAnalytics]);
     let mut conn = app.pool().acquire().await.unwrap();
     app.app
         .enqueuer

@@ -5,13 +5,12 @@ use std::{os::unix::fs::PermissionsExt, process::Stdio, time::Duration};
 
 use nix::sys::signal::Signal;
 use prospector::{
-    demo::Demo,
+    batches::{self, ProspectFilter},
     import::{self, ImportFormat, RowDefaults},
-    scan::{self, ProspectFilter},
-    worker_pool::WorkerPool,
 };
+use prospector_devkit::demo::Demo;
 use prospector_jobs::{
-    Stage,
+    AuditPage, Stage,
     domain::CountryCode,
     scan_jobs::{self, BatchKind},
 };
@@ -24,17 +23,7 @@ use crate::helpers::{TestApp, TestDb, command, count, signal, wait_for};
 const SAMPLE: &str = include_str!("../../demo/sample-leads.csv");
 
 fn start_workers(app: &TestApp, stages: &[Stage]) {
-    let mut pool = WorkerPool::new(
-        app.app.pool.clone(),
-        app.app.settings.clone(),
-        app.app.enqueuer.clone(),
-        app.app.shutdown.clone(),
-        app.app.instance.clone(),
-    );
-    for stage in stages {
-        pool.spawn_stage(*stage).unwrap();
-    }
-    tokio::spawn(pool.run());
+    app.start_workers(stages);
 }
 
 async fn import_sample(pool: &PgPool) -> Vec<i64> {
@@ -96,7 +85,7 @@ async fn a_batch_of_local_sites_is_scanned_audited_and_scored_with_evidence() {
     let ids = import_sample(app.pool()).await;
 
     // Act
-    let started = scan::start_batch(
+    let started = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Scan,
@@ -181,7 +170,7 @@ async fn a_batch_of_local_sites_is_scanned_audited_and_scored_with_evidence() {
 
     // A re-scan updates the same rows instead of adding new ones.
     let contacts_before = count(app.pool(), "SELECT count(*) FROM prospect_contacts").await;
-    let rescan = scan::start_batch(
+    let rescan = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Rescan,
@@ -263,7 +252,7 @@ async fn a_worker_killed_mid_scan_loses_nothing_and_counts_each_prospect_once() 
     }
     let settings = crate::helpers::settings(&db.url);
     let enqueuer = prospector_jobs::Enqueuer::new(settings.queue_policies());
-    let started = scan::start_batch(
+    let started = batches::start_batch(
         &pool,
         &enqueuer,
         BatchKind::Scan,
@@ -364,8 +353,8 @@ async fn a_crashing_browser_is_retried_and_counted_once() {
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let app = TestApp::spawn_with(|s| {
         demo.configure(s);
-        s.audit.lighthouse.chrome_path = wrapper.clone();
-        let audit = s.stages.get_mut("audit").unwrap();
+        s.of_mut::<AuditPage>().lighthouse.chrome_path = wrapper.clone();
+        let audit = s.worker_mut("audit");
         audit.backoff_base = Duration::from_secs(1);
         audit.backoff_max = Duration::from_secs(2);
     })
@@ -379,7 +368,7 @@ async fn a_crashing_browser_is_retried_and_counted_once() {
     .unwrap();
 
     // Act
-    let started = scan::start_batch(
+    let started = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Scan,

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use prospector::worker_pool::WorkerPool;
 use prospector_jobs::{
     EnqueueOptions, Enqueued, Handler, Job, JobContext, StageError,
     scan_jobs::{self, BatchItem, BatchKind},
@@ -122,7 +121,7 @@ async fn app_with_queue(max_attempts: u32, backoff: Duration) -> TestApp {
     let app = TestApp::spawn_with(|s| {
         let mut queue = test_queue(max_attempts, backoff);
         queue.timeout = Duration::from_secs(2);
-        s.stages.insert(QUEUE.to_owned(), queue);
+        s.add_queue(QUEUE, queue);
     })
     .await;
     sqlx::raw_sql(
@@ -135,15 +134,7 @@ async fn app_with_queue(max_attempts: u32, backoff: Duration) -> TestApp {
 }
 
 fn start_workers(app: &TestApp) {
-    let mut pool = WorkerPool::new(
-        app.app.pool.clone(),
-        app.app.settings.clone(),
-        app.app.enqueuer.clone(),
-        app.app.shutdown.clone(),
-        app.app.instance.clone(),
-    );
-    pool.spawn_queue::<Scripted>(());
-    tokio::spawn(pool.run());
+    app.start_queue::<Scripted>(());
 }
 
 async fn enqueue(app: &TestApp, job: &Scripted) -> String {

@@ -6,7 +6,7 @@
 use std::{collections::BTreeMap, process::Stdio, time::Duration};
 
 use nix::sys::signal::Signal;
-use prospector::scan::{self, ProspectFilter};
+use prospector::batches::{self, ProspectFilter};
 use prospector_jobs::{
     Enqueuer, Stage,
     scan_jobs::{self, BatchKind},
@@ -127,7 +127,7 @@ args = {{ day = "current" }}
         .await
         .unwrap();
     let enqueuer = Enqueuer::new(settings(&url).queue_policies());
-    let batch = scan::start_batch(
+    let batch = batches::start_batch(
         &pool,
         &enqueuer,
         BatchKind::Scan,

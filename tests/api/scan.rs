@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 
-use prospector::scan::{self, ProspectFilter};
+use prospector::batches::{self, ProspectFilter};
 use prospector_jobs::{Stage, scan_jobs::BatchKind};
 use serde_json::Value;
 
@@ -29,7 +29,7 @@ async fn a_scan_batch_enqueues_the_first_stage_for_each_matching_prospect() {
     let app = TestApp::spawn().await;
     seed(app.pool()).await;
 
-    let started = scan::start_batch(
+    let started = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Scan,
@@ -63,7 +63,7 @@ async fn a_scan_batch_enqueues_the_first_stage_for_each_matching_prospect() {
     assert_eq!(batch.stages, vec!["tech_scan", "audit", "score"]);
 
     // Scoring alone may take the offline lead too.
-    let score_only = scan::start_batch(
+    let score_only = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Scan,
@@ -79,7 +79,7 @@ async fn a_scan_batch_enqueues_the_first_stage_for_each_matching_prospect() {
     assert_eq!(score_only.prospects, 3);
 
     // Nothing matching is an error, not an empty batch.
-    let none = scan::start_batch(
+    let none = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Scan,
@@ -91,18 +91,18 @@ async fn a_scan_batch_enqueues_the_first_stage_for_each_matching_prospect() {
         "x",
     )
     .await;
-    assert!(matches!(none, Err(scan::ScanError::NothingToScan)));
+    assert!(matches!(none, Err(batches::ScanError::NothingToScan)));
 }
 
 #[tokio::test]
 async fn stale_profiles_are_picked_stalest_first() {
     let app = TestApp::spawn().await;
     seed(app.pool()).await;
-    let started = scan::start_batch(
+    let started = batches::start_batch(
         app.pool(),
         &app.app.enqueuer,
         BatchKind::Rescan,
-        &scan::stale_filter(std::time::Duration::from_secs(30 * 86_400), Some(10)),
+        &batches::stale_filter(std::time::Duration::from_secs(30 * 86_400), Some(10)),
         &[Stage::TechScan],
         "rescan",
     )

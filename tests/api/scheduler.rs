@@ -9,7 +9,7 @@ use prospector::{
     scheduler::{Fired, Scheduler},
 };
 
-use crate::helpers::{TestApp, TestDb, command, count, signal};
+use crate::helpers::{TestApp, TestDb, command, count, signal, wait_for};
 
 const EVERY_SECOND: &str = r#"
 [[schedule]]
@@ -42,7 +42,16 @@ async fn three_scheduler_processes_enqueue_each_slot_exactly_once() {
                 .unwrap()
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    // Until the schedulers have fired a few slots between them.
+    wait_for(Duration::from_secs(30), "four one-second slots", || async {
+        count(
+            &pool,
+            "SELECT count(*) FROM schedule_ticks WHERE schedule_name = 'every-second'",
+        )
+        .await
+            >= 4
+    })
+    .await;
     for child in &schedulers {
         signal(child, Signal::SIGTERM);
     }

@@ -17,10 +17,8 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use prospector::worker_pool::WorkerPool;
 use prospector_jobs::{
-    Enqueued, Stage,
-    pipeline::ScanTech,
+    Enqueued, ScanTech, Stage,
     scan_jobs::{self, BatchItem, BatchKind},
     tech_scan::fetch::ResolveOverride,
 };
@@ -412,20 +410,20 @@ impl Scan {
             .collect();
         let allow: Vec<ipnet::IpNet> = allow.iter().map(|n| n.parse().unwrap()).collect();
         let app = TestApp::spawn_with(|s| {
-            let t = &mut s.tech_scan;
+            let t = s.of_mut::<ScanTech>();
             t.resolve = resolve;
             t.allow_networks = allow;
             t.per_host_delay = Duration::from_millis(10);
             // Roomy: the test's sites share its one thread with the workers.
             t.connect_timeout = Duration::from_secs(5);
             t.request_timeout = Duration::from_secs(10);
-            t.max_body_bytes = 2 << 20;
-            t.max_decompressed_bytes = 8 << 20;
+            t.max_body_bytes = bytesize::ByteSize::mib(2);
+            t.max_decompressed_bytes = bytesize::ByteSize::mib(8);
             // Nothing listens there: no DNS traffic leaves the machine.
-            t.dns.servers = vec!["127.0.0.1:9".parse().unwrap()];
-            t.dns.timeout = Duration::from_millis(300);
-            t.dns.records = false;
-            let stage = s.stages.get_mut("tech_scan").unwrap();
+            t.dns_servers = vec!["127.0.0.1:9".parse().unwrap()];
+            t.dns_timeout = Duration::from_millis(300);
+            t.dns_records = false;
+            let stage = s.worker_mut("tech_scan");
             stage.max_attempts = 1;
             stage.concurrency = 8;
             stage.batch_size = 8;
@@ -433,15 +431,7 @@ impl Scan {
             tweak(s);
         })
         .await;
-        let mut pool = WorkerPool::new(
-            app.app.pool.clone(),
-            app.app.settings.clone(),
-            app.app.enqueuer.clone(),
-            app.app.shutdown.clone(),
-            app.app.instance.clone(),
-        );
-        pool.spawn_stage(Stage::TechScan).unwrap();
-        tokio::spawn(pool.run());
+        app.start_workers(&[Stage::TechScan]);
         Self { app }
     }
 
@@ -927,15 +917,15 @@ async fn tech_scan_records_unreachable_parked_social_only_and_rate_limited_sites
         addr,
         &["127.0.0.0/8"],
         |s| {
-            s.tech_scan.resolve.push(ResolveOverride {
+            s.of_mut::<ScanTech>().resolve.push(ResolveOverride {
                 host: "down.test".into(),
                 addr: closed,
             });
-            s.tech_scan.resolve.push(ResolveOverride {
+            s.of_mut::<ScanTech>().resolve.push(ResolveOverride {
                 host: "www.down.test".into(),
                 addr: closed,
             });
-            s.stages.get_mut("tech_scan").unwrap().max_attempts = 3;
+            s.worker_mut("tech_scan").max_attempts = 3;
         },
     )
     .await;
@@ -1063,14 +1053,14 @@ async fn hostile_sites_end_their_jobs_with_clear_reasons_and_the_worker_keeps_wo
     ];
     let scan = Scan::start(&hosts, addr, &["127.0.0.2/32"], |s| {
         // The drip and the tarpit are judged by these limits.
-        s.tech_scan.connect_timeout = Duration::from_secs(2);
-        s.tech_scan.request_timeout = Duration::from_secs(3);
-        s.tech_scan.resolve.push(ResolveOverride {
+        s.of_mut::<ScanTech>().connect_timeout = Duration::from_secs(2);
+        s.of_mut::<ScanTech>().request_timeout = Duration::from_secs(3);
+        s.of_mut::<ScanTech>().resolve.push(ResolveOverride {
             host: "internal.test".into(),
             addr: target,
         });
         // Permanent failures must not be retried; a transient one waits.
-        let stage = s.stages.get_mut("tech_scan").unwrap();
+        let stage = s.worker_mut("tech_scan");
         stage.max_attempts = 3;
         stage.backoff_base = Duration::from_secs(3600);
         stage.backoff_max = Duration::from_secs(7200);
@@ -1210,7 +1200,7 @@ async fn requests_to_one_host_take_turns_with_the_configured_pause() {
     // Arrange
     let (web, addr) = start_web("127.0.0.1").await;
     let scan = Scan::start(&["wp.test"], addr, &["127.0.0.0/8"], |s| {
-        s.tech_scan.per_host_delay = Duration::from_millis(150);
+        s.of_mut::<ScanTech>().per_host_delay = Duration::from_millis(150);
     })
     .await;
     let id = scan.prospect("wp.test").await;
@@ -1269,11 +1259,11 @@ async fn tech_scan_records_valid_and_invalid_certificates() {
     )
     .await;
     let scan = Scan::start(&["secure.test"], secure, &["127.0.0.0/8"], |s| {
-        s.tech_scan.resolve.push(ResolveOverride {
+        s.of_mut::<ScanTech>().resolve.push(ResolveOverride {
             host: "selfsigned.test".into(),
             addr: selfsigned,
         });
-        s.tech_scan.extra_root_certificates = Some(ca_file.clone());
+        s.of_mut::<ScanTech>().extra_root_certificates = Some(ca_file.clone());
     })
     .await;
     let good = scan.prospect("secure.test").await;
@@ -1325,7 +1315,7 @@ async fn dns_records_name_the_dns_and_email_providers_and_missing_names_are_unre
         Name, RData, RecordType,
         rdata::{MX, NS, TXT},
     };
-    use prospector::bench::fleet::dns::{self, Answer};
+    use prospector_devkit::bench::fleet::dns::{self, Answer};
     use std::str::FromStr;
 
     // Arrange: a local authoritative server for the test names.
@@ -1349,10 +1339,10 @@ async fn dns_records_name_the_dns_and_email_providers_and_missing_names_are_unre
         .unwrap();
     let (_web, addr) = start_web("127.0.0.1").await;
     let scan = Scan::start(&["wp.test"], addr, &["127.0.0.0/8"], |s| {
-        s.tech_scan.dns.servers = vec![dns_addr];
-        s.tech_scan.dns.records = true;
+        s.of_mut::<ScanTech>().dns_servers = vec![dns_addr];
+        s.of_mut::<ScanTech>().dns_records = true;
         // The DNS server answers from this test's own (busy) thread.
-        s.tech_scan.dns.timeout = Duration::from_secs(2);
+        s.of_mut::<ScanTech>().dns_timeout = Duration::from_secs(2);
     })
     .await;
     let wp = scan.prospect("wp.test").await;

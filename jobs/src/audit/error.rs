@@ -67,12 +67,7 @@ impl StageError for AuditError {
             | AuditError::Archive(_)
             | AuditError::Interrupted => false,
             AuditError::Database(e) => !is_transient_db_error(e),
-            AuditError::Advance(AdvanceError::Database(e)) => !is_transient_db_error(e),
-            AuditError::Advance(AdvanceError::Enqueue(crate::queue::EnqueueError::Database {
-                source,
-                ..
-            })) => !is_transient_db_error(source),
-            AuditError::Advance(_) => true,
+            AuditError::Advance(e) => e.is_permanent(),
         }
     }
 

@@ -52,17 +52,50 @@ use url::Url;
 pub use error::AuditError;
 pub use provider::{AuditProvider, Audited, SetupError};
 pub use settings::{
-    AuditSettings, FormFactor, LighthouseSettings, PageSpeedSettings, ProviderKind, RunnerKind,
+    AuditSettings, FormFactor, LighthouseSettings, PAGESPEED_API_KEY_VAR, PageSpeedSettings, ProviderKind,
+    RunnerKind,
 };
 
 use crate::{
-    pipeline::{self, AuditPage},
+    pipeline::{self, ProspectJob, ProspectLink, ProspectStage},
     runtime::{Handler, JobContext},
+    stage::{Branch, Setup, SetupError as StageSetupError, Stage, StageJob},
     tech_scan::{
-        TechScanSettings,
+        ScanTech, TechScanSettings,
         fetch::{AddressGuard, GuardedResolver},
     },
 };
+
+/// Marker of the `audit` stage.
+#[derive(Debug, Clone, Copy)]
+pub enum AuditStep {}
+
+impl ProspectStage for AuditStep {
+    const STAGE: Stage = Stage::Audit;
+}
+
+/// Lighthouse audit of a prospect's website.
+pub type AuditPage = ProspectJob<AuditStep>;
+
+impl StageJob for AuditPage {
+    const STAGE: Stage = Stage::Audit;
+    const BRANCH: Branch = Branch::Digital;
+    const SECRET_VARS: &'static [&'static str] = &[PAGESPEED_API_KEY_VAR];
+    type Settings = AuditSettings;
+
+    fn build_deps(settings: &AuditSettings, setup: &Setup<'_>) -> Result<AuditDeps, StageSetupError> {
+        Ok(AuditDeps::new(settings, setup.settings::<ScanTech>())?)
+    }
+
+    fn for_prospect(link: ProspectLink) -> Option<Self> {
+        Some(Self::from_link(link))
+    }
+
+    /// One Lighthouse run per available core, as memory allows.
+    fn default_concurrency() -> usize {
+        capacity::default_concurrency()
+    }
+}
 
 /// What the audit stage needs besides the database.
 #[derive(Debug, Clone)]
@@ -83,7 +116,7 @@ impl AuditDeps {
     /// overrides (`tech_scan.allow_networks`, `tech_scan.resolve`).
     pub fn new(settings: &AuditSettings, tech_scan: &TechScanSettings) -> Result<Self, SetupError> {
         let guard = AddressGuard::new(tech_scan.allow_networks.clone());
-        let resolver = GuardedResolver::new(&tech_scan.dns, tech_scan.resolve.clone(), guard)
+        let resolver = GuardedResolver::new(&tech_scan.dns(), tech_scan.resolve.clone(), guard)
             .map_err(SetupError::Resolver)?;
         Ok(Self {
             provider: AuditProvider::new(settings)?,

@@ -251,7 +251,7 @@ impl PageSpeedClient {
             .headers()
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Utc::now()));
+            .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
         let body = response
             .bytes()
             .await
@@ -357,16 +357,6 @@ fn lighthouse_error(message: &str) -> Option<PageError> {
             detail.to_owned()
         },
     })
-}
-
-/// `Retry-After`: delta-seconds or an HTTP date.
-fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// Google's daily quotas reset at midnight Pacific time.
@@ -475,17 +465,6 @@ mod tests {
         );
         assert!(!unavailable.is_permanent());
         assert_eq!(unavailable.retry_after(), Some(Duration::from_secs(5)));
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        let now = at("2026-11-23T20:00:00Z");
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
-        assert_eq!(
-            parse_retry_after("Mon, 23 Nov 2026 20:00:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]

@@ -31,6 +31,7 @@ use crate::{
     Stage,
     queue::{EnqueueError, EnqueueOptions, Enqueuer, Job},
     scan_jobs::{self, BatchItem, BatchKind},
+    stage::Branch,
 };
 
 /// Runtime override key of the on/off switch.
@@ -216,7 +217,13 @@ pub async fn run_autopilot(
         run.skipped = Some(Skipped::NothingPending);
         return Ok(run);
     }
-    let stages = [Stage::Discover, Stage::TechScan, Stage::Audit, Stage::Score].map(Stage::queue);
+    // A discovered lead with a site goes on through the digital branch.
+    let stages: Vec<&str> = Branch::Discovery
+        .stages()
+        .into_iter()
+        .chain(Branch::Digital.stages())
+        .map(Stage::name)
+        .collect();
     let parameters = json!({
         "claimed_by": claimant,
         "territories": claimed.iter().map(|t| json!({

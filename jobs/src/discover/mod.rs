@@ -43,6 +43,7 @@ pub mod prepare;
 pub mod providers;
 pub mod qualify;
 pub mod queries;
+mod settings;
 mod store;
 pub mod website;
 
@@ -57,12 +58,15 @@ pub use autopilot::{AutopilotConfig, AutopilotRun, run_autopilot};
 pub use business::{DiscoveredBusiness, ProviderKind};
 pub use providers::{ApiKey, ProviderError, RetryPolicy};
 pub use qualify::QualificationRules;
+pub use settings::{AutopilotSettings, DiscoverSettings, OutscraperSettings, PlacesSettings};
 
 use crate::{
     domain::CountryCode,
+    pipeline::ProspectLink,
     queue::{EnqueueError, Job},
-    runtime::{Handler, JobContext, StageError, is_transient_db_error},
+    runtime::{Handler, JobContext, StageError, error_chain, is_transient_db_error},
     scan_jobs::BatchItem,
+    stage::{Branch, Setup, SetupError, Stage, StageJob},
 };
 use providers::{google_places::GooglePlacesClient, outscraper::OutscraperClient};
 
@@ -91,7 +95,7 @@ pub struct DiscoverBusinesses {
 }
 
 impl Job for DiscoverBusinesses {
-    const QUEUE: &'static str = "discover";
+    const QUEUE: &'static str = Stage::Discover.name();
 
     fn idempotency_key(&self) -> Option<String> {
         Some(format!("discover:{}:{}", self.coverage_grid_id, self.run))
@@ -99,6 +103,21 @@ impl Job for DiscoverBusinesses {
 
     fn batch_item(&self) -> Option<&BatchItem> {
         self.batch.as_ref()
+    }
+}
+
+impl StageJob for DiscoverBusinesses {
+    const STAGE: Stage = Stage::Discover;
+    const BRANCH: Branch = Branch::Discovery;
+    const SECRET_VARS: &'static [&'static str] = &[GOOGLE_PLACES_KEY_ENV, OUTSCRAPER_KEY_ENV];
+    type Settings = DiscoverSettings;
+
+    fn build_deps(settings: &DiscoverSettings, setup: &Setup<'_>) -> Result<DiscoverDeps, SetupError> {
+        Ok(settings.deps(setup.platform)?)
+    }
+
+    fn for_prospect(_: ProspectLink) -> Option<Self> {
+        None
     }
 }
 
@@ -309,7 +328,7 @@ impl Handler for DiscoverBusinesses {
             Err(error) => {
                 let gives_up = error.wait().is_none() && (error.is_permanent() || ctx.is_last_attempt());
                 if gives_up {
-                    let reason = crate_error_chain(&error);
+                    let reason: String = error_chain(&error).chars().take(1000).collect();
                     let cooled = queries::fail_target(
                         &ctx.pool,
                         self.coverage_grid_id,
@@ -326,21 +345,6 @@ impl Handler for DiscoverBusinesses {
             }
         }
     }
-}
-
-/// The error and its causes on one line (for `coverage_grid.last_error`).
-fn crate_error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message.chars().take(1000).collect()
 }
 
 #[cfg(test)]
@@ -364,7 +368,7 @@ mod tests {
             job.idempotency_key().as_deref(),
             Some("discover:00000000-0000-0000-0000-000000000000:3")
         );
-        assert_eq!(DiscoverBusinesses::QUEUE, crate::Stage::Discover.queue());
+        assert_eq!(DiscoverBusinesses::QUEUE, Stage::Discover.queue());
     }
 
     #[test]

@@ -27,8 +27,10 @@ use serde::{Deserialize, Serialize};
 
 use super::business::{BusinessStatus, DiscoveredBusiness};
 
-/// Thresholds (from `[discover.qualification]`).
-#[derive(Debug, Clone, PartialEq)]
+/// Thresholds (from `[discover.qualification]`; missing keys keep
+/// WebMagic's defaults).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct QualificationRules {
     /// A lead qualifies from this score up.
     pub min_score: i32,

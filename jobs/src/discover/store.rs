@@ -15,11 +15,11 @@ use super::{
     queries::{self, Progress, Target},
 };
 use crate::{
-    Stage,
+    ScanTech, Stage,
     domain::CountryCode,
-    pipeline::ScanTech,
     runtime::JobContext,
     scan_jobs::{self, BatchItem, ItemOutcome},
+    stage::Branch,
 };
 
 /// What storing a page did.
@@ -195,7 +195,7 @@ async fn store_lead(
             }
             None => None,
         };
-        let scan = ScanTech::new(id, batch, vec![Stage::Audit, Stage::Score]);
+        let scan = ScanTech::new(id, batch, Branch::Digital.after(Stage::TechScan));
         ctx.enqueuer.enqueue(conn, &scan).await?;
     }
     Ok(LeadOutcome::New(lead.route))

@@ -1,6 +1,6 @@
 //! `score`: the opportunity score, its reasons and the lead tier.
 //!
-//! - **Input**: [`ScoreProspect`](crate::pipeline::ScoreProspect).
+//! - **Input**: [`ScoreProspect`](crate::ScoreProspect).
 //! - **Reads**: `prospects`, `prospect_tech_profiles`,
 //!   `prospect_performance_profiles`, `prospect_contacts`.
 //! - **Writes**: `prospect_scores` (upsert on `prospect_id`: score, the four
@@ -19,6 +19,7 @@ pub mod algorithm;
 pub mod eol;
 pub mod facts;
 mod queries;
+mod settings;
 
 use chrono::Utc;
 
@@ -27,11 +28,38 @@ pub use algorithm::{
 };
 pub use facts::ScoreFacts;
 pub use queries::{load_facts, upsert_score};
+pub use settings::ScoreSettings;
 
 use crate::{
-    pipeline::{self, AdvanceError, ScoreProspect},
+    pipeline::{self, AdvanceError, ProspectJob, ProspectLink, ProspectStage},
     runtime::{Handler, JobContext, StageError, is_transient_db_error},
+    stage::{Branch, Setup, SetupError, Stage, StageJob},
 };
+
+/// Marker of the `score` stage.
+#[derive(Debug, Clone, Copy)]
+pub enum ScoreStep {}
+
+impl ProspectStage for ScoreStep {
+    const STAGE: Stage = Stage::Score;
+}
+
+/// Score a prospect from its profiles.
+pub type ScoreProspect = ProspectJob<ScoreStep>;
+
+impl StageJob for ScoreProspect {
+    const STAGE: Stage = Stage::Score;
+    const BRANCH: Branch = Branch::Digital;
+    type Settings = ScoreSettings;
+
+    fn build_deps(settings: &ScoreSettings, _: &Setup<'_>) -> Result<ScoreConfig, SetupError> {
+        Ok(settings.config().clone())
+    }
+
+    fn for_prospect(link: ProspectLink) -> Option<Self> {
+        Some(Self::from_link(link))
+    }
+}
 
 /// Why a prospect could not be scored.
 #[derive(Debug, thiserror::Error)]
@@ -58,11 +86,7 @@ impl StageError for ScoreError {
         match self {
             ScoreError::UnknownProspect(_) => true,
             ScoreError::Database { source, .. } => !is_transient_db_error(source),
-            ScoreError::Advance(AdvanceError::Database(e)) => !is_transient_db_error(e),
-            ScoreError::Advance(AdvanceError::Enqueue(crate::EnqueueError::Database { source, .. })) => {
-                !is_transient_db_error(source)
-            }
-            ScoreError::Advance(_) => true,
+            ScoreError::Advance(e) => e.is_permanent(),
         }
     }
 }

@@ -19,11 +19,13 @@ mod queries;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 
 use crate::{
+    pipeline::ProspectLink,
     queue::Job,
     runtime::{Handler, JobContext, StageError, is_transient_db_error},
+    stage::{Branch, CheckContext, InvalidSetting, Setup, SetupError, Stage, StageConfig, StageJob},
 };
 
 pub use queries::upsert_snapshot;
@@ -36,16 +38,56 @@ pub struct SnapshotAnalytics {
 }
 
 impl Job for SnapshotAnalytics {
-    const QUEUE: &'static str = "snapshot_analytics";
+    const QUEUE: &'static str = Stage::SnapshotAnalytics.name();
 }
 
-/// Settings the snapshot needs.
-#[derive(Debug, Clone)]
-pub struct AnalyticsDeps {
-    /// Day boundaries are midnight in this zone.
+impl StageJob for SnapshotAnalytics {
+    const STAGE: Stage = Stage::SnapshotAnalytics;
+    const BRANCH: Branch = Branch::Reporting;
+    const SECTION: &'static str = "analytics";
+    type Settings = AnalyticsSettings;
+
+    fn build_deps(settings: &AnalyticsSettings, _: &Setup<'_>) -> Result<AnalyticsSettings, SetupError> {
+        Ok(settings.clone())
+    }
+
+    fn for_prospect(_: ProspectLink) -> Option<Self> {
+        None
+    }
+}
+
+/// `[analytics]`: what the snapshot needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsSettings {
+    /// Day boundaries are midnight in this zone (also the agency's day for
+    /// budgets and targets: see [`crate::stage::Platform`]).
+    #[serde(deserialize_with = "time_zone")]
     pub time_zone: Tz,
     /// A lead counts as qualified from this qualification score up.
     pub qualified_min_score: i32,
+}
+
+impl StageConfig for AnalyticsSettings {
+    fn check(&mut self, _: &CheckContext<'_>) -> Result<(), InvalidSetting> {
+        if !(0..=100).contains(&self.qualified_min_score) {
+            return Err(InvalidSetting::new(
+                "qualified_min_score",
+                "must be between 0 and 100",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An IANA time zone name, with a message that says what is expected.
+pub fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+    let name = String::deserialize(d)?;
+    name.trim().parse::<Tz>().map_err(|_| {
+        D::Error::custom(format!(
+            "`{name}` is not an IANA time zone like \"Europe/Luxembourg\""
+        ))
+    })
 }
 
 /// Why a snapshot failed.
@@ -71,11 +113,11 @@ impl StageError for SnapshotAnalyticsError {
 }
 
 impl Handler for SnapshotAnalytics {
-    type Deps = AnalyticsDeps;
+    type Deps = AnalyticsSettings;
     type Error = SnapshotAnalyticsError;
 
     #[tracing::instrument(skip_all, fields(snapshot.date = %self.date))]
-    async fn handle(self, ctx: &JobContext, deps: &AnalyticsDeps) -> Result<(), Self::Error> {
+    async fn handle(self, ctx: &JobContext, deps: &AnalyticsSettings) -> Result<(), Self::Error> {
         let row = upsert_snapshot(&ctx.pool, self.date, deps)
             .await
             .map_err(|source| SnapshotAnalyticsError::Database {

@@ -1,7 +1,7 @@
 use chrono::NaiveDate;
 use sqlx::PgExecutor;
 
-use super::AnalyticsDeps;
+use super::AnalyticsSettings;
 
 /// The stored snapshot row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct SnapshotRow {
 pub async fn upsert_snapshot(
     executor: impl PgExecutor<'_>,
     date: NaiveDate,
-    deps: &AnalyticsDeps,
+    deps: &AnalyticsSettings,
 ) -> Result<SnapshotRow, sqlx::Error> {
     sqlx::query_file_as!(
         SnapshotRow,

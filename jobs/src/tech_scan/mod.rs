@@ -50,7 +50,7 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::Semaphore;
 
-pub use scan::{ScanOutcome, parse_retry_after};
+pub use scan::ScanOutcome;
 pub use settings::TechScanSettings;
 
 use self::{
@@ -58,10 +58,35 @@ use self::{
     fingerprint::{DefinitionsError, Engine},
 };
 use crate::{
-    pipeline::{self, AdvanceError, ScanTech},
+    pipeline::{self, AdvanceError, ProspectJob, ProspectLink, ProspectStage},
     runtime::{Handler, JobContext, StageError, is_transient_db_error},
-    stage::Stage,
+    stage::{Branch, Setup, SetupError as StageSetupError, Stage, StageJob},
 };
+
+/// Marker of the `tech_scan` stage.
+#[derive(Debug, Clone, Copy)]
+pub enum TechScanStep {}
+
+impl ProspectStage for TechScanStep {
+    const STAGE: Stage = Stage::TechScan;
+}
+
+/// Fetch a prospect's website: reachability, technologies, contacts.
+pub type ScanTech = ProspectJob<TechScanStep>;
+
+impl StageJob for ScanTech {
+    const STAGE: Stage = Stage::TechScan;
+    const BRANCH: Branch = Branch::Digital;
+    type Settings = TechScanSettings;
+
+    fn build_deps(settings: &TechScanSettings, _: &Setup<'_>) -> Result<TechScanDeps, StageSetupError> {
+        Ok(TechScanDeps::build(settings.clone())?)
+    }
+
+    fn for_prospect(link: ProspectLink) -> Option<Self> {
+        Some(Self::from_link(link))
+    }
+}
 
 /// What every `tech_scan` job shares: the fetcher (its clients, resolver and
 /// per-host gate), the compiled definitions, and a CPU pool for parsing.
@@ -127,17 +152,17 @@ impl TechScanDeps {
             None => Vec::new(),
         };
         let guard = AddressGuard::new(settings.allow_networks.clone());
-        let resolver = GuardedResolver::new(&settings.dns, settings.resolve.clone(), guard)
+        let resolver = GuardedResolver::new(&settings.dns(), settings.resolve.clone(), guard)
             .map_err(SetupError::Network)?;
         let gate = Arc::new(HostGate::new(settings.per_host_delay));
         let fetcher = Fetcher::new(
             FetchSettings {
-                user_agent: settings.user_agent.clone(),
+                user_agent: settings.user_agent_header(),
                 connect_timeout: settings.connect_timeout,
                 request_timeout: settings.request_timeout,
                 max_redirects: settings.max_redirects,
-                max_body_bytes: settings.max_body_bytes,
-                max_decompressed_bytes: settings.max_decompressed_bytes,
+                max_body_bytes: settings.body_limit(),
+                max_decompressed_bytes: settings.decompressed_limit(),
                 extra_roots_pem,
             },
             resolver,
@@ -204,13 +229,7 @@ impl StageError for TechScanError {
             TechScanError::Fetch(e) => e.is_permanent(),
             TechScanError::RateLimited { .. } | TechScanError::ServerError { .. } => false,
             TechScanError::Database(e) => !is_transient_db_error(e),
-            TechScanError::Advance(AdvanceError::NotAProspectStage(_)) => true,
-            TechScanError::Advance(AdvanceError::Database(e)) => !is_transient_db_error(e),
-            TechScanError::Advance(AdvanceError::Enqueue(crate::queue::EnqueueError::Database {
-                source,
-                ..
-            })) => !is_transient_db_error(source),
-            TechScanError::Advance(AdvanceError::Enqueue(_)) => true,
+            TechScanError::Advance(e) => e.is_permanent(),
         }
     }
 
@@ -256,7 +275,7 @@ impl Handler for ScanTech {
         tx.commit().await?;
         tracing::info!(
             has_website = outcome.prospect.has_website,
-            status = outcome.prospect.status,
+            status = outcome.prospect.status.as_str(),
             technologies = outcome.profile.tech_stack_json["detections"]
                 .as_array()
                 .map_or(0, Vec::len),

@@ -2,6 +2,7 @@
 //! its `tech_stack_json` document, the prospect update, and whether the
 //! audit applies.
 
+use crate::domain::ProspectStatus;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -81,7 +82,7 @@ pub(super) fn social_only(
             uses_https: false,
             http_status_code: None,
             website_url: None,
-            status: "active",
+            status: ProspectStatus::Active,
             email: None,
             phone: None,
         },
@@ -118,7 +119,7 @@ pub(super) fn unreachable(
             uses_https: false,
             http_status_code: None,
             website_url: None,
-            status: "inactive",
+            status: ProspectStatus::Inactive,
             email: None,
             phone: None,
         },
@@ -248,11 +249,11 @@ pub(super) fn reachable(
         http_status_code: Some(i32::from(status)),
         website_url: Some(page.url.to_string()),
         status: if parked.is_some() {
-            "parked"
+            ProspectStatus::Parked
         } else if has_website {
-            "active"
+            ProspectStatus::Active
         } else {
-            "inactive"
+            ProspectStatus::Inactive
         },
         email: primary(contacts::ContactKind::Email),
         phone: primary(contacts::ContactKind::Phone),

@@ -1,5 +1,6 @@
 //! Every statement the `tech_scan` stage runs.
 
+use crate::domain::ProspectStatus;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
@@ -202,7 +203,7 @@ pub struct ProspectUpdate {
     /// Final URL of the home page (None keeps the current value).
     pub website_url: Option<String>,
     /// New status (not applied to contacted or converted prospects).
-    pub status: &'static str,
+    pub status: ProspectStatus,
     /// Primary e-mail, filled in only when the prospect has none.
     pub email: Option<String>,
     /// Primary phone, filled in only when the prospect has none.
@@ -229,7 +230,7 @@ pub async fn update_prospect(conn: &mut PgConnection, u: &ProspectUpdate) -> Res
         u.uses_https,
         u.http_status_code,
         u.website_url.as_deref().filter(|w| w.len() <= 500),
-        u.status,
+        u.status.as_str(),
         u.email.as_deref().filter(|e| e.len() <= 255),
         u.phone.as_deref().filter(|p| p.len() <= 50),
     )

@@ -104,7 +104,7 @@ pub async fn scan(
 
     let zone = psl::domain_str(&host).unwrap_or(&host).to_owned();
     let dns_future = async {
-        if deps.settings.dns.records {
+        if deps.settings.dns_records {
             lookup_records(deps.fetcher.resolver(), &host, &zone).await
         } else {
             DnsRecords::default()
@@ -164,7 +164,9 @@ pub async fn scan(
         .header("cf-mitigated")
         .is_some_and(|v| v.eq_ignore_ascii_case("challenge"));
     if (page.status == 429 || page.status >= 500) && !last_attempt && !challenged {
-        let retry_after = page.header("retry-after").and_then(parse_retry_after);
+        let retry_after = page
+            .header("retry-after")
+            .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
         return Err(if page.status == 429 || page.status == 503 {
             TechScanError::RateLimited {
                 url: page.url.to_string(),
@@ -179,7 +181,7 @@ pub async fn scan(
         });
     }
 
-    let robots = fetch_robots(&deps.fetcher, &page.url, &deps.settings.robots_token, insecure).await;
+    let robots = fetch_robots(&deps.fetcher, &page.url, deps.settings.robots_token(), insecure).await;
     let region = phones::region(&target.country);
     let page = Arc::new(*page);
     let analysis = analyze_home(deps, Arc::clone(&page), &robots, &dns, &tls, region).await?;
@@ -420,7 +422,9 @@ fn contact_candidates(links: &[Link], home: &Url) -> Vec<Url> {
         if clean.path() == home.path() && clean.query() == home.query() {
             continue;
         }
-        let path = percent_decode(&clean.path().to_lowercase());
+        let path = percent_encoding::percent_decode_str(clean.path())
+            .decode_utf8_lossy()
+            .to_lowercase();
         let text = link.text.to_lowercase();
         let Some(rank) = CONTACT_WORDS
             .iter()
@@ -437,47 +441,9 @@ fn contact_candidates(links: &[Link], home: &Url) -> Vec<Url> {
     ranked.into_iter().map(|(_, u)| u).collect()
 }
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(s.replace('+', "%2B").as_bytes())
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.into_owned()
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// `Retry-After`: seconds or an HTTP date; at most a day.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let seconds = match value.parse::<u64>() {
-        Ok(s) => s,
-        Err(_) => {
-            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-            let delta = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-            delta.num_seconds().max(0) as u64
-        }
-    };
-    Some(Duration::from_secs(seconds.min(86_400)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("999999"), Some(Duration::from_secs(86_400)));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
 
     #[test]
     fn contact_candidates_are_same_host_and_ranked() {

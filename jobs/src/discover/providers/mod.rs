@@ -17,9 +17,10 @@
 pub mod google_places;
 pub mod outscraper;
 
+use crate::retry::{Backoff, retry_after};
 use std::{fmt, time::Duration};
 
-use reqwest::{RequestBuilder, StatusCode, header::HeaderMap};
+use reqwest::{RequestBuilder, StatusCode};
 
 use super::business::{DiscoveredBusiness, ProviderKind};
 
@@ -220,7 +221,7 @@ pub async fn send(
         if !retryable || attempt >= policy.retries {
             return Err(error);
         }
-        let backoff = policy.base_delay.saturating_mul(1u32 << attempt.min(16));
+        let backoff = Backoff::new(policy.base_delay, Duration::MAX).delay(attempt + 1);
         let wait = error.retry_after().map_or(backoff, |asked| asked.max(backoff));
         if wait > policy.max_wait {
             return Err(error);
@@ -328,22 +329,9 @@ pub fn redacted(error: &serde_json::Error) -> String {
     out
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use reqwest::header::{HeaderValue, RETRY_AFTER};
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
     use super::*;
 

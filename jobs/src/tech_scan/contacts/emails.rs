@@ -263,7 +263,7 @@ pub fn is_role(local: &str) -> bool {
 
 /// Addresses in a `mailto:` URL's path.
 pub fn from_mailto(path: &str) -> Vec<FoundEmail> {
-    let decoded = percent_decode(path);
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
     decoded
         .split('?')
         .next()
@@ -297,24 +297,6 @@ pub fn decode_cloudflare(hex: &str) -> Option<FoundEmail> {
     let (key, rest) = bytes.split_first()?;
     let decoded: String = rest.iter().map(|b| char::from(b ^ key)).collect();
     vet(&decoded)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub fn normalise(raw: &str, region: Option<country::Id>) -> Option<String> {
 
 /// The number of a `tel:` link.
 pub fn from_tel(path: &str, region: Option<country::Id>) -> Option<String> {
-    let decoded = path.replace("%20", " ").replace("%2B", "+").replace("%2b", "+");
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
     normalise(decoded.split(';').next().unwrap_or(""), region)
 }
 

@@ -1,0 +1,327 @@
+//! The local demo (`prospector-demo`, run by `scripts/demo`): sample sites on
+//! loopback, the sample leads imported, the pipeline run on them, and a
+//! ranked table.
+//!
+//! The sample leads' domains end in `.example` (reserved, never real). The
+//! demo maps each to its local site for the tech scan (`tech_scan.resolve`,
+//! with loopback allowed) and for Chromium (`--host-resolver-rules`), so the
+//! real stages run unchanged. `menuiserie-klein.example` maps to a closed
+//! port: a lead whose website does not answer.
+
+pub mod sites;
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use prospector::commands::roles::RunHook;
+use prospector_jobs::{
+    AuditPage, Branch, ScanTech, Stage,
+    scan_jobs::{self, BatchKind},
+    tech_scan::fetch::ResolveOverride,
+};
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub use sites::DemoSite;
+
+use prospector::{
+    application::Application,
+    batches::{self, ProspectFilter},
+    config::Settings,
+    import::{self, ImportFormat, RowDefaults},
+};
+
+const SAMPLE: &str = include_str!("../../../demo/sample-leads.csv");
+
+/// The sample lead without a working website.
+const UNREACHABLE: &str = "menuiserie-klein.example";
+
+/// The running demo sites.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    sites: Vec<DemoSite>,
+    closed: SocketAddr,
+}
+
+impl Demo {
+    /// Serve the sample sites on loopback.
+    pub async fn start(stop: CancellationToken) -> std::io::Result<Self> {
+        let sites = sites::serve(stop).await?;
+        // A port that was free a moment ago: connections are refused.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await?.local_addr()?;
+        Ok(Self { sites, closed })
+    }
+
+    /// The sites and where they listen.
+    pub fn sites(&self) -> &[DemoSite] {
+        &self.sites
+    }
+
+    /// Point the stages at the local sites: fixed addresses for the tech
+    /// scan (loopback allowed, no DNS record lookups for `.example`) and for
+    /// Chromium; and an admin token for this run when none is configured
+    /// (returned, to print).
+    pub fn configure(&self, settings: &mut Settings) -> Option<String> {
+        let tech = settings.of_mut::<ScanTech>();
+        for site in &self.sites {
+            tech.resolve.push(ResolveOverride {
+                host: site.domain.clone(),
+                addr: site.address,
+            });
+        }
+        tech.resolve.push(ResolveOverride {
+            host: UNREACHABLE.to_owned(),
+            addr: self.closed,
+        });
+        if let Ok(loopback) = "127.0.0.0/8".parse() {
+            tech.allow_networks.push(loopback);
+        }
+        tech.dns_records = false;
+        tech.per_host_delay = Duration::from_millis(200);
+
+        let rules: Vec<String> = self
+            .sites
+            .iter()
+            .map(|s| format!("MAP {} {}", s.domain, s.address))
+            .chain(std::iter::once(format!("MAP {UNREACHABLE} {}", self.closed)))
+            .collect();
+        let flags = &mut settings.of_mut::<AuditPage>().lighthouse.chrome_flags;
+        match flags.iter_mut().find(|f| f.starts_with("--host-resolver-rules=")) {
+            Some(flag) => {
+                flag.push_str(", ");
+                flag.push_str(&rules.join(", "));
+            }
+            None => flags.push(format!("--host-resolver-rules={}", rules.join(", "))),
+        }
+
+        if settings.admin.token.is_some() {
+            return None;
+        }
+        let token = format!("demo-{}", ulid::Ulid::new().to_string().to_lowercase());
+        settings.admin.token = Some(SecretString::from(token.clone()));
+        Some(token)
+    }
+
+    /// Import the sample leads, run them through the pipeline, print the
+    /// ranked prospects and where to look next.
+    pub async fn run(
+        &self,
+        app: &Application,
+        address: SocketAddr,
+        token: Option<&str>,
+    ) -> anyhow::Result<()> {
+        println!("\nDemo sites on loopback:");
+        for site in &self.sites {
+            println!("  http://{}/  →  {}", site.domain, site.address);
+        }
+        println!("  http://{UNREACHABLE}/  →  nothing (does not answer)");
+
+        let defaults = RowDefaults {
+            channel: None,
+            source: "demo".into(),
+            tags: vec!["demo".into()],
+            country: app.settings.import.default_country,
+        };
+        let report = import::import_text(
+            &app.pool,
+            "demo/sample-leads.csv",
+            SAMPLE,
+            ImportFormat::Csv,
+            &defaults,
+            app.settings.import.chunk_size,
+            &import::Silent,
+        )
+        .await?;
+        println!(
+            "\nImported the sample leads (batch {}): {} new, {} updated, {} rejected.",
+            report.scan_job_id,
+            report.inserted,
+            report.updated,
+            report.rejected.len()
+        );
+        let ids = import::imported_prospects(&app.pool, report.scan_job_id).await?;
+        let filter = ProspectFilter {
+            ids: Some(ids.clone()),
+            ..ProspectFilter::default()
+        };
+        let digital = batches::start_batch(
+            &app.pool,
+            &app.enqueuer,
+            BatchKind::Scan,
+            &filter,
+            &Branch::Digital.stages(),
+            "demo: the sample leads with a domain",
+        )
+        .await?;
+        let mut batches = vec![digital.scan_job_id];
+        println!(
+            "Batch {}: {} leads → tech_scan → audit → score",
+            digital.scan_job_id, digital.prospects
+        );
+        match batches::start_batch(
+            &app.pool,
+            &app.enqueuer,
+            BatchKind::Scan,
+            &ProspectFilter {
+                ids: Some(offline_ids(&app.pool, &ids).await?),
+                ..ProspectFilter::default()
+            },
+            &[Stage::Score],
+            "demo: the sample leads met in person",
+        )
+        .await
+        {
+            Ok(offline) => {
+                println!(
+                    "Batch {}: {} leads → score",
+                    offline.scan_job_id, offline.prospects
+                );
+                batches.push(offline.scan_job_id);
+            }
+            Err(batches::ScanError::NothingToScan) => {}
+            Err(e) => return Err(e.into()),
+        }
+
+        println!("\nRunning the pipeline (Lighthouse takes a few seconds per site)…");
+        wait_for_batches(&app.pool, &batches, app.shutdown.stop.clone()).await?;
+
+        let today = chrono::Utc::now()
+            .with_timezone(&app.settings.analytics().time_zone)
+            .date_naive();
+        let mut conn = app.pool.acquire().await?;
+        app.enqueuer
+            .enqueue(&mut conn, &prospector_jobs::SnapshotAnalytics { date: today })
+            .await?;
+        drop(conn);
+
+        println!("\n{}", ranked_table(&app.pool).await?);
+        println!("Prospector is running. Look around:");
+        println!(
+            "  http://{address}/api/prospects      ranked prospects (Authorization: Bearer <admin token>)"
+        );
+        println!(
+            "  http://{address}/api/prospects/ID   one prospect: tech, audit, score, reasons with evidence"
+        );
+        println!("  http://{address}/api/status         queues, workers, batches");
+        println!("  http://{address}/metrics            Prometheus (no token)");
+        if let Some(token) = token {
+            println!("\nDemo admin token (this run only): {token}");
+            println!("  curl -H 'Authorization: Bearer {token}' http://{address}/api/prospects");
+        }
+        println!("\nPress Ctrl-C to stop.\n");
+        Ok(())
+    }
+}
+
+async fn offline_ids(pool: &PgPool, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM prospects WHERE id = ANY($1) AND domain_name IS NULL ORDER BY id",
+        ids
+    )
+    .fetch_all(pool)
+    .await
+}
+
+async fn wait_for_batches(pool: &PgPool, batches: &[i64], stop: CancellationToken) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(900);
+    let mut last = String::new();
+    loop {
+        let mut done = true;
+        let mut lines = Vec::new();
+        for id in batches {
+            let batch = scan_jobs::get_batch(pool, *id)
+                .await?
+                .context("a demo batch vanished")?;
+            let stages = scan_jobs::stage_progress(pool, *id).await?;
+            let progress: Vec<String> = stages
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {}/{}",
+                        s.stage,
+                        s.done + s.skipped + s.failed,
+                        batch.total_items
+                    )
+                })
+                .collect();
+            lines.push(format!(
+                "  batch {}: {}/{} done, {} failed  [{}]",
+                batch.id,
+                batch.processed_items,
+                batch.total_items,
+                batch.failed_items,
+                progress.join(", ")
+            ));
+            done &= batch.status != "pending" && batch.status != "running";
+        }
+        let text = lines.join("\n");
+        if text != last {
+            println!("{text}");
+            last = text;
+        }
+        if done {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("the demo batches did not finish within 15 minutes (see `prospector status`)");
+        }
+        tokio::select! {
+            () = stop.cancelled() => anyhow::bail!("stopped before the demo batches finished"),
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+async fn ranked_table(pool: &PgPool) -> Result<String, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT coalesce(p.business_name, p.domain_name, '?') AS "name!", p.domain_name,
+               s.score AS "score?", s.lead_tier AS "lead_tier?",
+               (SELECT string_agg(f ->> 'title', '; ' ORDER BY (f ->> 'points')::int DESC)
+                  FROM (SELECT f FROM jsonb_array_elements(s.reason_flags) AS f
+                        WHERE f ->> 'kind' = 'problem' ORDER BY (f ->> 'points')::int DESC LIMIT 3) AS top(f)) AS reasons
+        FROM prospects p
+        LEFT JOIN prospect_scores s ON s.prospect_id = p.id
+        WHERE p.tags ? 'demo'
+        ORDER BY s.score DESC NULLS LAST, p.id
+        "#
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "#",
+        "prospect",
+        "domain",
+        "score",
+        "tier",
+        "top reasons",
+    ]);
+    for (rank, row) in rows.iter().enumerate() {
+        table.add_row(vec![
+            (rank + 1).to_string(),
+            row.name.clone(),
+            row.domain_name.clone().unwrap_or_else(|| "(none)".into()),
+            row.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            row.lead_tier.clone().unwrap_or_else(|| "-".into()),
+            row.reasons.clone().unwrap_or_default(),
+        ]);
+    }
+    Ok(format!("Ranked prospects\n{table}"))
+}
+
+/// The demo's walk-through, run once web, workers and scheduler are up.
+pub struct DemoRun {
+    /// The running sites.
+    pub demo: Demo,
+    /// The admin token made for this run, if any (printed).
+    pub token: Option<String>,
+}
+
+impl RunHook for DemoRun {
+    async fn started(self, app: &Application, admin: SocketAddr) -> anyhow::Result<()> {
+        self.demo.run(app, admin, self.token.as_deref()).await
+    }
+}
