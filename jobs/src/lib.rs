@@ -51,6 +51,7 @@ pub mod retry;
 pub mod runtime;
 pub mod scan_jobs;
 pub mod score;
+pub mod screenshot;
 pub mod snapshot_analytics;
 pub mod stage;
 pub mod tech_scan;
