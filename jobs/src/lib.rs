@@ -48,6 +48,7 @@ pub mod queue;
 pub mod runtime;
 pub mod scan_jobs;
 pub mod score;
+pub mod send_email;
 pub mod snapshot_analytics;
 mod stage;
 pub mod tech_scan;
