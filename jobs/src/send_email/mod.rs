@@ -1,5 +1,6 @@
 //! `send_email` (mail core): placeholder.
 pub mod dkim;
+pub mod inbound;
 pub mod issues;
 pub mod language;
 pub mod message;
