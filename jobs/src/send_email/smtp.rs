@@ -180,6 +180,25 @@ fn tls_parameters(config: &SmtpConfig) -> Result<TlsParameters, SmtpSetupError> 
     })
 }
 
+/// Whether a rustls error (a certificate the server showed, a handshake
+/// failure) is behind `error`: lettre reports those as connection errors.
+fn rustls_in_chain(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        // `io::Error::source` skips the error it wraps: look at it too.
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
 /// Classify a lettre error by what the server said.
 pub(crate) fn classify(error: &lettre::transport::smtp::Error) -> SendError {
     let code = error.status().and_then(|c| c.to_string().parse::<u16>().ok());
@@ -199,7 +218,7 @@ pub(crate) fn classify(error: &lettre::transport::smtp::Error) -> SendError {
         } else {
             SendErrorKind::Deferred
         }
-    } else if error.is_tls() {
+    } else if error.is_tls() || rustls_in_chain(error) {
         SendErrorKind::Tls
     } else if error.is_client() {
         SendErrorKind::InvalidMessage
