@@ -141,7 +141,8 @@ impl Fixture {
                 company: "Doe Web Studio".into(),
                 postal_address: "12 rue de la Gare\nL-1611 Luxembourg".into(),
             },
-            feedback: FeedbackId::new("bench", "step1", "outreach", "prospector").map_err(|e| BenchError::Task(e.to_string()))?,
+            feedback: FeedbackId::new("bench", "step1", "outreach", "prospector")
+                .map_err(|e| BenchError::Task(e.to_string()))?,
             tracking: TrackingOptions {
                 open_pixel: tracking,
                 click_links: tracking,
@@ -150,8 +151,11 @@ impl Fixture {
     }
 
     fn build(&self, i: usize) -> Result<OutgoingEmail, BenchError> {
-        let send = SendId(Uuid::from_u128(0xbe4c_0000_0000_0000_0000_0000_0000_0000 | i as u128));
-        let to = EmailAddress::parse(&format!("owner{i}@shop{}.example", i % 97)).map_err(|e| BenchError::Task(e.to_string()))?;
+        let send = SendId(Uuid::from_u128(
+            0xbe4c_0000_0000_0000_0000_0000_0000_0000 | i as u128,
+        ));
+        let to = EmailAddress::parse(&format!("owner{i}@shop{}.example", i % 97))
+            .map_err(|e| BenchError::Task(e.to_string()))?;
         let values = Values::new()
             .with(Placeholder::BusinessName, format!("Café Müller & Söhne {i}"))
             .with(Placeholder::Domain, format!("shop{i}.example"))

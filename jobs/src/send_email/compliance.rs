@@ -118,7 +118,10 @@ impl fmt::Display for NotEmailed {
             NotEmailed::UnknownCountry => f.write_str("the lead's country is unknown"),
             NotEmailed::NoProfile { country } => write!(f, "no compliance profile for {country}"),
             NotEmailed::ConsentRequired { country } => {
-                write!(f, "cold e-mail in {country} needs recorded consent, and none is recorded")
+                write!(
+                    f,
+                    "cold e-mail in {country} needs recorded consent, and none is recorded"
+                )
             }
             NotEmailed::Forbidden { country } => write!(f, "cold e-mail is not done in {country}"),
         }
@@ -207,26 +210,70 @@ mod tests {
     #[test]
     fn decisions_table() {
         let mut profiles = default_profiles();
-        profiles.0.insert(CountryCode::parse("KP").unwrap(), ComplianceProfile::Forbidden);
+        profiles
+            .0
+            .insert(CountryCode::parse("KP").unwrap(), ComplianceProfile::Forbidden);
         let cases = [
-            ("US without consent: opt-out", cc("US"), Consent::None, Decision::Send { lawful_basis: LawfulBasis::OptOut }),
-            ("US with consent: consent", cc("US"), Consent::Recorded, Decision::Send { lawful_basis: LawfulBasis::Consent }),
+            (
+                "US without consent: opt-out",
+                cc("US"),
+                Consent::None,
+                Decision::Send {
+                    lawful_basis: LawfulBasis::OptOut,
+                },
+            ),
+            (
+                "US with consent: consent",
+                cc("US"),
+                Consent::Recorded,
+                Decision::Send {
+                    lawful_basis: LawfulBasis::Consent,
+                },
+            ),
             (
                 "LU without consent: phone",
                 cc("LU"),
                 Consent::None,
-                Decision::Route(Channel::Phone, NotEmailed::ConsentRequired { country: "LU".into() }),
+                Decision::Route(
+                    Channel::Phone,
+                    NotEmailed::ConsentRequired { country: "LU".into() },
+                ),
             ),
-            ("DE with consent: send", cc("DE"), Consent::Recorded, Decision::Send { lawful_basis: LawfulBasis::Consent }),
+            (
+                "DE with consent: send",
+                cc("DE"),
+                Consent::Recorded,
+                Decision::Send {
+                    lawful_basis: LawfulBasis::Consent,
+                },
+            ),
             (
                 "FR without consent: phone",
                 cc("FR"),
                 Consent::None,
-                Decision::Route(Channel::Phone, NotEmailed::ConsentRequired { country: "FR".into() }),
+                Decision::Route(
+                    Channel::Phone,
+                    NotEmailed::ConsentRequired { country: "FR".into() },
+                ),
             ),
-            ("no profile: refused", cc("BR"), Consent::Recorded, Decision::Refuse(NotEmailed::NoProfile { country: "BR".into() })),
-            ("forbidden even with consent", cc("KP"), Consent::Recorded, Decision::Refuse(NotEmailed::Forbidden { country: "KP".into() })),
-            ("unknown country", None, Consent::Recorded, Decision::Refuse(NotEmailed::UnknownCountry)),
+            (
+                "no profile: refused",
+                cc("BR"),
+                Consent::Recorded,
+                Decision::Refuse(NotEmailed::NoProfile { country: "BR".into() }),
+            ),
+            (
+                "forbidden even with consent",
+                cc("KP"),
+                Consent::Recorded,
+                Decision::Refuse(NotEmailed::Forbidden { country: "KP".into() }),
+            ),
+            (
+                "unknown country",
+                None,
+                Consent::Recorded,
+                Decision::Refuse(NotEmailed::UnknownCountry),
+            ),
         ];
         for (name, country, consent, expected) in cases {
             assert_eq!(profiles.decide(country, consent), expected, "{name}");
@@ -246,10 +293,18 @@ mod tests {
         .unwrap();
         assert_eq!(
             profiles.decide(cc("GB"), Consent::None),
-            Decision::Send { lawful_basis: LawfulBasis::LegitimateInterest }
+            Decision::Send {
+                lawful_basis: LawfulBasis::LegitimateInterest
+            }
         );
-        assert!(matches!(profiles.decide(cc("DE"), Consent::None), Decision::Route(Channel::Letter, _)));
-        assert!(matches!(profiles.decide(cc("IT"), Consent::Recorded), Decision::Refuse(_)));
+        assert!(matches!(
+            profiles.decide(cc("DE"), Consent::None),
+            Decision::Route(Channel::Letter, _)
+        ));
+        assert!(matches!(
+            profiles.decide(cc("IT"), Consent::Recorded),
+            Decision::Refuse(_)
+        ));
         let bad = toml::from_str::<ComplianceProfiles>(r#"USA = { cold_email = "forbidden" }"#);
         assert!(bad.unwrap_err().to_string().contains("USA"));
         let bad = toml::from_str::<ComplianceProfiles>(r#"US = { cold_email = "allowed" }"#);

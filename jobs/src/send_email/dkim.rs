@@ -19,7 +19,9 @@ use data_encoding::BASE64;
 use lettre::{
     Message,
     message::{
-        dkim::{DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey},
+        dkim::{
+            DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey,
+        },
         header::HeaderName,
     },
 };
@@ -85,7 +87,7 @@ pub enum DkimError {
 
 enum Parsed {
     Rsa(Box<RsaPrivateKey>),
-    Ed25519(ed25519_dalek::SigningKey),
+    Ed25519(Box<ed25519_dalek::SigningKey>),
 }
 
 /// Signs messages for one domain and selector.
@@ -115,7 +117,9 @@ fn valid_dns_name(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -127,7 +131,7 @@ fn parse_pem(pem: &str) -> Result<Parsed, DkimError> {
         return Ok(Parsed::Rsa(Box::new(key)));
     }
     if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-        return Ok(Parsed::Ed25519(key));
+        return Ok(Parsed::Ed25519(Box::new(key)));
     }
     Err(DkimError::UnsupportedKey)
 }
@@ -278,8 +282,8 @@ pub mod verify {
     };
 
     use mail_auth::{
-        AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt, common::parse::TxtRecordParser,
-        common::verify::DomainKey,
+        AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt,
+        common::parse::TxtRecordParser, common::verify::DomainKey,
     };
 
     /// A TXT "cache" holding exactly the records given: the verifier finds
@@ -355,10 +359,7 @@ pub mod verify {
         if results.is_empty() {
             return Outcome::NoSignature;
         }
-        if let Some(pass) = results
-            .iter()
-            .find(|r| matches!(r.result(), DkimResult::Pass))
-        {
+        if let Some(pass) = results.iter().find(|r| matches!(r.result(), DkimResult::Pass)) {
             return Outcome::Pass(pass.signature().map(|s| s.d.clone()).unwrap_or_default());
         }
         Outcome::Fail(results.iter().map(|r| format!("{:?}", r.result())).collect())
@@ -403,7 +404,8 @@ mod tests {
             postal_address: "1 Main St\nSpringfield".into(),
         };
         let rendered = Rendered {
-            subject: "Ein neuer Auftritt für Café Müller — schneller und sicherer als je zuvor, versprochen".into(),
+            subject: "Ein neuer Auftritt für Café Müller — schneller und sicherer als je zuvor, versprochen"
+                .into(),
             text: format!("Hallo,\n\n{}\n", "eine lange Zeile mit Umlauten äöü ".repeat(12)),
             html: None,
         };
@@ -444,7 +446,12 @@ mod tests {
         for pem in [rsa_pem().to_owned(), keygen::ed25519_pem().unwrap()] {
             let signer = DkimSigner::from_pem("s2026", "Agency.Example.", &pem).unwrap();
             let (raw, outcome) = signed_verifies(&signer).await;
-            assert_eq!(outcome, Outcome::Pass("agency.example".into()), "{:?}", signer.algorithm());
+            assert_eq!(
+                outcome,
+                Outcome::Pass("agency.example".into()),
+                "{:?}",
+                signer.algorithm()
+            );
             let text = String::from_utf8_lossy(&raw);
             let signature = text.split("DKIM-Signature:").nth(1).unwrap();
             let tags: String = signature
@@ -455,7 +462,12 @@ mod tests {
                 .split_whitespace()
                 .collect();
             let h = tags.split(";h=").nth(1).unwrap().split(';').next().unwrap();
-            for header in ["list-unsubscribe", "list-unsubscribe-post", "feedback-id", "message-id"] {
+            for header in [
+                "list-unsubscribe",
+                "list-unsubscribe-post",
+                "feedback-id",
+                "message-id",
+            ] {
                 assert!(h.split(':').any(|x| x == header), "{header} not in h={h}");
             }
         }
@@ -471,7 +483,11 @@ mod tests {
             ("subject", text.replacen("Subject: ", "Subject: Re: ", 1)),
             (
                 "one-click header",
-                text.replacen("List-Unsubscribe-Post: List-Unsubscribe=One-Click", "List-Unsubscribe-Post: x", 1),
+                text.replacen(
+                    "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+                    "List-Unsubscribe-Post: x",
+                    1,
+                ),
             ),
             ("body", text.replacen("Hallo,", "Hello,", 1)),
             (
@@ -494,7 +510,11 @@ mod tests {
     fn the_dns_record_names_the_key_type() {
         let rsa = DkimSigner::from_pem("s1", "agency.example", rsa_pem()).unwrap();
         assert_eq!(rsa.dns_name(), "s1._domainkey.agency.example");
-        assert!(rsa.dns_record().starts_with("v=DKIM1; k=rsa; p=MIIBIjAN"), "{}", rsa.dns_record());
+        assert!(
+            rsa.dns_record().starts_with("v=DKIM1; k=rsa; p=MIIBIjAN"),
+            "{}",
+            rsa.dns_record()
+        );
         let ed = DkimSigner::from_pem("s2", "agency.example", &keygen::ed25519_pem().unwrap()).unwrap();
         assert!(ed.dns_record().starts_with("v=DKIM1; k=ed25519; p="));
         assert_eq!(ed.dns_record().len(), "v=DKIM1; k=ed25519; p=".len() + 44);

@@ -99,7 +99,10 @@ impl ImapError {
     /// The credentials or the setup are wrong: retrying will not help until
     /// someone fixes the settings.
     pub fn needs_attention(&self) -> bool {
-        matches!(self, ImapError::Login { .. } | ImapError::PlainNotLoopback(_) | ImapError::Tls(_))
+        matches!(
+            self,
+            ImapError::Login { .. } | ImapError::PlainNotLoopback(_) | ImapError::Tls(_)
+        )
     }
 }
 
@@ -256,10 +259,13 @@ impl ImapReader {
             port: config.port,
             source,
         };
-        let tcp = tokio::time::timeout(config.timeout, TcpStream::connect((config.host.as_str(), config.port)))
-            .await
-            .map_err(|_| ImapError::Timeout("connect"))?
-            .map_err(connect_error)?;
+        let tcp = tokio::time::timeout(
+            config.timeout,
+            TcpStream::connect((config.host.as_str(), config.port)),
+        )
+        .await
+        .map_err(|_| ImapError::Timeout("connect"))?
+        .map_err(connect_error)?;
         let client = match config.security {
             Security::Tls => {
                 let mut client = Client::new(wrap_tls(config, tcp).await?);
@@ -274,7 +280,12 @@ impl ImapReader {
             Security::Starttls => {
                 let mut plain = Client::new(ImapStream::Plain(tcp));
                 greeting(&mut plain, config.timeout).await?;
-                timed("STARTTLS", config.timeout, plain.run_command_and_check_ok("STARTTLS", None)).await?;
+                timed(
+                    "STARTTLS",
+                    config.timeout,
+                    plain.run_command_and_check_ok("STARTTLS", None),
+                )
+                .await?;
                 let ImapStream::Plain(tcp) = plain.into_inner() else {
                     return Err(ImapError::Tls("unexpected stream state".into()));
                 };
@@ -322,7 +333,11 @@ impl ImapReader {
     }
 
     /// Up to `limit` messages with a UID above `after_uid`, lowest first.
-    pub async fn fetch_after(&mut self, after_uid: u32, limit: usize) -> Result<Vec<FetchedMessage>, ImapError> {
+    pub async fn fetch_after(
+        &mut self,
+        after_uid: u32,
+        limit: usize,
+    ) -> Result<Vec<FetchedMessage>, ImapError> {
         if limit == 0 || after_uid == u32::MAX {
             return Ok(Vec::new());
         }

@@ -57,7 +57,11 @@ impl StatusCode {
         if parts.next().is_some() || !matches!(class, 2 | 4 | 5) || subject > 999 || detail > 999 {
             return None;
         }
-        Some(Self { class, subject, detail })
+        Some(Self {
+            class,
+            subject,
+            detail,
+        })
     }
 
     /// The first enhanced code found anywhere in `text`.
@@ -336,7 +340,11 @@ fn field<'a>(block: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// `rfc822; jane@shop.gt` → `jane@shop.gt`; `dns; mx.example` → `mx.example`.
 fn typed_value(value: &str) -> String {
     let v = value.split_once(';').map_or(value, |(_, v)| v);
-    v.trim().trim_start_matches('<').trim_end_matches('>').trim().to_owned()
+    v.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_owned()
 }
 
 /// Prefer a specific enhanced code from the diagnostic over a generic
@@ -382,7 +390,8 @@ fn dsn(raw: &[u8], message: &Message<'_>) -> Option<Option<Bounce>> {
         p.content_type().is_some_and(|ct| {
             ct.ctype().eq_ignore_ascii_case("message")
                 && ct.subtype().is_some_and(|s| {
-                    s.eq_ignore_ascii_case("delivery-status") || s.eq_ignore_ascii_case("global-delivery-status")
+                    s.eq_ignore_ascii_case("delivery-status")
+                        || s.eq_ignore_ascii_case("global-delivery-status")
                 })
         })
     })?;
@@ -403,7 +412,10 @@ fn dsn(raw: &[u8], message: &Message<'_>) -> Option<Option<Bounce>> {
         return Some(None);
     };
     let diagnostic = field(block, "diagnostic-code").map(|d| cut(&typed_value(d), 1000));
-    let status = effective_status(field(block, "status").and_then(StatusCode::parse), diagnostic.as_deref());
+    let status = effective_status(
+        field(block, "status").and_then(StatusCode::parse),
+        diagnostic.as_deref(),
+    );
     Some(Some(Bounce {
         recipient: field(block, "final-recipient")
             .or_else(|| field(block, "original-recipient"))
@@ -420,7 +432,12 @@ fn dsn(raw: &[u8], message: &Message<'_>) -> Option<Option<Bounce>> {
 
 /// Message-IDs of the returned original (a `message/rfc822` part, or
 /// `text/rfc822-headers`), plus Gmail's `X-Original-Message-ID`.
-fn returned_original_ids(raw: &[u8], message: &Message<'_>, correlation: &mut Correlation, tracker: &Tracker) {
+fn returned_original_ids(
+    raw: &[u8],
+    message: &Message<'_>,
+    correlation: &mut Correlation,
+    tracker: &Tracker,
+) {
     for part in &message.parts {
         match &part.body {
             PartType::Message(original) => {
@@ -428,7 +445,9 @@ fn returned_original_ids(raw: &[u8], message: &Message<'_>, correlation: &mut Co
                     correlation.add_id(id);
                 }
                 if correlation.token.is_none() {
-                    correlation.token = original.return_address().and_then(|a| tracker.token_of_address(a));
+                    correlation.token = original
+                        .return_address()
+                        .and_then(|a| tracker.token_of_address(a));
                 }
             }
             _ if part.is_content_type("text", "rfc822-headers") => {
@@ -438,7 +457,8 @@ fn returned_original_ids(raw: &[u8], message: &Message<'_>, correlation: &mut Co
                         correlation.add_id(id);
                     }
                     if correlation.token.is_none() {
-                        correlation.token = headers.return_address().and_then(|a| tracker.token_of_address(a));
+                        correlation.token =
+                            headers.return_address().and_then(|a| tracker.token_of_address(a));
                     }
                 }
             }
@@ -529,7 +549,8 @@ fn text_bounce(message: &Message<'_>, from: Option<&str>) -> Option<Bounce> {
         return None;
     }
     let text = message.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
-    static RECIPIENT: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?m)^\s*<([^<>\s@]+@[^<>\s]+)>:").ok());
+    static RECIPIENT: LazyLock<Option<Regex>> =
+        LazyLock::new(|| Regex::new(r"(?m)^\s*<([^<>\s@]+@[^<>\s]+)>:").ok());
     let recipient = failed.or_else(|| {
         RECIPIENT
             .as_ref()?
@@ -630,10 +651,10 @@ pub fn classify(raw: &[u8], tracker: &Tracker) -> Classified {
         subject: subject.clone(),
     };
 
-    if is_report(&message, "feedback-report") {
-        if let Some(c) = complaint(raw, &mut correlation, tracker) {
-            return done(Inbound::Complaint(c), correlation);
-        }
+    if is_report(&message, "feedback-report")
+        && let Some(c) = complaint(raw, &mut correlation, tracker)
+    {
+        return done(Inbound::Complaint(c), correlation);
     }
     if let Some(report) = dsn(raw, &message) {
         returned_original_ids(raw, &message, &mut correlation, tracker);
@@ -780,12 +801,21 @@ mod tests {
             // Assert
             let bounce = bounce_of(&classified);
             assert_eq!(bounce.recipient.as_deref(), Some(case.recipient), "{}", case.file);
-            assert_eq!(bounce.status.map(|s| s.to_string()).as_deref(), Some(case.status), "{}", case.file);
+            assert_eq!(
+                bounce.status.map(|s| s.to_string()).as_deref(),
+                Some(case.status),
+                "{}",
+                case.file
+            );
             assert_eq!(bounce.action, case.action, "{}", case.file);
             assert_eq!(bounce.class, case.class, "{}", case.file);
             assert_eq!(bounce.source, BounceSource::Dsn, "{}", case.file);
             assert!(
-                bounce.diagnostic.as_deref().unwrap_or("").contains(case.diagnostic_has),
+                bounce
+                    .diagnostic
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains(case.diagnostic_has),
                 "{}: {:?}",
                 case.file,
                 bounce.diagnostic
@@ -793,7 +823,10 @@ mod tests {
             assert_eq!(bounce.reporting_mta.as_deref(), Some(case.mta), "{}", case.file);
             assert_eq!(classified.correlation.token, verp(), "{}", case.file);
             assert_eq!(
-                classified.correlation.message_ids_under("agency.example").collect::<Vec<_>>(),
+                classified
+                    .correlation
+                    .message_ids_under("agency.example")
+                    .collect::<Vec<_>>(),
                 [OUR_ID],
                 "{}",
                 case.file
@@ -843,7 +876,10 @@ mod tests {
             })
         );
         assert_eq!(classified.from.as_deref(), Some("owner@cafe-mueller.lu"));
-        assert_eq!(classified.subject.as_deref(), Some("Re: A new website for Café Müller"));
+        assert_eq!(
+            classified.subject.as_deref(),
+            Some("Re: A new website for Café Müller")
+        );
     }
 
     #[test]
@@ -894,13 +930,33 @@ mod tests {
     #[test]
     fn auto_reply_signals_table() {
         let cases: &[(&str, &str, Option<AutoReplySignal>)] = &[
-            ("auto-submitted", "Auto-Submitted: auto-replied\r\n", Some(AutoReplySignal::AutoSubmitted("auto-replied".into()))),
+            (
+                "auto-submitted",
+                "Auto-Submitted: auto-replied\r\n",
+                Some(AutoReplySignal::AutoSubmitted("auto-replied".into())),
+            ),
             ("auto-submitted no", "Auto-Submitted: no\r\n", None),
-            ("x-autoreply", "X-Autoreply: yes\r\n", Some(AutoReplySignal::XAutoreply)),
-            ("x-autorespond", "X-Autorespond: vacation\r\n", Some(AutoReplySignal::XAutoreply)),
-            ("precedence bulk", "Precedence: bulk\r\n", Some(AutoReplySignal::Precedence("bulk".into()))),
+            (
+                "x-autoreply",
+                "X-Autoreply: yes\r\n",
+                Some(AutoReplySignal::XAutoreply),
+            ),
+            (
+                "x-autorespond",
+                "X-Autorespond: vacation\r\n",
+                Some(AutoReplySignal::XAutoreply),
+            ),
+            (
+                "precedence bulk",
+                "Precedence: bulk\r\n",
+                Some(AutoReplySignal::Precedence("bulk".into())),
+            ),
             ("precedence list", "Precedence: list\r\n", None),
-            ("german subject", "Subject: Abwesenheitsnotiz: Ihre Anfrage\r\n", Some(AutoReplySignal::Subject)),
+            (
+                "german subject",
+                "Subject: Abwesenheitsnotiz: Ihre Anfrage\r\n",
+                Some(AutoReplySignal::Subject),
+            ),
         ];
         for (name, headers, expected) in cases {
             let raw = format!(
@@ -908,7 +964,13 @@ mod tests {
             );
             let kind = classify(raw.as_bytes(), &fixture_tracker()).kind;
             match expected {
-                Some(signal) => assert_eq!(kind, Inbound::AutoReply { signal: signal.clone() }, "{name}"),
+                Some(signal) => assert_eq!(
+                    kind,
+                    Inbound::AutoReply {
+                        signal: signal.clone()
+                    },
+                    "{name}"
+                ),
                 None => assert!(matches!(kind, Inbound::Reply(_)), "{name}: {kind:?}"),
             }
         }
@@ -918,14 +980,62 @@ mod tests {
     fn bounce_class_rules() {
         let s = |t| StatusCode::parse(t);
         let cases = [
-            ("failed 5.1.1", DsnAction::Failed, s("5.1.1"), None, BounceClass::Hard),
-            ("failed 5.2.2 mailbox full", DsnAction::Failed, s("5.2.2"), None, BounceClass::Hard),
-            ("failed 5.7.1 policy", DsnAction::Failed, s("5.7.1"), None, BounceClass::Block),
-            ("failed 4.4.7 expired", DsnAction::Failed, s("4.4.7"), None, BounceClass::Soft),
-            ("delayed 5.x", DsnAction::Delayed, s("5.1.1"), None, BounceClass::Soft),
-            ("failed, basic 550 only", DsnAction::Failed, None, Some("550 no such user"), BounceClass::Hard),
-            ("failed, basic 421 only", DsnAction::Failed, None, Some("421 try later"), BounceClass::Soft),
-            ("failed, nothing", DsnAction::Failed, None, None, BounceClass::Soft),
+            (
+                "failed 5.1.1",
+                DsnAction::Failed,
+                s("5.1.1"),
+                None,
+                BounceClass::Hard,
+            ),
+            (
+                "failed 5.2.2 mailbox full",
+                DsnAction::Failed,
+                s("5.2.2"),
+                None,
+                BounceClass::Hard,
+            ),
+            (
+                "failed 5.7.1 policy",
+                DsnAction::Failed,
+                s("5.7.1"),
+                None,
+                BounceClass::Block,
+            ),
+            (
+                "failed 4.4.7 expired",
+                DsnAction::Failed,
+                s("4.4.7"),
+                None,
+                BounceClass::Soft,
+            ),
+            (
+                "delayed 5.x",
+                DsnAction::Delayed,
+                s("5.1.1"),
+                None,
+                BounceClass::Soft,
+            ),
+            (
+                "failed, basic 550 only",
+                DsnAction::Failed,
+                None,
+                Some("550 no such user"),
+                BounceClass::Hard,
+            ),
+            (
+                "failed, basic 421 only",
+                DsnAction::Failed,
+                None,
+                Some("421 try later"),
+                BounceClass::Soft,
+            ),
+            (
+                "failed, nothing",
+                DsnAction::Failed,
+                None,
+                None,
+                BounceClass::Soft,
+            ),
         ];
         for (name, action, status, diagnostic, expected) in cases {
             assert_eq!(bounce_class(action, status, diagnostic), expected, "{name}");
@@ -934,7 +1044,10 @@ mod tests {
             effective_status(s("5.0.0"), Some("550 5.7.1 blocked")),
             s("5.7.1")
         );
-        assert_eq!(effective_status(s("5.1.1"), Some("550 5.7.1 blocked")), s("5.1.1"));
+        assert_eq!(
+            effective_status(s("5.1.1"), Some("550 5.7.1 blocked")),
+            s("5.1.1")
+        );
         assert_eq!(effective_status(s("4.0.0"), Some("550 5.1.1 x")), s("4.0.0"));
     }
 
@@ -951,7 +1064,10 @@ mod tests {
         for bad in ["", "5.1", "3.1.1", "5.1.1.1", "a.b.c", "5.1000.1"] {
             assert_eq!(StatusCode::parse(bad), None, "{bad}");
         }
-        assert_eq!(StatusCode::find("said: 550-5.7.26 Unauthenticated"), StatusCode::parse("5.7.26"));
+        assert_eq!(
+            StatusCode::find("said: 550-5.7.26 Unauthenticated"),
+            StatusCode::parse("5.7.26")
+        );
         assert_eq!(StatusCode::find("version 12.5.1.3 and 192.0.2.1"), None);
     }
 

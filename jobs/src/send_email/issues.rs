@@ -25,9 +25,7 @@ pub fn issue_lines(flags: &[ReasonFlag], language: Language, max: usize) -> Vec<
         Rule::SocialOnly,
         Rule::NoWebsite,
     ];
-    let has_no_site_flag = flags
-        .iter()
-        .any(|f| no_site.iter().any(|r| r.code() == f.code));
+    let has_no_site_flag = flags.iter().any(|f| no_site.iter().any(|r| r.code() == f.code));
     let mut problems: Vec<&ReasonFlag> = flags
         .iter()
         .filter(|f| f.kind == FlagKind::Problem && !f.evidence.observed.trim().is_empty())
@@ -65,10 +63,12 @@ fn line(flag: &ReasonFlag, language: Language) -> Option<String> {
     if sentence.is_empty() {
         return None;
     }
-    Some(match rule.and_then(|r| detail(r, language, &flag.evidence.data)) {
-        Some(detail) => format!("{sentence} ({detail})"),
-        None => sentence,
-    })
+    Some(
+        match rule.and_then(|r| detail(r, language, &flag.evidence.data)) {
+            Some(detail) => format!("{sentence} ({detail})"),
+            None => sentence,
+        },
+    )
 }
 
 fn is_desktop(data: &Value) -> bool {
@@ -263,7 +263,12 @@ mod tests {
 
     fn sample() -> Vec<ReasonFlag> {
         vec![
-            flag(Rule::HasWebsite, "The business already invests in a website", "a site", json!({})),
+            flag(
+                Rule::HasWebsite,
+                "The business already invests in a website",
+                "a site",
+                json!({}),
+            ),
             flag(
                 Rule::NoAnalytics,
                 "You cannot see how many people visit your website",
@@ -288,7 +293,12 @@ mod tests {
                 "served over http",
                 json!({}),
             ),
-            flag(Rule::PoorSeo, "Search engines have trouble reading your website", "  ", json!({"score": 40})),
+            flag(
+                Rule::PoorSeo,
+                "Search engines have trouble reading your website",
+                "  ",
+                json!({"score": 40}),
+            ),
         ]
     }
 
@@ -348,7 +358,10 @@ mod tests {
         let en = issue_lines(&flags, Language::En, 10);
         assert_eq!(en.len(), 5, "{en:?}");
         assert_eq!(en[0], "Something new");
-        assert!(!en.iter().any(|l| l.contains("invests") || l.contains("Search engines")));
+        assert!(
+            !en.iter()
+                .any(|l| l.contains("invests") || l.contains("Search engines"))
+        );
         let fr = issue_lines(&flags, Language::Fr, 10);
         assert_eq!(fr.len(), 4, "{fr:?}");
     }
@@ -356,10 +369,23 @@ mod tests {
     #[test]
     fn no_working_site_is_not_repeated_after_site_unreachable() {
         let flags = vec![
-            flag(Rule::SiteUnreachable, "Your website does not load", "timed out", json!({})),
-            flag(Rule::NoWorkingSite, "There is no site to keep up to date", "no site", json!({})),
+            flag(
+                Rule::SiteUnreachable,
+                "Your website does not load",
+                "timed out",
+                json!({}),
+            ),
+            flag(
+                Rule::NoWorkingSite,
+                "There is no site to keep up to date",
+                "no site",
+                json!({}),
+            ),
         ];
-        assert_eq!(issue_lines(&flags, Language::En, 5), vec!["Your website does not load"]);
+        assert_eq!(
+            issue_lines(&flags, Language::En, 5),
+            vec!["Your website does not load"]
+        );
         assert_eq!(
             issue_lines(&flags[1..], Language::De, 5),
             vec!["Es gibt keine Website, die aktuell gehalten wird"]
@@ -376,7 +402,10 @@ mod tests {
     fn every_problem_rule_has_french_and_german_wording() {
         for rule in Rule::ALL.iter().filter(|r| r.kind() == FlagKind::Problem) {
             for language in [Language::Fr, Language::De] {
-                assert!(translated(*rule, language, &json!({})).is_some(), "{rule:?} {language}");
+                assert!(
+                    translated(*rule, language, &json!({})).is_some(),
+                    "{rule:?} {language}"
+                );
             }
         }
     }

@@ -38,7 +38,12 @@ impl FromStr for Language {
 
     /// Accepts `en`, `EN`, and region tags such as `fr-LU` or `de_DE`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let primary = s.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let primary = s
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match primary.as_str() {
             "en" => Ok(Language::En),
             "fr" => Ok(Language::Fr),

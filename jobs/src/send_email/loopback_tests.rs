@@ -89,9 +89,15 @@ fn signed_message(send: SendId, to: &str, signer: &DkimSigner) -> (OutgoingEmail
         .with(Placeholder::BusinessName, "Café Müller")
         .with(Placeholder::Domain, "cafe-mueller.lu")
         .with(Placeholder::Issues, issues_text(&flags, Language::En, 3))
-        .with(Placeholder::PreviewUrl, "https://preview.agency.example/cafe-mueller?v=1&src=mail")
+        .with(
+            Placeholder::PreviewUrl,
+            "https://preview.agency.example/cafe-mueller?v=1&src=mail",
+        )
         .with(Placeholder::SenderName, "Jane Doe")
-        .with(Placeholder::UnsubscribeUrl, tracker.unsubscribe_url(send).to_string());
+        .with(
+            Placeholder::UnsubscribeUrl,
+            tracker.unsubscribe_url(send).to_string(),
+        );
     let rendered = template.render(&values).unwrap();
     let from = EmailAddress::parse("jane@agency.example").unwrap();
     let to = EmailAddress::parse(to).unwrap();
@@ -167,19 +173,31 @@ async fn a_rendered_message_arrives_over_smtp_with_its_headers_and_a_valid_signa
     let tracker = tracker();
     assert_eq!(parsed.message_id(), Some(email.message_id.as_str()));
     assert_eq!(parsed.subject(), Some("A new website for Café Müller"));
-    assert_eq!(header(&parsed, "List-Unsubscribe-Post"), "List-Unsubscribe=One-Click");
+    assert_eq!(
+        header(&parsed, "List-Unsubscribe-Post"),
+        "List-Unsubscribe=One-Click"
+    );
     assert_eq!(header(&parsed, "Feedback-ID"), "tpl1:step0:outreach:prospector");
     assert!(header(&parsed, "List-Unsubscribe").contains(tracker.unsubscribe_url(send).as_str()));
     // The envelope, as aiosmtpd recorded it: the VERP sender.
     let mail_from = header(&parsed, "X-MailFrom");
-    assert_eq!(tracker.token_of_address(&mail_from), Some(Token::new(send, TokenKind::Bounce)));
+    assert_eq!(
+        tracker.token_of_address(&mail_from),
+        Some(Token::new(send, TokenKind::Bounce))
+    );
     assert_eq!(header(&parsed, "X-RcptTo"), "owner@cafe-mueller.lu");
     // Body: issues, footer, tracked link.
     let text = parsed.body_text(0).unwrap();
-    assert!(text.contains("- Your website is slow on a phone (performance score 28/100"), "{text}");
+    assert!(
+        text.contains("- Your website is slow on a phone (performance score 28/100"),
+        "{text}"
+    );
     assert!(text.contains("L-1611 Luxembourg"));
     let html = parsed.body_html(0).unwrap();
-    assert_eq!(links[0].as_str(), "https://preview.agency.example/cafe-mueller?v=1&src=mail");
+    assert_eq!(
+        links[0].as_str(),
+        "https://preview.agency.example/cafe-mueller?v=1&src=mail"
+    );
     assert!(html.contains(tracker.click_url(send, 0).as_str()), "{html}");
     assert!(html.contains(tracker.open_url(send).as_str()));
     // DKIM still verifies after the trip through a real server.
@@ -193,14 +211,28 @@ async fn several_messages_go_out_over_pooled_connections() {
     let signer = DkimSigner::from_pem("s1", "agency.example", &keygen::ed25519_pem().unwrap()).unwrap();
     let sender = SmtpSender::new(&plain_config(&sink)).unwrap();
     let emails: Vec<OutgoingEmail> = (0..6)
-        .map(|i| signed_message(SendId(Uuid::from_u128(i)), &format!("owner{i}@shop.example"), &signer).0)
+        .map(|i| {
+            signed_message(
+                SendId(Uuid::from_u128(i)),
+                &format!("owner{i}@shop.example"),
+                &signer,
+            )
+            .0
+        })
         .collect();
     let results = futures::future::join_all(emails.iter().map(|e| sender.send(e))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let stored = sink.wait_for(6, Duration::from_secs(10)).await.unwrap();
     let mut ids: Vec<String> = stored
         .iter()
-        .map(|raw| MessageParser::new().parse(raw).unwrap().message_id().unwrap().to_owned())
+        .map(|raw| {
+            MessageParser::new()
+                .parse(raw)
+                .unwrap()
+                .message_id()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     ids.sort();
     let mut expected: Vec<String> = emails.iter().map(|e| e.message_id.clone()).collect();
@@ -313,10 +345,18 @@ async fn starttls_and_implicit_tls_work_with_a_trusted_ca_and_fail_without() {
         cert: pki.cert.clone(),
         key: pki.key.clone(),
     };
-    assert_eq!(send_over_tls(starttls(), Security::Starttls, Some(&pki.ca)).await, Ok(1));
-    assert_eq!(send_over_tls(implicit(), Security::Tls, Some(&pki.ca)).await, Ok(1));
+    assert_eq!(
+        send_over_tls(starttls(), Security::Starttls, Some(&pki.ca)).await,
+        Ok(1)
+    );
+    assert_eq!(
+        send_over_tls(implicit(), Security::Tls, Some(&pki.ca)).await,
+        Ok(1)
+    );
     // Unknown CA: a TLS error that pauses the mailbox, not a rejection.
-    let err = send_over_tls(starttls(), Security::Starttls, None).await.unwrap_err();
+    let err = send_over_tls(starttls(), Security::Starttls, None)
+        .await
+        .unwrap_err();
     assert_eq!(err, SendErrorKind::Tls);
     let err = send_over_tls(implicit(), Security::Tls, None).await.unwrap_err();
     assert_eq!(err, SendErrorKind::Tls);
@@ -341,7 +381,11 @@ async fn the_outbox_keeps_a_verifiable_message() {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/src/send_email/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/src/send_email/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 /// The tracker the fixtures' VERP addresses were signed with.
@@ -378,7 +422,10 @@ async fn messages_in_dovecot_are_fetched_by_uid_classified_and_moved() {
     // Assert: UIDs in order, the raw bytes as appended, and the classes.
     let uids: Vec<u32> = first.iter().chain(&rest).map(|m| m.uid).collect();
     assert_eq!(uids, [1, 2, 3, 4]);
-    assert!(nothing.is_empty(), "UID n:* must not return the last message again");
+    assert!(
+        nothing.is_empty(),
+        "UID n:* must not return the last message again"
+    );
     let kinds: Vec<Inbound> = first
         .iter()
         .chain(&rest)
@@ -390,7 +437,11 @@ async fn messages_in_dovecot_are_fetched_by_uid_classified_and_moved() {
         "{:?}",
         kinds[1]
     );
-    assert!(matches!(&kinds[2], Inbound::Complaint(c) if c.feedback_type == "abuse"), "{:?}", kinds[2]);
+    assert!(
+        matches!(&kinds[2], Inbound::Complaint(c) if c.feedback_type == "abuse"),
+        "{:?}",
+        kinds[2]
+    );
     assert_eq!(kinds[3], Inbound::Other);
     let bounce = classify(&first[1].raw, &fixture_tracker());
     assert_eq!(
@@ -416,7 +467,10 @@ async fn messages_in_dovecot_are_fetched_by_uid_classified_and_moved() {
 #[tokio::test]
 async fn without_a_processed_folder_messages_are_marked_seen() {
     let dovecot = Dovecot::start().await.unwrap();
-    dovecot.append("INBOX", &fixture("out_of_office.eml")).await.unwrap();
+    dovecot
+        .append("INBOX", &fixture("out_of_office.eml"))
+        .await
+        .unwrap();
     let mut reader = ImapReader::connect(&dovecot.config()).await.unwrap();
     let fetched = reader.fetch_after(0, 10).await.unwrap();
     assert!(matches!(
@@ -424,7 +478,11 @@ async fn without_a_processed_folder_messages_are_marked_seen() {
         Inbound::AutoReply { .. }
     ));
     // Fetching uses BODY.PEEK: not seen yet.
-    assert!(dovecot.maildir_files("INBOX").iter().all(|f| !f.contains(":2,S")), "{:?}", dovecot.maildir_files("INBOX"));
+    assert!(
+        dovecot.maildir_files("INBOX").iter().all(|f| !f.contains(":2,S")),
+        "{:?}",
+        dovecot.maildir_files("INBOX")
+    );
     reader.finish(&[fetched[0].uid]).await.unwrap();
     reader.logout().await.unwrap();
     let files = dovecot.maildir_files("INBOX");
@@ -460,7 +518,10 @@ async fn imap_over_starttls_and_imaps() {
         let mut reader = ImapReader::connect(&config).await.unwrap();
         let fetched = reader.fetch_after(0, 10).await.unwrap();
         assert_eq!(fetched.len(), 1, "{security:?}");
-        assert!(matches!(classify(&fetched[0].raw, &fixture_tracker()).kind, Inbound::Reply(_)));
+        assert!(matches!(
+            classify(&fetched[0].raw, &fixture_tracker()).kind,
+            Inbound::Reply(_)
+        ));
         reader.logout().await.unwrap();
         // Without the CA the handshake fails.
         config.extra_root_certificates = None;
@@ -482,7 +543,10 @@ async fn the_benchmark_sends_what_it_says() {
     .await
     .unwrap();
     assert_eq!(figures.messages, 12);
-    assert_eq!(sink.wait_for(12, Duration::from_secs(10)).await.unwrap().len(), 12);
+    assert_eq!(
+        sink.wait_for(12, Duration::from_secs(10)).await.unwrap().len(),
+        12
+    );
     assert!(figures.per_second > 0.0 && figures.build_per_second > 0.0);
     assert!(figures.bytes_per_message > 1000, "{figures}");
 }

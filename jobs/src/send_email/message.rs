@@ -63,7 +63,9 @@ pub struct FeedbackId(String);
 
 /// A field that cannot go into a `Feedback-ID`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Feedback-ID {field} `{value}` must be 1-40 characters of letters, digits, `-`, `_` or `.` (the sender id 5-15)")]
+#[error(
+    "Feedback-ID {field} `{value}` must be 1-40 characters of letters, digits, `-`, `_` or `.` (the sender id 5-15)"
+)]
 pub struct InvalidFeedbackId {
     /// Which field.
     pub field: &'static str,
@@ -74,7 +76,12 @@ pub struct InvalidFeedbackId {
 impl FeedbackId {
     /// Build and check one (no colons, ASCII; the sender id is 5-15
     /// characters, as Gmail asks).
-    pub fn new(campaign: &str, customer: &str, mail_type: &str, sender: &str) -> Result<Self, InvalidFeedbackId> {
+    pub fn new(
+        campaign: &str,
+        customer: &str,
+        mail_type: &str,
+        sender: &str,
+    ) -> Result<Self, InvalidFeedbackId> {
         let check = |field: &'static str, value: &str, min: usize, max: usize| {
             let ok = (min..=max).contains(&value.len())
                 && value
@@ -325,7 +332,12 @@ fn unescape_attribute(value: &str) -> String {
 
 /// Rewrite links (when `click_links`), and add the footer and pixel at the
 /// end of `<body>` (or of the document, for a fragment).
-fn finish_html(html: &str, send: SendId, c: &Compose<'_>, tail: &str) -> Result<(String, TrackedLinks), ComposeError> {
+fn finish_html(
+    html: &str,
+    send: SendId,
+    c: &Compose<'_>,
+    tail: &str,
+) -> Result<(String, TrackedLinks), ComposeError> {
     let links: RefCell<Vec<Url>> = RefCell::new(Vec::new());
     let body_seen = RefCell::new(false);
     let tracker = c.tracker;
@@ -342,7 +354,9 @@ fn finish_html(html: &str, send: SendId, c: &Compose<'_>, tail: &str) -> Result<
                 };
                 let href = unescape_attribute(raw.trim());
                 let lower = href.to_ascii_lowercase();
-                if !(lower.starts_with("https://") || lower.starts_with("http://")) || tracker.is_own_url(&href) {
+                if !(lower.starts_with("https://") || lower.starts_with("http://"))
+                    || tracker.is_own_url(&href)
+                {
                     return Ok(());
                 }
                 let Ok(target) = Url::parse(&href) else {
@@ -373,7 +387,13 @@ fn finish_html(html: &str, send: SendId, c: &Compose<'_>, tail: &str) -> Result<
     if !*body_seen.borrow() {
         out.push_str(tail);
     }
-    let links = TrackedLinks(links.into_inner().into_iter().take(usize::from(u16::MAX)).collect());
+    let links = TrackedLinks(
+        links
+            .into_inner()
+            .into_iter()
+            .take(usize::from(u16::MAX))
+            .collect(),
+    );
     Ok((out, links))
 }
 
@@ -427,13 +447,17 @@ pub fn compose(c: &Compose<'_>) -> Result<Composed, ComposeError> {
                 .references(format!("<{parent}>"));
         }
     }
-    let raw = |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
+    let raw =
+        |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
     builder = builder
         .raw_header(raw(
             "List-Unsubscribe",
             format!("<{unsubscribe_url}>, <mailto:{unsubscribe_mailto}?subject=unsubscribe>"),
         ))
-        .raw_header(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()))
+        .raw_header(raw(
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".to_owned(),
+        ))
         .raw_header(raw("Feedback-ID", c.feedback_id.as_str().to_owned()));
     let message = builder.multipart(MultiPart::alternative_plain_html(text, html))?;
     Ok(Composed {
@@ -521,7 +545,10 @@ mod tests {
         let parsed = MessageParser::new().parse(&raw).unwrap();
 
         // Assert
-        assert_eq!(composed.message_id, format!("{}@agency.example", send().0.simple()));
+        assert_eq!(
+            composed.message_id,
+            format!("{}@agency.example", send().0.simple())
+        );
         assert_eq!(parsed.message_id(), Some(composed.message_id.as_str()));
         assert_eq!(parsed.subject(), Some("A new website for Café Müller"));
         let from = parsed.from().unwrap().first().unwrap();
@@ -533,8 +560,14 @@ mod tests {
             Some("replies@agency.example")
         );
         let header = |name: &str| parsed.header_raw(name).map(str::trim).map(str::to_owned);
-        assert_eq!(header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
-        assert_eq!(header("Feedback-ID").as_deref(), Some("tpl7:step1:outreach:prospector"));
+        assert_eq!(
+            header("List-Unsubscribe-Post").as_deref(),
+            Some("List-Unsubscribe=One-Click")
+        );
+        assert_eq!(
+            header("Feedback-ID").as_deref(),
+            Some("tpl7:step1:outreach:prospector")
+        );
         let list_unsubscribe = header("List-Unsubscribe").unwrap().replace(['\r', '\n'], "");
         let tracker = tracker();
         assert_eq!(
@@ -551,7 +584,12 @@ mod tests {
             Some(Token::new(send(), TokenKind::Bounce))
         );
         assert_eq!(
-            composed.envelope.to().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            composed
+                .envelope
+                .to()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             ["owner@cafe-mueller.lu"]
         );
         assert!(parsed.header_raw("Return-Path").is_none());
@@ -566,18 +604,27 @@ mod tests {
         let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
         let html = parsed.body_html(0).unwrap().replace("\r\n", "\n");
         let unsubscribe = tracker().unsubscribe_url(send()).to_string();
-        assert!(text.contains("see https://preview.example/cafe?a=1&b=2."), "{text}");
+        assert!(
+            text.contains("see https://preview.example/cafe?a=1&b=2."),
+            "{text}"
+        );
         assert!(
             text.trim_end().ends_with(&format!(
                 "-- \nJane Doe, Doe Web Studio SARL\n12 rue de la Gare\nL-1611 Luxembourg\nDon't want these e-mails? Unsubscribe: {unsubscribe}"
             )),
             "{text}"
         );
-        assert!(html.contains("Jane Doe, Doe Web Studio SARL<br>\n12 rue de la Gare<br>\nL-1611 Luxembourg"), "{html}");
+        assert!(
+            html.contains("Jane Doe, Doe Web Studio SARL<br>\n12 rue de la Gare<br>\nL-1611 Luxembourg"),
+            "{html}"
+        );
         assert!(html.contains(&format!("<a href=\"{unsubscribe}\"")), "{html}");
         // Footer inside <body>, links untouched without click tracking.
         assert!(html.trim_end().ends_with("</body></html>"), "{html}");
-        assert!(html.contains("href=\"https://preview.example/cafe?a=1&amp;b=2\""), "{html}");
+        assert!(
+            html.contains("href=\"https://preview.example/cafe?a=1&amp;b=2\""),
+            "{html}"
+        );
         assert!(composed.links.0.is_empty());
         assert!(!html.contains("<img"));
     }
@@ -598,18 +645,29 @@ mod tests {
         let tracker = tracker();
         assert_eq!(
             composed.links.0.iter().map(Url::as_str).collect::<Vec<_>>(),
-            ["https://preview.example/cafe?a=1&b=2", "http://shot.example/1.png"]
+            [
+                "https://preview.example/cafe?a=1&b=2",
+                "http://shot.example/1.png"
+            ]
         );
         let first = tracker.click_url(send(), 0).to_string();
         assert_eq!(html.matches(&first).count(), 2, "{html}");
         assert!(html.contains(&tracker.click_url(send(), 1).to_string()), "{html}");
         assert!(html.contains("href=\"mailto:x@y.example\""));
-        assert!(html.contains("href=\"https://t.agency.example/u/abc\""), "own links stay: {html}");
+        assert!(
+            html.contains("href=\"https://t.agency.example/u/abc\""),
+            "own links stay: {html}"
+        );
         assert!(!html.contains("preview.example"), "{html}");
         let pixel_at = html.find(tracker.open_url(send()).as_str()).unwrap();
         assert!(pixel_at < html.find("</body>").unwrap());
         // The text part keeps the real URL.
-        assert!(parsed.body_text(0).unwrap().contains("https://preview.example/cafe?a=1&b=2"));
+        assert!(
+            parsed
+                .body_text(0)
+                .unwrap()
+                .contains("https://preview.example/cafe?a=1&b=2")
+        );
     }
 
     #[test]
@@ -628,14 +686,24 @@ mod tests {
         let parsed = MessageParser::new().parse(&raw).unwrap();
         let html = parsed.body_html(0).unwrap();
         assert!(html.contains("<p>Hello,</p>"), "{html}");
-        assert_eq!(composed.links.0[0].as_str(), "https://preview.example/cafe?a=1&b=2");
-        assert!(html.contains(&format!("<a href=\"{}\">", tracker().click_url(send(), 0))), "{html}");
+        assert_eq!(
+            composed.links.0[0].as_str(),
+            "https://preview.example/cafe?a=1&b=2"
+        );
+        assert!(
+            html.contains(&format!("<a href=\"{}\">", tracker().click_url(send(), 0))),
+            "{html}"
+        );
         assert!(html.contains("b=2</a>.</p>"), "trailing dot stays text: {html}");
     }
 
     #[test]
     fn a_follow_up_threads_under_its_parent() {
-        let composed = compose_with(&rendered(), TrackingOptions::default(), Some("<parent@agency.example>"));
+        let composed = compose_with(
+            &rendered(),
+            TrackingOptions::default(),
+            Some("<parent@agency.example>"),
+        );
         let raw = composed.message.formatted();
         let parsed = MessageParser::new().parse(&raw).unwrap();
         assert_eq!(parsed.in_reply_to().as_text(), Some("parent@agency.example"));
@@ -645,8 +713,17 @@ mod tests {
     #[test]
     fn feedback_ids_are_checked() {
         assert!(FeedbackId::new("a", "b", "c", "sender").is_ok());
-        for (campaign, sender) in [("a:b", "sender"), ("", "sender"), ("a", "abc"), ("a", "waytoolongsenderid"), ("é", "sender")] {
-            assert!(FeedbackId::new(campaign, "b", "c", sender).is_err(), "{campaign} {sender}");
+        for (campaign, sender) in [
+            ("a:b", "sender"),
+            ("", "sender"),
+            ("a", "abc"),
+            ("a", "waytoolongsenderid"),
+            ("é", "sender"),
+        ] {
+            assert!(
+                FeedbackId::new(campaign, "b", "c", sender).is_err(),
+                "{campaign} {sender}"
+            );
         }
     }
 

@@ -32,7 +32,13 @@ fn local_error(what: &str, error: &std::io::Error) -> SendError {
 fn file_name(message_id: &str) -> String {
     let safe: String = message_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.@+".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.@+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(200)
         .collect();
     let safe = safe.trim_start_matches('.');
@@ -125,8 +131,14 @@ mod tests {
 
         // Act: one message, the same one again (a retry), and another.
         outbox.send(&email("abc@agency.example", "first")).await.unwrap();
-        let accepted = outbox.send(&email("abc@agency.example", "retried")).await.unwrap();
-        outbox.send(&email("../../etc/passwd", "hostile id")).await.unwrap();
+        let accepted = outbox
+            .send(&email("abc@agency.example", "retried"))
+            .await
+            .unwrap();
+        outbox
+            .send(&email("../../etc/passwd", "hostile id"))
+            .await
+            .unwrap();
 
         // Assert
         let mut names: Vec<String> = std::fs::read_dir(outbox.dir())
@@ -135,7 +147,11 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["_.._etc_passwd.eml", "abc@agency.example.eml"]);
-        assert!(accepted.reply.ends_with("abc@agency.example.eml"), "{}", accepted.reply);
+        assert!(
+            accepted.reply.ends_with("abc@agency.example.eml"),
+            "{}",
+            accepted.reply
+        );
         let text = std::fs::read_to_string(outbox.dir().join("abc@agency.example.eml")).unwrap();
         assert_eq!(
             text,

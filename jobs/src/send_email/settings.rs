@@ -43,9 +43,11 @@ fn bad(key: impl Into<String>, message: impl Into<String>) -> SettingsError {
 
 fn deserialize_tz<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
     let name = String::deserialize(d)?;
-    name.trim()
-        .parse::<Tz>()
-        .map_err(|_| serde::de::Error::custom(format!("`{name}` is not an IANA time zone (like Europe/Luxembourg)")))
+    name.trim().parse::<Tz>().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{name}` is not an IANA time zone (like Europe/Luxembourg)"
+        ))
+    })
 }
 
 fn deserialize_time<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
@@ -212,7 +214,13 @@ impl Default for WindowSettings {
         Self {
             start: window.start(),
             end: window.end(),
-            days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            days: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
         }
     }
 }
@@ -320,7 +328,9 @@ pub struct FollowUpStep {
 
 fn valid_env_name(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         && !name.as_bytes()[0].is_ascii_digit()
 }
 
@@ -372,9 +382,16 @@ impl ServerSettings {
         Ok(())
     }
 
-    fn credentials(&self, key: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<(String, SecretString)>, SettingsError> {
+    fn credentials(
+        &self,
+        key: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<(String, SecretString)>, SettingsError> {
         match (&self.username, &self.password_env) {
-            (Some(user), Some(var)) => Ok(Some((user.clone(), secret(&format!("{key}.password_env"), var, env)?))),
+            (Some(user), Some(var)) => Ok(Some((
+                user.clone(),
+                secret(&format!("{key}.password_env"), var, env)?,
+            ))),
             _ => Ok(None),
         }
     }
@@ -449,7 +466,10 @@ impl MailboxSettings {
     }
 
     /// The IMAP connection, if one is configured.
-    pub fn imap_config(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<ImapConfig>, SettingsError> {
+    pub fn imap_config(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<ImapConfig>, SettingsError> {
         let Some(imap) = &self.imap else {
             return Ok(None);
         };
@@ -459,7 +479,9 @@ impl MailboxSettings {
         };
         Ok(Some(ImapConfig {
             host: imap.host.clone(),
-            port: imap.port.unwrap_or(if security == Security::Tls { 993 } else { 143 }),
+            port: imap
+                .port
+                .unwrap_or(if security == Security::Tls { 993 } else { 143 }),
             security,
             username,
             password,
@@ -483,7 +505,10 @@ impl SendEmailSettings {
             mailbox.validate(&key)?;
         }
         if self.transport.kind == TransportKind::Smtp && self.mailboxes.is_empty() {
-            return Err(bad("mailboxes", "at least one mailbox is needed to send over SMTP"));
+            return Err(bad(
+                "mailboxes",
+                "at least one mailbox is needed to send over SMTP",
+            ));
         }
         if self.transport.kind == TransportKind::Outbox && self.transport.outbox_dir.is_none() {
             return Err(bad("transport.outbox_dir", "is needed with kind = \"outbox\""));
@@ -513,7 +538,10 @@ impl SendEmailSettings {
         if !valid_env_name(&t.key_env) {
             return Err(bad(
                 "tracking.key_env",
-                format!("`{}` is not an environment variable name (A-Z, 0-9, _)", t.key_env),
+                format!(
+                    "`{}` is not an environment variable name (A-Z, 0-9, _)",
+                    t.key_env
+                ),
             ));
         }
         if t.min_human_delay > Duration::from_secs(600) {
@@ -528,7 +556,8 @@ impl SendEmailSettings {
                 return Err(bad(field, "is empty (every message must identify its sender)"));
             }
         }
-        FeedbackId::new("c", "s", "t", &self.feedback_sender_id).map_err(|e| bad("feedback_sender_id", e.to_string()))?;
+        FeedbackId::new("c", "s", "t", &self.feedback_sender_id)
+            .map_err(|e| bad("feedback_sender_id", e.to_string()))?;
         if !(1..=10).contains(&self.issues_max) {
             return Err(bad("issues_max", "must be 1-10"));
         }
@@ -537,7 +566,10 @@ impl SendEmailSettings {
                 return Err(bad(format!("follow_ups[{i}].template"), "is empty"));
             }
             if !(1..=60).contains(&step.after_business_days) {
-                return Err(bad(format!("follow_ups[{i}].after_business_days"), "must be 1-60"));
+                return Err(bad(
+                    format!("follow_ups[{i}].after_business_days"),
+                    "must be 1-60",
+                ));
             }
         }
         Ok(())
@@ -564,8 +596,12 @@ impl SendEmailSettings {
 
     /// The tracker, with the keys from `env`.
     pub fn tracker(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Tracker, SettingsError> {
-        let keys = env(&self.tracking.key_env)
-            .ok_or_else(|| bad("tracking.key_env", format!("the environment variable {} is not set", self.tracking.key_env)))?;
+        let keys = env(&self.tracking.key_env).ok_or_else(|| {
+            bad(
+                "tracking.key_env",
+                format!("the environment variable {} is not set", self.tracking.key_env),
+            )
+        })?;
         let ring = KeyRing::from_config(&keys)
             .map_err(|e| bad("tracking.key_env", format!("{}: {e}", self.tracking.key_env)))?;
         Tracker::new(self.tracking.base_url.clone(), self.bounce_domain.clone(), ring)
@@ -645,7 +681,10 @@ mod tests {
         assert!(smtp.credentials.is_some());
         assert!(s.tracker(&env).is_ok());
         assert!(matches!(
-            s.compliance.decide(crate::domain::CountryCode::parse("LU").ok(), super::super::compliance::Consent::None),
+            s.compliance.decide(
+                crate::domain::CountryCode::parse("LU").ok(),
+                super::super::compliance::Consent::None
+            ),
             super::super::compliance::Decision::Route(..)
         ));
     }
@@ -681,9 +720,21 @@ mod tests {
     fn bad_values_name_their_key() {
         let cases: &[(&str, &str, &str)] = &[
             ("zero cap", "daily_cap = 0", "mailboxes[0].daily_cap"),
-            ("growth", "warmup = { start = 5, growth = 9.0 }", "mailboxes[0].warmup.growth"),
-            ("window", "window = { start = \"17:00\", end = \"09:00\", days = [\"mon\"] }", "mailboxes[0].window"),
-            ("no days", "window = { start = \"09:00\", end = \"17:00\", days = [] }", "mailboxes[0].window"),
+            (
+                "growth",
+                "warmup = { start = 5, growth = 9.0 }",
+                "mailboxes[0].warmup.growth",
+            ),
+            (
+                "window",
+                "window = { start = \"17:00\", end = \"09:00\", days = [\"mon\"] }",
+                "mailboxes[0].window",
+            ),
+            (
+                "no days",
+                "window = { start = \"09:00\", end = \"17:00\", days = [] }",
+                "mailboxes[0].window",
+            ),
         ];
         for (name, extra, key) in cases {
             let s = parse(&with("", extra));
@@ -691,18 +742,46 @@ mod tests {
             assert_eq!(err.key, *key, "{name}: {err}");
         }
         let replace_cases: &[(&str, &str, &str, &str)] = &[
-            ("plain to a remote host", "username = \"jane\"", "security = \"plain\"\nusername = \"jane\"", "mailboxes[0].smtp.security"),
-            ("bad env name", "password_env = \"PROSPECTOR_SMTP_PASSWORD\"", "password_env = \"lower-case\"", "mailboxes[0].smtp.password_env"),
-            ("http tracking", "https://t.agency.example/", "http://t.agency.example/", "tracking.base_url"),
-            ("bad bounce domain", "bounce.agency.example", "not a domain", "bounce_domain"),
-            ("empty address", "postal_address = \"1 Main St\\nSpringfield\"", "postal_address = \" \"", "sender.postal_address"),
+            (
+                "plain to a remote host",
+                "username = \"jane\"",
+                "security = \"plain\"\nusername = \"jane\"",
+                "mailboxes[0].smtp.security",
+            ),
+            (
+                "bad env name",
+                "password_env = \"PROSPECTOR_SMTP_PASSWORD\"",
+                "password_env = \"lower-case\"",
+                "mailboxes[0].smtp.password_env",
+            ),
+            (
+                "http tracking",
+                "https://t.agency.example/",
+                "http://t.agency.example/",
+                "tracking.base_url",
+            ),
+            (
+                "bad bounce domain",
+                "bounce.agency.example",
+                "not a domain",
+                "bounce_domain",
+            ),
+            (
+                "empty address",
+                "postal_address = \"1 Main St\\nSpringfield\"",
+                "postal_address = \" \"",
+                "sender.postal_address",
+            ),
         ];
         for (name, from, to, key) in replace_cases {
             let text = with("", "").replace(from, to);
             assert_ne!(text, with("", ""), "{name}");
             let err = parse(&text).validate().unwrap_err();
             assert_eq!(err.key, *key, "{name}: {err}");
-            assert!(err.to_string().starts_with(&format!("send_email.{key}: ")), "{err}");
+            assert!(
+                err.to_string().starts_with(&format!("send_email.{key}: ")),
+                "{err}"
+            );
         }
     }
 
@@ -710,11 +789,26 @@ mod tests {
     fn unknown_keys_and_bad_types_are_refused_when_read() {
         for (name, text) in [
             ("unknown top-level key", with("send_rate = 5", "")),
-            ("unknown mailbox key", with("", "").replace("display_name", "dispaly_name")),
+            (
+                "unknown mailbox key",
+                with("", "").replace("display_name", "dispaly_name"),
+            ),
             ("bad zone", with("", "time_zone = \"Mars/Olympus\"")),
             ("bad duration", with("", "min_gap = \"soon\"")),
-            ("bad time", with("", "window = { start = \"9am\", end = \"17:00\", days = [\"mon\"] }")),
-            ("bad day", with("", "window = { start = \"09:00\", end = \"17:00\", days = [\"someday\"] }")),
+            (
+                "bad time",
+                with(
+                    "",
+                    "window = { start = \"9am\", end = \"17:00\", days = [\"mon\"] }",
+                ),
+            ),
+            (
+                "bad day",
+                with(
+                    "",
+                    "window = { start = \"09:00\", end = \"17:00\", days = [\"someday\"] }",
+                ),
+            ),
         ] {
             assert!(toml::from_str::<SendEmailSettings>(&with("", "")).is_ok());
             assert!(toml::from_str::<SendEmailSettings>(&text).is_err(), "{name}");
@@ -726,11 +820,19 @@ mod tests {
         let s = parse(&with("", ""));
         let none = |_: &str| None;
         let err = s.mailboxes[0].smtp_config(&none).unwrap_err();
-        assert_eq!(err.to_string(), "send_email.smtp.password_env: the environment variable PROSPECTOR_SMTP_PASSWORD is not set");
+        assert_eq!(
+            err.to_string(),
+            "send_email.smtp.password_env: the environment variable PROSPECTOR_SMTP_PASSWORD is not set"
+        );
         let err = s.tracker(&none).unwrap_err();
         assert_eq!(err.key, "tracking.key_env");
         let short = |_: &str| Some("c2hvcnQ".to_owned());
-        assert!(s.tracker(&short).unwrap_err().message.contains("at least 32 bytes"));
+        assert!(
+            s.tracker(&short)
+                .unwrap_err()
+                .message
+                .contains("at least 32 bytes")
+        );
         // Debug output never shows a password.
         let config = s.mailboxes[0].smtp_config(&env).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
@@ -740,7 +842,10 @@ mod tests {
     fn the_outbox_needs_a_directory() {
         let s = parse(&with("transport = { kind = \"outbox\" }", ""));
         assert_eq!(s.validate().unwrap_err().key, "transport.outbox_dir");
-        let s = parse(&with("transport = { kind = \"outbox\", outbox_dir = \"/tmp/outbox\" }", ""));
+        let s = parse(&with(
+            "transport = { kind = \"outbox\", outbox_dir = \"/tmp/outbox\" }",
+            "",
+        ));
         s.validate().unwrap();
     }
 }

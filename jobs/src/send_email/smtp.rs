@@ -141,7 +141,10 @@ impl SmtpSender {
             builder = builder.hello_name(ClientId::Domain(name.clone()));
         }
         if let Some((user, password)) = &config.credentials {
-            builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()));
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_owned(),
+            ));
         }
         Ok(Self {
             transport: builder.build(),
@@ -190,7 +193,9 @@ fn rustls_in_chain(error: &(dyn std::error::Error + 'static)) -> bool {
         }
         // `io::Error::source` skips the error it wraps: look at it too.
         if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
         {
             return true;
         }

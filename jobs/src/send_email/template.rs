@@ -112,7 +112,10 @@ impl fmt::Display for Position {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     /// `{something}` that is not in [`Placeholder::ALL`].
-    #[error("unknown placeholder `{{{name}}}` at {at}; known placeholders: {}", known_names())]
+    #[error(
+        "unknown placeholder `{{{name}}}` at {at}; known placeholders: {}",
+        known_names()
+    )]
     UnknownPlaceholder {
         /// What was written between the braces (cut to 60 characters).
         name: String,
@@ -228,7 +231,9 @@ impl Template {
     /// Parse and check a template's three texts.
     pub fn parse(subject: &str, body_text: &str, body_html: Option<&str>) -> Result<Self, TemplateError> {
         if subject.trim().is_empty() {
-            return Err(TemplateError::Empty { field: Field::Subject });
+            return Err(TemplateError::Empty {
+                field: Field::Subject,
+            });
         }
         if body_text.trim().is_empty() {
             return Err(TemplateError::Empty { field: Field::Text });
@@ -339,10 +344,11 @@ fn parse_segments(input: &str, field: Field) -> Result<Vec<Segment>, TemplateErr
                         }
                     }
                 }
-                let placeholder = Placeholder::from_name(&name).ok_or_else(|| TemplateError::UnknownPlaceholder {
-                    name: name.chars().take(60).collect(),
-                    at,
-                })?;
+                let placeholder =
+                    Placeholder::from_name(&name).ok_or_else(|| TemplateError::UnknownPlaceholder {
+                        name: name.chars().take(60).collect(),
+                        at,
+                    })?;
                 if !literal.is_empty() {
                     segments.push(Segment::Literal(std::mem::take(&mut literal)));
                 }
@@ -456,7 +462,10 @@ mod tests {
             );
         }
         let err = template.render(&values()).unwrap_err();
-        assert_eq!(err.to_string(), "no value for {first_name} (used in the text body)");
+        assert_eq!(
+            err.to_string(),
+            "no value for {first_name} (used in the text body)"
+        );
     }
 
     #[test]
@@ -555,21 +564,46 @@ mod tests {
                     },
                 },
             ),
-            ("empty subject", "  ", "x", None, TemplateError::Empty { field: Field::Subject }),
-            ("empty body", "Hi", "\n", None, TemplateError::Empty { field: Field::Text }),
+            (
+                "empty subject",
+                "  ",
+                "x",
+                None,
+                TemplateError::Empty {
+                    field: Field::Subject,
+                },
+            ),
+            (
+                "empty body",
+                "Hi",
+                "\n",
+                None,
+                TemplateError::Empty { field: Field::Text },
+            ),
         ];
         for (name, subject, text, html, expected) in cases {
-            assert_eq!(&Template::parse(subject, text, *html).unwrap_err(), expected, "{name}");
+            assert_eq!(
+                &Template::parse(subject, text, *html).unwrap_err(),
+                expected,
+                "{name}"
+            );
         }
         let err = Template::parse("Hi", "{foo}", None).unwrap_err().to_string();
-        assert!(err.starts_with("unknown placeholder `{foo}` at text body line 1, column 1"), "{err}");
+        assert!(
+            err.starts_with("unknown placeholder `{foo}` at text body line 1, column 1"),
+            "{err}"
+        );
         assert!(err.contains("business_name"), "{err}");
     }
 
     #[test]
     fn lists_the_placeholders_it_uses() {
-        let template =
-            Template::parse("{business_name}", "{issues} {domain} {business_name}", Some("{sender_address}")).unwrap();
+        let template = Template::parse(
+            "{business_name}",
+            "{issues} {domain} {business_name}",
+            Some("{sender_address}"),
+        )
+        .unwrap();
         assert_eq!(
             template.placeholders(),
             vec![

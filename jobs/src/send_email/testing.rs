@@ -31,7 +31,9 @@ use super::{imap::ImapConfig, smtp::Security};
 #[derive(Debug, thiserror::Error)]
 pub enum TestServerError {
     /// The program is missing.
-    #[error("{what} not found at {path}: run `. scripts/lib/debian.sh; . scripts/lib/mail.sh; ensure_mail_servers` (or set {env})")]
+    #[error(
+        "{what} not found at {path}: run `. scripts/lib/debian.sh; . scripts/lib/mail.sh; ensure_mail_servers` (or set {env})"
+    )]
     Missing {
         /// Which server.
         what: &'static str,
@@ -173,7 +175,9 @@ pub struct SmtpSink {
 
 impl std::fmt::Debug for SmtpSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpSink").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("SmtpSink")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -330,7 +334,10 @@ fn users() -> Users {
     use nix::unistd::{Uid, User};
     let me = Uid::effective();
     if !me.is_root() {
-        let name = User::from_uid(me).ok().flatten().map_or_else(|| me.to_string(), |u| u.name);
+        let name = User::from_uid(me)
+            .ok()
+            .flatten()
+            .map_or_else(|| me.to_string(), |u| u.name);
         let gid = nix::unistd::Gid::effective().as_raw();
         return Users {
             login: name.clone(),
@@ -342,7 +349,9 @@ fn users() -> Users {
     }
     let lookup = |name: &str| User::from_name(name).ok().flatten();
     let nobody = lookup("nobody");
-    let (mail_uid, mail_gid) = nobody.as_ref().map_or((65534, 65534), |u| (u.uid.as_raw(), u.gid.as_raw()));
+    let (mail_uid, mail_gid) = nobody
+        .as_ref()
+        .map_or((65534, 65534), |u| (u.uid.as_raw(), u.gid.as_raw()));
     Users {
         login: lookup("dovenull").map_or_else(|| "nobody".to_owned(), |u| u.name),
         internal: lookup("dovecot").map_or_else(|| "nobody".to_owned(), |u| u.name),
@@ -399,7 +408,11 @@ impl Dovecot {
         )?;
         let ssl = match tls {
             None => "ssl = no\n".to_owned(),
-            Some((cert, key)) => format!("ssl = yes\nssl_cert = <{}\nssl_key = <{}\n", cert.display(), key.display()),
+            Some((cert, key)) => format!(
+                "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+                cert.display(),
+                key.display()
+            ),
         };
         let config = format!(
             "protocols = imap\n\
@@ -499,8 +512,13 @@ impl Dovecot {
             .login(DOVECOT_USER, DOVECOT_PASSWORD)
             .await
             .map_err(|(e, _)| imap(e))?;
-        let text = String::from_utf8_lossy(raw).replace("\r\n", "\n").replace('\n', "\r\n");
-        session.append(folder, None, None, text.as_bytes()).await.map_err(imap)?;
+        let text = String::from_utf8_lossy(raw)
+            .replace("\r\n", "\n")
+            .replace('\n', "\r\n");
+        session
+            .append(folder, None, None, text.as_bytes())
+            .await
+            .map_err(imap)?;
         session.logout().await.map_err(imap)?;
         Ok(())
     }
@@ -529,7 +547,8 @@ impl Drop for Dovecot {
     /// `kill_on_drop` sends SIGKILL if it is still there.
     fn drop(&mut self) {
         if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(3);
             while Instant::now() < deadline {
                 if matches!(self.child.try_wait(), Ok(Some(_))) {

@@ -317,7 +317,9 @@ pub struct Tracker {
 
 /// Why a tracking base URL is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the tracking base URL `{0}` must be an absolute https:// URL (http:// only on loopback) without query or fragment")]
+#[error(
+    "the tracking base URL `{0}` must be an absolute https:// URL (http:// only on loopback) without query or fragment"
+)]
 pub struct BadBaseUrl(pub String);
 
 impl Tracker {
@@ -422,10 +424,7 @@ impl Tracker {
         } else {
             return None;
         };
-        self.keys
-            .verify_address(token)
-            .ok()
-            .filter(|t| t.kind == kind)
+        self.keys.verify_address(token).ok().filter(|t| t.kind == kind)
     }
 }
 
@@ -630,7 +629,15 @@ mod tests {
         // Another key.
         let stranger = KeyRing::new(vec![vec![8u8; 32]]).unwrap();
         assert_eq!(stranger.verify(&text), Err(TokenError::BadSignature));
-        for garbage in ["", ".", "abc", "a.b", &format!("{payload}.{tag}x"), &"A".repeat(500), "é.é"] {
+        for garbage in [
+            "",
+            ".",
+            "abc",
+            "a.b",
+            &format!("{payload}.{tag}x"),
+            &"A".repeat(500),
+            "é.é",
+        ] {
             assert!(ring.verify(garbage).is_err(), "{garbage}");
         }
     }
@@ -666,8 +673,14 @@ mod tests {
             KeyRing::from_config(&format!("{key},c2hvcnQ")),
             Err(KeyError::Invalid { index: 1 })
         ));
-        assert!(matches!(KeyRing::from_config("not base64!"), Err(KeyError::Invalid { index: 0 })));
-        assert_eq!(format!("{:?}", KeyRing::from_config(&key).unwrap()), "KeyRing(1 keys, redacted)");
+        assert!(matches!(
+            KeyRing::from_config("not base64!"),
+            Err(KeyError::Invalid { index: 0 })
+        ));
+        assert_eq!(
+            format!("{:?}", KeyRing::from_config(&key).unwrap()),
+            "KeyRing(1 keys, redacted)"
+        );
     }
 
     #[test]
@@ -675,14 +688,20 @@ mod tests {
         let base = Url::parse("https://t.agency.example/track").unwrap();
         let tracker = Tracker::new(base, "Bounce.Agency.Example", keys()).unwrap();
         let click = tracker.click_url(send(), 3);
-        assert!(click.as_str().starts_with("https://t.agency.example/track/c/"), "{click}");
+        assert!(
+            click.as_str().starts_with("https://t.agency.example/track/c/"),
+            "{click}"
+        );
         let token = click.path().rsplit('/').next().unwrap();
         assert_eq!(tracker.keys().verify(token), Ok(Token::click(send(), 3)));
         assert!(tracker.is_own_url(tracker.unsubscribe_url(send()).as_str()));
         assert!(!tracker.is_own_url("https://t.agency.example/other"));
 
         let verp = tracker.bounce_address(send());
-        assert!(verp.starts_with("b+") && verp.ends_with("@bounce.agency.example"), "{verp}");
+        assert!(
+            verp.starts_with("b+") && verp.ends_with("@bounce.agency.example"),
+            "{verp}"
+        );
         assert!(verp.split('@').next().unwrap().len() <= 64);
         assert_eq!(
             tracker.token_of_address(&format!("<{}>", verp.to_ascii_uppercase())),
@@ -696,7 +715,10 @@ mod tests {
         );
         // The right token under the wrong prefix or domain is not ours.
         let (local, _) = verp.split_once('@').unwrap();
-        assert_eq!(tracker.token_of_address(&format!("{local}@elsewhere.example")), None);
+        assert_eq!(
+            tracker.token_of_address(&format!("{local}@elsewhere.example")),
+            None
+        );
         let swapped = verp.replacen("b+", "unsub+", 1);
         assert_eq!(tracker.token_of_address(&swapped), None);
     }
@@ -740,16 +762,38 @@ mod tests {
         use HitMethod::*;
         use MachineReason::*;
         let cases: &[(&str, Hit<'_>, HitVerdict)] = &[
-            ("a browser after a minute", hit(Get, Some(FIREFOX), secs(60), 1, 2), HitVerdict::Human),
-            ("unknown delivery time", hit(Get, Some(FIREFOX), None, 1, 1), HitVerdict::Human),
-            ("HEAD", hit(Head, Some(FIREFOX), secs(600), 1, 1), HitVerdict::Machine(HeadRequest)),
-            ("no agent", hit(Get, None, secs(600), 1, 1), HitVerdict::Machine(NoUserAgent)),
-            ("blank agent", hit(Get, Some("  "), secs(600), 1, 1), HitVerdict::Machine(NoUserAgent)),
+            (
+                "a browser after a minute",
+                hit(Get, Some(FIREFOX), secs(60), 1, 2),
+                HitVerdict::Human,
+            ),
+            (
+                "unknown delivery time",
+                hit(Get, Some(FIREFOX), None, 1, 1),
+                HitVerdict::Human,
+            ),
+            (
+                "HEAD",
+                hit(Head, Some(FIREFOX), secs(600), 1, 1),
+                HitVerdict::Machine(HeadRequest),
+            ),
+            (
+                "no agent",
+                hit(Get, None, secs(600), 1, 1),
+                HitVerdict::Machine(NoUserAgent),
+            ),
+            (
+                "blank agent",
+                hit(Get, Some("  "), secs(600), 1, 1),
+                HitVerdict::Machine(NoUserAgent),
+            ),
             (
                 "Google image proxy",
                 hit(
                     Get,
-                    Some("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"),
+                    Some(
+                        "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+                    ),
                     secs(600),
                     1,
                     1,
@@ -760,7 +804,9 @@ mod tests {
                 "Gmail prefetch",
                 hit(
                     Get,
-                    Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Mozilla/5.0"),
+                    Some(
+                        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Mozilla/5.0",
+                    ),
                     secs(600),
                     1,
                     1,
@@ -777,13 +823,21 @@ mod tests {
                 hit(Get, Some("curl/8.5.0"), secs(600), 1, 1),
                 HitVerdict::Machine(KnownScanner("curl/")),
             ),
-            ("three seconds after delivery", hit(Get, Some(FIREFOX), secs(3), 1, 1), HitVerdict::Machine(TooSoon)),
+            (
+                "three seconds after delivery",
+                hit(Get, Some(FIREFOX), secs(3), 1, 1),
+                HitVerdict::Machine(TooSoon),
+            ),
             (
                 "every link within a second",
                 hit(Get, Some(FIREFOX), secs(600), 3, 3),
                 HitVerdict::Machine(AllLinksAtOnce),
             ),
-            ("the only link", hit(Get, Some(FIREFOX), secs(600), 1, 1), HitVerdict::Human),
+            (
+                "the only link",
+                hit(Get, Some(FIREFOX), secs(600), 1, 1),
+                HitVerdict::Human,
+            ),
         ];
         for (name, hit, expected) in cases {
             assert_eq!(classify_hit(hit, Duration::from_secs(10)), *expected, "{name}");

@@ -18,7 +18,9 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
+};
 use chrono_tz::Tz;
 
 /// Local sending hours on some weekdays.
@@ -293,20 +295,42 @@ mod tests {
     #[test]
     fn next_open_table() {
         let business = SendWindow::default();
-        let every_day_night = SendWindow::new(hm(2, 30), hm(4, 0), &[
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-            Weekday::Sat,
-            Weekday::Sun,
-        ])
+        let every_day_night = SendWindow::new(
+            hm(2, 30),
+            hm(4, 0),
+            &[
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+                Weekday::Sat,
+                Weekday::Sun,
+            ],
+        )
         .unwrap();
         let cases: &[(&str, &SendWindow, Tz, &str, &str)] = &[
-            ("inside the window", &business, Luxembourg, "2026-12-03T10:00:00Z", "2026-12-03T10:00:00Z"),
-            ("before opening, same day", &business, Luxembourg, "2026-12-03T06:00:00Z", "2026-12-03T08:00:00Z"),
-            ("at closing time: next day", &business, Luxembourg, "2026-12-03T16:00:00Z", "2026-12-04T08:00:00Z"),
+            (
+                "inside the window",
+                &business,
+                Luxembourg,
+                "2026-12-03T10:00:00Z",
+                "2026-12-03T10:00:00Z",
+            ),
+            (
+                "before opening, same day",
+                &business,
+                Luxembourg,
+                "2026-12-03T06:00:00Z",
+                "2026-12-03T08:00:00Z",
+            ),
+            (
+                "at closing time: next day",
+                &business,
+                Luxembourg,
+                "2026-12-03T16:00:00Z",
+                "2026-12-04T08:00:00Z",
+            ),
             (
                 "Friday evening before spring-forward: Monday in summer time",
                 &business,
@@ -365,26 +389,73 @@ mod tests {
         };
         let now = utc("2026-12-03T10:00:00Z");
         // Arrange/Act: last send a minute ago.
-        let at = next_send_at(now, Luxembourg, &window, Some(utc("2026-12-03T09:59:00Z")), pacing, 7);
+        let at = next_send_at(
+            now,
+            Luxembourg,
+            &window,
+            Some(utc("2026-12-03T09:59:00Z")),
+            pacing,
+            7,
+        );
         // Assert: two minutes after the last send, plus at most a minute.
-        assert!(at >= utc("2026-12-03T10:01:00Z") && at <= utc("2026-12-03T10:02:00Z"), "{at}");
+        assert!(
+            at >= utc("2026-12-03T10:01:00Z") && at <= utc("2026-12-03T10:02:00Z"),
+            "{at}"
+        );
         // The same seed gives the same instant; another seed (almost surely) another.
-        assert_eq!(at, next_send_at(now, Luxembourg, &window, Some(utc("2026-12-03T09:59:00Z")), pacing, 7));
+        assert_eq!(
+            at,
+            next_send_at(
+                now,
+                Luxembourg,
+                &window,
+                Some(utc("2026-12-03T09:59:00Z")),
+                pacing,
+                7
+            )
+        );
         let others: Vec<_> = (0..20)
             .map(|seed| next_send_at(now, Luxembourg, &window, None, pacing, seed))
             .collect();
-        assert!(others.iter().all(|t| *t >= now && *t <= now + chrono::Duration::seconds(60)));
-        assert!(others.windows(2).any(|w| w[0] != w[1]), "jitter varies with the seed");
+        assert!(
+            others
+                .iter()
+                .all(|t| *t >= now && *t <= now + chrono::Duration::seconds(60))
+        );
+        assert!(
+            others.windows(2).any(|w| w[0] != w[1]),
+            "jitter varies with the seed"
+        );
         // A last send long ago does not move us before now.
-        let at = next_send_at(now, Luxembourg, &window, Some(utc("2026-11-01T10:00:00Z")), pacing, 1);
+        let at = next_send_at(
+            now,
+            Luxembourg,
+            &window,
+            Some(utc("2026-11-01T10:00:00Z")),
+            pacing,
+            1,
+        );
         assert!(at >= now);
         // Near closing, the jitter must not cross it: next opening instead.
         let late = utc("2026-12-03T15:59:30Z");
-        let at = next_send_at(late, Luxembourg, &window, None, Pacing { min_gap: Duration::ZERO, max_jitter: Duration::from_secs(3600) }, 3);
+        let at = next_send_at(
+            late,
+            Luxembourg,
+            &window,
+            None,
+            Pacing {
+                min_gap: Duration::ZERO,
+                max_jitter: Duration::from_secs(3600),
+            },
+            3,
+        );
         assert!(window.is_open(at, Luxembourg), "{at}");
         // After hours the message waits for the next opening (plus jitter).
         let at = next_send_at(utc("2026-12-04T20:00:00Z"), Luxembourg, &window, None, pacing, 5);
-        assert!(at >= utc("2026-12-07T08:00:00Z") && at <= utc("2026-12-07T08:01:00Z"), "{at}");
+        assert!(
+            at >= utc("2026-12-07T08:00:00Z") && at <= utc("2026-12-07T08:01:00Z"),
+            "{at}"
+        );
     }
 
     #[test]
@@ -397,13 +468,26 @@ mod tests {
 
     #[test]
     fn warm_up_ramp_table() {
-        let w = Some(WarmUp { start: 5, growth: 1.5 });
+        let w = Some(WarmUp {
+            start: 5,
+            growth: 1.5,
+        });
         for (day, expected) in [(0, 5), (1, 7), (2, 11), (3, 16), (5, 37), (7, 50), (400, 50)] {
             assert_eq!(daily_cap(50, w, day), expected, "day {day}");
         }
         assert_eq!(daily_cap(50, None, 0), 50);
         assert_eq!(daily_cap(0, w, 3), 0, "a zero cap stays zero");
-        assert_eq!(daily_cap(50, Some(WarmUp { start: 0, growth: 1.0 }), 10), 1);
+        assert_eq!(
+            daily_cap(
+                50,
+                Some(WarmUp {
+                    start: 0,
+                    growth: 1.0
+                }),
+                10
+            ),
+            1
+        );
         assert_eq!(warmup_day(date("2026-12-01"), date("2026-12-03")), 2);
         assert_eq!(warmup_day(date("2026-12-03"), date("2026-12-01")), 0);
     }
@@ -420,7 +504,11 @@ mod tests {
             ("2026-12-03", 0, "2026-12-03"),
             ("2026-12-03", 10, "2026-12-17"),
         ] {
-            assert_eq!(add_business_days(date(from), n, &window), date(expected), "{from} + {n}");
+            assert_eq!(
+                add_business_days(date(from), n, &window),
+                date(expected),
+                "{from} + {n}"
+            );
         }
     }
 
@@ -429,9 +517,15 @@ mod tests {
         let window = SendWindow::default();
         // Thursday 23:30 UTC is already Friday 00:30 in Luxembourg: 3 business days → Wednesday.
         let sent = utc("2026-12-03T23:30:00Z");
-        assert_eq!(follow_up_at(sent, Luxembourg, 3, &window), utc("2026-12-09T08:00:00Z"));
+        assert_eq!(
+            follow_up_at(sent, Luxembourg, 3, &window),
+            utc("2026-12-09T08:00:00Z")
+        );
         // In New York it is still Thursday: 3 business days → Tuesday 09:00 EST.
-        assert_eq!(follow_up_at(sent, New_York, 3, &window), utc("2026-12-08T14:00:00Z"));
+        assert_eq!(
+            follow_up_at(sent, New_York, 3, &window),
+            utc("2026-12-08T14:00:00Z")
+        );
         // Across the spring-forward change: opening in summer time.
         assert_eq!(
             follow_up_at(utc("2026-03-26T10:00:00Z"), Luxembourg, 2, &window),
@@ -454,8 +548,14 @@ mod tests {
 
     #[test]
     fn windows_are_checked_and_zones_fall_back() {
-        assert!(matches!(SendWindow::new(hm(17, 0), hm(9, 0), &[Weekday::Mon]), Err(WindowError::Empty { .. })));
-        assert_eq!(SendWindow::new(hm(9, 0), hm(17, 0), &[]), Err(WindowError::NoDays));
+        assert!(matches!(
+            SendWindow::new(hm(17, 0), hm(9, 0), &[Weekday::Mon]),
+            Err(WindowError::Empty { .. })
+        ));
+        assert_eq!(
+            SendWindow::new(hm(9, 0), hm(17, 0), &[]),
+            Err(WindowError::NoDays)
+        );
         assert_eq!(zone_or(Some("America/New_York"), Luxembourg), New_York);
         assert_eq!(zone_or(Some("Mars/Olympus"), Luxembourg), Luxembourg);
         assert_eq!(zone_or(None, New_York), New_York);
