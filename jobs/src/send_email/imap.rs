@@ -13,20 +13,19 @@ use std::{
     io,
     path::PathBuf,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
 use async_imap::{Client, Session};
 use futures::TryStreamExt;
-use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use rustls::pki_types::ServerName;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::TcpStream,
 };
-use tokio_rustls::{TlsConnector, client::TlsStream};
+use tokio_rustls::client::TlsStream;
 
 use super::smtp::{Security, is_loopback_host};
 
@@ -176,33 +175,9 @@ async fn timed<T>(
     }
 }
 
-fn tls_connector(config: &ImapConfig) -> Result<TlsConnector, ImapError> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        // A malformed system certificate is skipped, as browsers do.
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = &config.extra_root_certificates {
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| ImapError::Tls(format!("cannot read {}: {e}", path.display())))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| ImapError::Tls(format!("{}: {e}", path.display())))?;
-            roots
-                .add(cert)
-                .map_err(|e| ImapError::Tls(format!("{}: {e}", path.display())))?;
-        }
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ImapError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(tls)))
-}
-
 async fn wrap_tls(config: &ImapConfig, tcp: TcpStream) -> Result<ImapStream, ImapError> {
-    let connector = tls_connector(config)?;
+    let connector =
+        super::tls::connector(config.extra_root_certificates.as_deref()).map_err(ImapError::Tls)?;
     let name = ServerName::try_from(config.host.clone()).map_err(|e| ImapError::Tls(e.to_string()))?;
     let tls = tokio::time::timeout(config.timeout, connector.connect(name, tcp))
         .await

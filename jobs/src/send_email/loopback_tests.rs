@@ -284,6 +284,29 @@ async fn smtp_replies_are_classified_permanent_or_transient_with_their_text() {
     assert!(!err.is_permanent());
 }
 
+#[tokio::test]
+async fn smtp_auth_is_used_and_a_refused_login_pauses_the_mailbox() {
+    let sink = SmtpSink::start_with_auth("jane", "s3cret").await.unwrap();
+    let signer = DkimSigner::from_pem("s1", "agency.example", &keygen::ed25519_pem().unwrap()).unwrap();
+    let (email, _) = signed_message(SendId(Uuid::new_v4()), "owner@shop.example", &signer);
+    let with = |user: Option<(&str, &str)>| {
+        SmtpSender::new(&SmtpConfig {
+            credentials: user.map(|(u, p)| (u.to_owned(), p.to_owned().into())),
+            ..plain_config(&sink)
+        })
+        .unwrap()
+    };
+
+    with(Some(("jane", "s3cret"))).send(&email).await.unwrap();
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).await.unwrap().len(), 1);
+
+    let err = with(Some(("jane", "wrong"))).send(&email).await.unwrap_err();
+    assert_eq!((err.kind, err.code), (SendErrorKind::Auth, Some(535)), "{err}");
+    assert!(err.pauses_mailbox() && !err.is_permanent());
+    let err = with(None).send(&email).await.unwrap_err();
+    assert_eq!((err.kind, err.code), (SendErrorKind::Auth, Some(530)), "{err}");
+}
+
 /// A CA and a certificate for `localhost` / 127.0.0.1 signed by it, as PEM
 /// files.
 struct TestPki {

@@ -53,6 +53,7 @@ pub mod smtp;
 pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod tls;
 pub mod tracking;
 pub mod transport;
 pub mod window;

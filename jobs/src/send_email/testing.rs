@@ -165,6 +165,37 @@ class Rules(Mailbox):
         return "250 OK"
 "#;
 
+/// aiosmtpd with AUTH required (over plain SMTP: loopback tests only).
+const AUTH_SERVER: &str = r#"import sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+user, password, port, maildir = sys.argv[1:5]
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login.decode() == user
+        and auth_data.password.decode() == password
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+controller = Controller(
+    Mailbox(maildir),
+    hostname="127.0.0.1",
+    port=int(port),
+    authenticator=authenticator,
+    auth_required=True,
+    auth_require_tls=False,
+)
+controller.start()
+while True:
+    time.sleep(3600)
+"#;
+
 /// aiosmtpd storing every message it accepts in a Maildir.
 pub struct SmtpSink {
     child: Child,
@@ -196,6 +227,37 @@ impl SmtpSink {
     /// and `<defer@…>` with `451 4.7.1`, and stores the rest.
     pub async fn start_rejecting() -> Result<Self, TestServerError> {
         Self::spawn(SinkTls::None, true).await
+    }
+
+    /// A plain sink that requires `AUTH` (PLAIN or LOGIN) as `user` /
+    /// `password` before it takes a message (aiosmtpd's `authenticator`,
+    /// which its command line cannot set, hence a small script).
+    pub async fn start_with_auth(user: &str, password: &str) -> Result<Self, TestServerError> {
+        let python = aiosmtpd_python()?;
+        let dir = tempfile::tempdir()?;
+        let maildir = dir.path().join("maildir");
+        let port = free_port()?;
+        let log = dir.path().join("aiosmtpd.log");
+        let log_file = std::fs::File::create(&log)?;
+        let mut child = Command::new(python)
+            .arg("-c")
+            .arg(AUTH_SERVER)
+            .arg(user)
+            .arg(password)
+            .arg(port.to_string())
+            .arg(&maildir)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()?;
+        wait_ready("aiosmtpd", &mut child, port, Some(b"220"), &log).await?;
+        Ok(Self {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            maildir,
+            dir,
+        })
     }
 
     async fn spawn(tls: SinkTls, rules: bool) -> Result<Self, TestServerError> {
