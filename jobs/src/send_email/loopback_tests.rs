@@ -238,6 +238,29 @@ async fn several_messages_go_out_over_pooled_connections() {
     let mut expected: Vec<String> = emails.iter().map(|e| e.message_id.clone()).collect();
     expected.sort();
     assert_eq!(ids, expected);
+    // aiosmtpd records the client's address and port: at most `pool_size`
+    // (2) connections carried the six messages.
+    let mut peers: Vec<String> = stored
+        .iter()
+        .map(|raw| header(&MessageParser::new().parse(raw).unwrap(), "X-Peer"))
+        .collect();
+    peers.sort();
+    peers.dedup();
+    assert!((1..=2).contains(&peers.len()), "{peers:?}");
+    // Sent one after the other, messages reuse a parked connection.
+    for i in 10..13 {
+        let (email, _) = signed_message(SendId(Uuid::from_u128(i)), "later@shop.example", &signer);
+        sender.send(&email).await.unwrap();
+    }
+    let stored = sink.wait_for(9, Duration::from_secs(10)).await.unwrap();
+    let later: Vec<String> = stored[6..]
+        .iter()
+        .map(|raw| header(&MessageParser::new().parse(raw).unwrap(), "X-Peer"))
+        .collect();
+    assert!(
+        later.iter().all(|p| peers.contains(p)),
+        "{later:?} reuses {peers:?}"
+    );
     for raw in &stored {
         let outcome = verify::verify(raw, &signer.dns_name(), &signer.dns_record()).await;
         assert!(matches!(outcome, verify::Outcome::Pass(_)), "{outcome:?}");

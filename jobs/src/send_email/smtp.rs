@@ -86,7 +86,8 @@ pub struct SmtpConfig {
     pub security: Security,
     /// `AUTH` user and password, if the server wants them.
     pub credentials: Option<(String, SecretString)>,
-    /// Per-command timeout (connect, each reply).
+    /// Limit for connecting (TCP, EHLO, STARTTLS, AUTH), and for each
+    /// message's transaction (MAIL FROM to the final reply).
     pub timeout: Duration,
     /// Connections kept open and used concurrently.
     pub pool_size: u32,
