@@ -52,6 +52,7 @@ pub mod runtime;
 pub mod scan_jobs;
 pub mod score;
 pub mod screenshot;
+pub mod send_email;
 pub mod snapshot_analytics;
 pub mod stage;
 pub mod tech_scan;
