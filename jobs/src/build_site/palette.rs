@@ -135,8 +135,9 @@ impl Rgb {
         self.to_oklab()[0]
     }
 
-    /// Mix toward `end` in OKLab, `t` from 0 (self) to 1 (end).
-    fn mix(self, end: Rgb, t: f64) -> Rgb {
+    /// Mix toward `end` in OKLab, `t` from 0 (self) to 1 (end): the way
+    /// lightness is moved while the hue is kept.
+    pub fn mix(self, end: Rgb, t: f64) -> Rgb {
         let (a, b) = (self.to_oklab(), end.to_oklab());
         Rgb::from_oklab([
             a[0] + (b[0] - a[0]) * t,
