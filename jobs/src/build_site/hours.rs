@@ -306,6 +306,86 @@ fn to_minutes(h: u16, m: u16, mer: Option<Meridiem>, end: bool) -> Option<Minute
     }
 }
 
+/// Day names, Monday first, per language.
+pub fn day_name(index: u8, lang: Language) -> &'static str {
+    const FR: [&str; 7] = ["Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche"];
+    const DE: [&str; 7] = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"];
+    const EN: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+    let i = usize::from(index.min(6));
+    match lang {
+        Language::Fr => FR[i],
+        Language::De => DE[i],
+        Language::En => EN[i],
+    }
+}
+
+/// How one day reads on the page (`08:00–12:00, 14:00–18:00`, `Fermé`).
+pub fn day_text(hours: &DayHours, lang: Language) -> String {
+    match hours {
+        DayHours::Closed => match lang {
+            Language::Fr => "Fermé",
+            Language::De => "Geschlossen",
+            Language::En => "Closed",
+        }
+        .to_owned(),
+        DayHours::AllDay => match lang {
+            Language::Fr => "Ouvert 24 h/24",
+            Language::De => "24 Stunden geöffnet",
+            Language::En => "Open 24 hours",
+        }
+        .to_owned(),
+        DayHours::Open(ranges) => ranges
+            .iter()
+            .map(|r| format!("{}–{}", hhmm(r.opens, false), end_text(r.closes)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn end_text(minutes: Minutes) -> String {
+    if minutes >= 1440 {
+        "24:00".to_owned()
+    } else {
+        hhmm(minutes, false)
+    }
+}
+
+/// One row per known day, Monday first: (day name, hours text).
+pub fn rows(hours: &OpeningHours, lang: Language) -> Vec<(String, String)> {
+    hours
+        .days
+        .iter()
+        .map(|(day, h)| (day_name(*day, lang).to_owned(), day_text(h, lang)))
+        .collect()
+}
+
+/// A one-line summary grouping consecutive days with the same hours:
+/// `Monday–Friday: 08:00–18:00; Saturday: 08:00–12:00; Sunday: Closed`.
+pub fn summary(hours: &OpeningHours, lang: Language) -> Option<String> {
+    let mut groups: Vec<(u8, u8, String)> = Vec::new();
+    for (day, h) in &hours.days {
+        let text = day_text(h, lang);
+        match groups.last_mut() {
+            Some((_, last, t)) if *t == text && *last + 1 == *day => *last = *day,
+            _ => groups.push((*day, *day, text)),
+        }
+    }
+    let parts: Vec<String> = groups
+        .into_iter()
+        .map(|(first, last, text)| {
+            let days = if first == last {
+                day_name(first, lang).to_owned()
+            } else {
+                format!("{}–{}", day_name(first, lang), day_name(last, lang))
+            };
+            let text = if lang == Language::En { text } else { text.to_lowercase() };
+            let sep = if lang == Language::Fr { " : " } else { ": " };
+            format!("{days}{sep}{text}")
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +475,29 @@ mod tests {
         assert_eq!((spec[0].1.as_str(), spec[0].2.as_str()), ("08:00", "18:00"));
         assert_eq!(spec[1].0, vec![Weekday::Wed]);
         assert_eq!(h.open_days(), 3);
+    }
+
+    #[test]
+    fn rows_and_summaries_read_naturally() {
+        let h = OpeningHours::parse(&lines(&[
+            "Monday: 08:00–18:00",
+            "Tuesday: 08:00–18:00",
+            "Wednesday: 08:00–18:00",
+            "Saturday: 8:00 AM – 12:00 PM",
+            "Sunday: Closed",
+        ]));
+        assert_eq!(
+            summary(&h, Language::En).unwrap(),
+            "Monday–Wednesday: 08:00–18:00; Saturday: 08:00–12:00; Sunday: Closed"
+        );
+        assert_eq!(
+            summary(&h, Language::Fr).unwrap(),
+            "Lundi–Mercredi : 08:00–18:00; Samedi : 08:00–12:00; Dimanche : fermé"
+        );
+        assert_eq!(rows(&h, Language::De)[4], ("Sonntag".to_owned(), "Geschlossen".to_owned()));
+        let late = OpeningHours::parse(&lines(&["Friday: 18:00–00:00"]));
+        assert_eq!(rows(&late, Language::En)[0].1, "18:00–24:00");
+        assert_eq!(summary(&OpeningHours::default(), Language::En), None);
     }
 
     #[test]
