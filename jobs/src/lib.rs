@@ -41,6 +41,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod build_site;
 pub mod discover;
 pub mod domain;
 pub mod pipeline;
