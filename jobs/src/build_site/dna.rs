@@ -168,21 +168,21 @@ pub struct TypeScale {
     /// Root size in px.
     pub base_px: u8,
     /// Ratio between steps.
-    pub ratio: f32,
+    pub ratio: f64,
     /// Small text (≥ 0.875rem, never under 14 px).
-    pub small: f32,
+    pub small: f64,
     /// Third-level headings.
-    pub h3: f32,
+    pub h3: f64,
     /// Section headings.
-    pub h2: f32,
+    pub h2: f64,
     /// Page title on phones.
-    pub h1: f32,
+    pub h1: f64,
     /// Page title on wide screens.
-    pub desktop_h1: f32,
+    pub desktop_h1: f64,
 }
 
 impl TypeScale {
-    fn new(base_px: u8, ratio: f32) -> TypeScale {
+    fn new(base_px: u8, ratio: f64) -> TypeScale {
         let step = |n: i32| (ratio.powi(n) * 1000.0).round() / 1000.0;
         TypeScale {
             base_px,
@@ -330,7 +330,7 @@ struct PersonaStyle {
     themes: &'static [Theme],
     palettes: [BasePalette; 2],
     fonts: [(&'static str, &'static str); 2],
-    ratio: f32,
+    ratio: f64,
     radius: &'static [u8],
     order: &'static [Section],
 }

@@ -167,7 +167,7 @@ fn an_unmapped_category_gets_the_fallback_persona_and_local_business() {
     let g = build(&fixture("plumber_unmapped"));
     assert_gate(&g, "plumber_unmapped");
     assert_eq!(g.dna.persona, Persona::TrustedLocal);
-    assert!(g.site.html.contains(r#""@type":"LocalBusiness""#));
+    assert!(g.site.html.contains(r#""@type": "LocalBusiness""#));
     // Rebuild: the old site's own description is reused verbatim.
     assert!(g.site.html.contains("Leak detection and water damage drying for homes"));
     // The unparsed hours line is shown as text, not guessed.
@@ -187,7 +187,7 @@ fn the_restaurant_shows_deduplicated_recent_quotes() {
 fn hostile() -> SiteInput {
     let mut input = fixture("restaurant_reviews");
     input.name = format!(
-        "<script>alert(\"pwn\")</script></script><img src=x onerror=alert(1)> {{name}} 🍕 مطعم {}",
+        "🍕 مطعم {{name}} <script>alert(\"pwn\")</script></script><img src=x onerror=alert(1)> {}",
         "Ä".repeat(10_000)
     );
     input.category = Some("</script><script>alert(2)</script>".into());
@@ -221,7 +221,7 @@ fn hostile_values_are_always_escaped_including_in_json_ld() {
     let block = &html[start + r#"<script type="application/ld+json">"#.len()..end];
     assert!(!block.contains('<') && !block.contains('>'));
     let value: serde_json::Value = serde_json::from_str(block).unwrap();
-    assert!(value["name"].as_str().unwrap().starts_with("<script>alert(\"pwn\")</script>"));
+    assert!(value["name"].as_str().unwrap().starts_with("🍕 مطعم {name} <script>alert(\"pwn\")</script>"));
     // The emoji and RTL text survive; the 10 KB name is cut.
     assert!(html.contains("🍕") && html.contains("مطعم"));
     assert!(html.len() < gate::MAX_PAGE_BYTES);
@@ -304,7 +304,7 @@ fn the_gate_catches_broken_pages() {
         broken(&|s| s.html = s.html.replacen("</body>", "<script src=\"https://cdn.example/x.js\"></script></body>", 1)),
         ["self_contained"]
     );
-    assert_eq!(broken(&|s| s.html = s.html.replacen("\"@type\":\"Dentist\"", "\"@type\":null", 1)), ["json_ld"]);
+    assert_eq!(broken(&|s| s.html = s.html.replacen("\"@type\": \"Dentist\"", "\"@type\": null", 1)), ["json_ld"]);
     assert_eq!(broken(&|s| s.html = s.html.replacen(" lang=\"en-LU\"", "", 1)), ["lang"]);
     assert_eq!(broken(&|s| s.indexable = true), ["robots"]);
     assert_eq!(

@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn clean_folds_whitespace_and_drops_controls_and_overrides() {
-        assert_eq!(clean("  a\t\n b\u{0007}c \u{202E}d  "), "a bcd");
+        assert_eq!(clean("  a\t\n b\u{0007}c \u{202E}d  "), "a b c d");
         assert_eq!(clean("\u{200B}"), "");
     }
 
