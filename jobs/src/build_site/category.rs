@@ -110,14 +110,41 @@ use Persona as P;
 pub static CATEGORIES: &[CategoryInfo] = &[
     CategoryInfo {
         key: K::Bakery,
-        keywords: &["bakery", "boulanger", "pâtisser", "patisser", "bäckerei", "baeckerei", "konditor", "pastry"],
+        keywords: &[
+            "bakery",
+            "boulanger",
+            "pâtisser",
+            "patisser",
+            "bäckerei",
+            "baeckerei",
+            "konditor",
+            "pastry",
+        ],
         schema_type: "Bakery",
         persona: P::CommunityNurture,
         label: ["Boulangerie", "Bäckerei", "Bakery"],
         services: [
-            &["Pains", "Viennoiseries", "Pâtisseries", "Sandwichs", "Snacks sucrés et salés"],
-            &["Brot und Brötchen", "Feingebäck", "Kuchen und Torten", "Belegte Brötchen", "Snacks"],
-            &["Bread", "Pastries", "Cakes", "Sandwiches", "Sweet and savoury snacks"],
+            &[
+                "Pains",
+                "Viennoiseries",
+                "Pâtisseries",
+                "Sandwichs",
+                "Snacks sucrés et salés",
+            ],
+            &[
+                "Brot und Brötchen",
+                "Feingebäck",
+                "Kuchen und Torten",
+                "Belegte Brötchen",
+                "Snacks",
+            ],
+            &[
+                "Bread",
+                "Pastries",
+                "Cakes",
+                "Sandwiches",
+                "Sweet and savoury snacks",
+            ],
         ],
     },
     CategoryInfo {
@@ -127,7 +154,12 @@ pub static CATEGORIES: &[CategoryInfo] = &[
         persona: P::HeritageTrust,
         label: ["Boucherie", "Metzgerei", "Butcher"],
         services: [
-            &["Viandes", "Charcuterie", "Plats préparés", "Conseils de préparation"],
+            &[
+                "Viandes",
+                "Charcuterie",
+                "Plats préparés",
+                "Conseils de préparation",
+            ],
             &["Fleisch", "Wurstwaren", "Fertiggerichte", "Zubereitungstipps"],
             &["Meat", "Charcuterie", "Ready meals", "Cooking advice"],
         ],
@@ -147,8 +179,19 @@ pub static CATEGORIES: &[CategoryInfo] = &[
     CategoryInfo {
         key: K::Restaurant,
         keywords: &[
-            "restaurant", "brasserie", "bistro", "pizzeria", "trattoria", "gaststätte", "gasthaus", "wirtshaus",
-            "steakhouse", "sushi", "kebab", "diner", "eatery",
+            "restaurant",
+            "brasserie",
+            "bistro",
+            "pizzeria",
+            "trattoria",
+            "gaststätte",
+            "gasthaus",
+            "wirtshaus",
+            "steakhouse",
+            "sushi",
+            "kebab",
+            "diner",
+            "eatery",
         ],
         schema_type: "Restaurant",
         persona: P::CommunityNurture,
@@ -166,21 +209,50 @@ pub static CATEGORIES: &[CategoryInfo] = &[
         persona: P::CommunityNurture,
         label: ["Fleuriste", "Blumengeschäft", "Florist"],
         services: [
-            &["Bouquets", "Compositions florales", "Plantes", "Fleurs pour événements"],
+            &[
+                "Bouquets",
+                "Compositions florales",
+                "Plantes",
+                "Fleurs pour événements",
+            ],
             &["Sträuße", "Gestecke", "Pflanzen", "Blumen für Anlässe"],
             &["Bouquets", "Arrangements", "Plants", "Flowers for occasions"],
         ],
     },
     CategoryInfo {
         key: K::Dentist,
-        keywords: &["dentist", "dentaire", "dentiste", "zahnarzt", "zahnärzt", "dental", "orthodont", "kieferorthop"],
+        keywords: &[
+            "dentist",
+            "dentaire",
+            "dentiste",
+            "zahnarzt",
+            "zahnärzt",
+            "dental",
+            "orthodont",
+            "kieferorthop",
+        ],
         schema_type: "Dentist",
         persona: P::ClinicalPrecision,
         label: ["Cabinet dentaire", "Zahnarztpraxis", "Dentist"],
         services: [
-            &["Contrôles et détartrage", "Soins des caries", "Prothèses", "Conseils d'hygiène"],
-            &["Kontrolle und Zahnreinigung", "Füllungen", "Zahnersatz", "Prophylaxe-Beratung"],
-            &["Check-ups and cleaning", "Fillings", "Crowns and bridges", "Hygiene advice"],
+            &[
+                "Contrôles et détartrage",
+                "Soins des caries",
+                "Prothèses",
+                "Conseils d'hygiène",
+            ],
+            &[
+                "Kontrolle und Zahnreinigung",
+                "Füllungen",
+                "Zahnersatz",
+                "Prophylaxe-Beratung",
+            ],
+            &[
+                "Check-ups and cleaning",
+                "Fillings",
+                "Crowns and bridges",
+                "Hygiene advice",
+            ],
         ],
     },
     CategoryInfo {
@@ -190,9 +262,24 @@ pub static CATEGORIES: &[CategoryInfo] = &[
         persona: P::ClinicalPrecision,
         label: ["Kinésithérapie", "Physiotherapie", "Physiotherapy"],
         services: [
-            &["Rééducation", "Massages thérapeutiques", "Kinésithérapie du sport", "Prévention"],
-            &["Rehabilitation", "Therapeutische Massage", "Sportphysiotherapie", "Prävention"],
-            &["Rehabilitation", "Therapeutic massage", "Sports physiotherapy", "Prevention"],
+            &[
+                "Rééducation",
+                "Massages thérapeutiques",
+                "Kinésithérapie du sport",
+                "Prévention",
+            ],
+            &[
+                "Rehabilitation",
+                "Therapeutische Massage",
+                "Sportphysiotherapie",
+                "Prävention",
+            ],
+            &[
+                "Rehabilitation",
+                "Therapeutic massage",
+                "Sports physiotherapy",
+                "Prevention",
+            ],
         ],
     },
     CategoryInfo {
@@ -202,14 +289,26 @@ pub static CATEGORIES: &[CategoryInfo] = &[
         persona: P::ClinicalPrecision,
         label: ["Opticien", "Optiker", "Optician"],
         services: [
-            &["Lunettes de vue", "Lunettes de soleil", "Lentilles de contact", "Examen de la vue"],
+            &[
+                "Lunettes de vue",
+                "Lunettes de soleil",
+                "Lentilles de contact",
+                "Examen de la vue",
+            ],
             &["Brillen", "Sonnenbrillen", "Kontaktlinsen", "Sehtest"],
             &["Glasses", "Sunglasses", "Contact lenses", "Eye tests"],
         ],
     },
     CategoryInfo {
         key: K::Veterinary,
-        keywords: &["vet", "vétérinaire", "veterinaire", "tierarzt", "tierärzt", "animal hospital"],
+        keywords: &[
+            "vet",
+            "vétérinaire",
+            "veterinaire",
+            "tierarzt",
+            "tierärzt",
+            "animal hospital",
+        ],
         schema_type: "VeterinaryCare",
         persona: P::ClinicalPrecision,
         label: ["Vétérinaire", "Tierarztpraxis", "Veterinarian"],
@@ -222,8 +321,18 @@ pub static CATEGORIES: &[CategoryInfo] = &[
     CategoryInfo {
         key: K::Doctor,
         keywords: &[
-            "doctor", "médecin", "medecin", "physician", "arzt", "ärzt", "allgemeinmedizin", "medical", "médical",
-            "clinic", "clinique", "praxis",
+            "doctor",
+            "médecin",
+            "medecin",
+            "physician",
+            "arzt",
+            "ärzt",
+            "allgemeinmedizin",
+            "medical",
+            "médical",
+            "clinic",
+            "clinique",
+            "praxis",
         ],
         schema_type: "Physician",
         persona: P::ClinicalPrecision,
@@ -237,16 +346,47 @@ pub static CATEGORIES: &[CategoryInfo] = &[
     CategoryInfo {
         key: K::AutoRepair,
         keywords: &[
-            "auto repair", "car repair", "mechanic", "garage", "werkstatt", "kfz", "autohaus", "carrosserie",
-            "karosserie", "tyre", "tire", "pneu", "reifen", "mécanique", "mecanique",
+            "auto repair",
+            "car repair",
+            "mechanic",
+            "garage",
+            "werkstatt",
+            "kfz",
+            "autohaus",
+            "carrosserie",
+            "karosserie",
+            "tyre",
+            "tire",
+            "pneu",
+            "reifen",
+            "mécanique",
+            "mecanique",
         ],
         schema_type: "AutoRepair",
         persona: P::CraftStructure,
         label: ["Garage automobile", "Autowerkstatt", "Car repair"],
         services: [
-            &["Entretien et vidange", "Freins", "Pneus", "Diagnostic", "Préparation au contrôle technique"],
-            &["Inspektion und Ölwechsel", "Bremsen", "Reifen", "Fehlerdiagnose", "Vorbereitung zur Hauptuntersuchung"],
-            &["Servicing and oil change", "Brakes", "Tyres", "Diagnostics", "Inspection preparation"],
+            &[
+                "Entretien et vidange",
+                "Freins",
+                "Pneus",
+                "Diagnostic",
+                "Préparation au contrôle technique",
+            ],
+            &[
+                "Inspektion und Ölwechsel",
+                "Bremsen",
+                "Reifen",
+                "Fehlerdiagnose",
+                "Vorbereitung zur Hauptuntersuchung",
+            ],
+            &[
+                "Servicing and oil change",
+                "Brakes",
+                "Tyres",
+                "Diagnostics",
+                "Inspection preparation",
+            ],
         ],
     },
     CategoryInfo {
@@ -257,13 +397,27 @@ pub static CATEGORIES: &[CategoryInfo] = &[
         label: ["Salon de coiffure", "Friseursalon", "Hair salon"],
         services: [
             &["Coupe", "Couleur", "Brushing", "Soins", "Coiffure homme"],
-            &["Haarschnitt", "Färben", "Föhnen und Styling", "Haarpflege", "Herrenhaarschnitt"],
-            &["Cuts", "Colour", "Blow-dry and styling", "Treatments", "Men's cuts"],
+            &[
+                "Haarschnitt",
+                "Färben",
+                "Föhnen und Styling",
+                "Haarpflege",
+                "Herrenhaarschnitt",
+            ],
+            &[
+                "Cuts",
+                "Colour",
+                "Blow-dry and styling",
+                "Treatments",
+                "Men's cuts",
+            ],
         ],
     },
     CategoryInfo {
         key: K::BeautySalon,
-        keywords: &["beauty", "beauté", "beaute", "esthéti", "esthetic", "kosmetik", "nail", "ongle", "nagel"],
+        keywords: &[
+            "beauty", "beauté", "beaute", "esthéti", "esthetic", "kosmetik", "nail", "ongle", "nagel",
+        ],
         schema_type: "BeautySalon",
         persona: P::AestheticWellness,
         label: ["Institut de beauté", "Kosmetikstudio", "Beauty salon"],
@@ -292,20 +446,42 @@ pub static CATEGORIES: &[CategoryInfo] = &[
         persona: P::AestheticWellness,
         label: ["Salle de sport", "Fitnessstudio", "Gym"],
         services: [
-            &["Entraînement libre", "Cours collectifs", "Coaching", "Abonnements"],
-            &["Freies Training", "Kurse", "Personal Training", "Mitgliedschaften"],
+            &[
+                "Entraînement libre",
+                "Cours collectifs",
+                "Coaching",
+                "Abonnements",
+            ],
+            &[
+                "Freies Training",
+                "Kurse",
+                "Personal Training",
+                "Mitgliedschaften",
+            ],
             &["Open gym", "Group classes", "Personal training", "Memberships"],
         ],
     },
     CategoryInfo {
         key: K::Plumber,
-        keywords: &["plumb", "plomb", "sanitär", "sanitaer", "sanitaire", "installateur"],
+        keywords: &[
+            "plumb",
+            "plomb",
+            "sanitär",
+            "sanitaer",
+            "sanitaire",
+            "installateur",
+        ],
         schema_type: "Plumber",
         persona: P::RapidResponse,
         label: ["Plombier", "Sanitärinstallateur", "Plumber"],
         services: [
             &["Dépannage", "Fuites d'eau", "Salles de bains", "Chauffe-eau"],
-            &["Reparaturen", "Rohrbruch und Lecks", "Badsanierung", "Warmwasserbereiter"],
+            &[
+                "Reparaturen",
+                "Rohrbruch und Lecks",
+                "Badsanierung",
+                "Warmwasserbereiter",
+            ],
             &["Repairs", "Leaks", "Bathrooms", "Water heaters"],
         ],
     },
@@ -317,19 +493,40 @@ pub static CATEGORIES: &[CategoryInfo] = &[
         label: ["Électricien", "Elektriker", "Electrician"],
         services: [
             &["Dépannage", "Installations", "Tableaux électriques", "Éclairage"],
-            &["Störungsdienst", "Installationen", "Sicherungskästen", "Beleuchtung"],
+            &[
+                "Störungsdienst",
+                "Installationen",
+                "Sicherungskästen",
+                "Beleuchtung",
+            ],
             &["Repairs", "Installations", "Fuse boxes", "Lighting"],
         ],
     },
     CategoryInfo {
         key: K::Locksmith,
-        keywords: &["locksmith", "serrur", "schlüssel", "schlosserei", "schlüsseldienst"],
+        keywords: &[
+            "locksmith",
+            "serrur",
+            "schlüssel",
+            "schlosserei",
+            "schlüsseldienst",
+        ],
         schema_type: "Locksmith",
         persona: P::RapidResponse,
         label: ["Serrurier", "Schlüsseldienst", "Locksmith"],
         services: [
-            &["Ouverture de porte", "Changement de serrure", "Reproduction de clés", "Sécurisation"],
-            &["Türöffnung", "Schlosswechsel", "Schlüsselkopien", "Einbruchschutz"],
+            &[
+                "Ouverture de porte",
+                "Changement de serrure",
+                "Reproduction de clés",
+                "Sécurisation",
+            ],
+            &[
+                "Türöffnung",
+                "Schlosswechsel",
+                "Schlüsselkopien",
+                "Einbruchschutz",
+            ],
             &["Lockouts", "Lock changes", "Key cutting", "Security upgrades"],
         ],
     },
@@ -340,7 +537,12 @@ pub static CATEGORIES: &[CategoryInfo] = &[
         persona: P::CraftStructure,
         label: ["Couvreur", "Dachdecker", "Roofer"],
         services: [
-            &["Réparation de toiture", "Toitures neuves", "Gouttières", "Isolation"],
+            &[
+                "Réparation de toiture",
+                "Toitures neuves",
+                "Gouttières",
+                "Isolation",
+            ],
             &["Dachreparatur", "Neueindeckung", "Dachrinnen", "Dämmung"],
             &["Roof repairs", "New roofs", "Gutters", "Insulation"],
         ],
@@ -352,32 +554,69 @@ pub static CATEGORIES: &[CategoryInfo] = &[
         persona: P::CraftStructure,
         label: ["Peintre en bâtiment", "Malerbetrieb", "Painter and decorator"],
         services: [
-            &["Peinture intérieure", "Façades", "Papier peint", "Conseils couleurs"],
+            &[
+                "Peinture intérieure",
+                "Façades",
+                "Papier peint",
+                "Conseils couleurs",
+            ],
             &["Innenanstrich", "Fassaden", "Tapezieren", "Farbberatung"],
             &["Interior painting", "Exteriors", "Wallpaper", "Colour advice"],
         ],
     },
     CategoryInfo {
         key: K::Lawyer,
-        keywords: &["lawyer", "avocat", "rechtsanwalt", "anwalt", "attorney", "law firm", "notaire", "notar"],
+        keywords: &[
+            "lawyer",
+            "avocat",
+            "rechtsanwalt",
+            "anwalt",
+            "attorney",
+            "law firm",
+            "notaire",
+            "notar",
+        ],
         schema_type: "LegalService",
         persona: P::HeritageTrust,
         label: ["Cabinet d'avocats", "Rechtsanwaltskanzlei", "Law firm"],
         services: [
-            &["Conseil", "Représentation", "Rédaction d'actes", "Premier rendez-vous"],
+            &[
+                "Conseil",
+                "Représentation",
+                "Rédaction d'actes",
+                "Premier rendez-vous",
+            ],
             &["Beratung", "Vertretung", "Vertragsgestaltung", "Erstgespräch"],
             &["Advice", "Representation", "Drafting", "First consultation"],
         ],
     },
     CategoryInfo {
         key: K::Accountant,
-        keywords: &["accountant", "accounting", "comptab", "expert-compt", "steuerberat", "buchhalt", "fiduciaire"],
+        keywords: &[
+            "accountant",
+            "accounting",
+            "comptab",
+            "expert-compt",
+            "steuerberat",
+            "buchhalt",
+            "fiduciaire",
+        ],
         schema_type: "AccountingService",
         persona: P::HeritageTrust,
         label: ["Cabinet comptable", "Steuerberatung", "Accountant"],
         services: [
-            &["Comptabilité", "Déclarations fiscales", "Paie", "Création d'entreprise"],
-            &["Buchhaltung", "Steuererklärungen", "Lohnabrechnung", "Existenzgründung"],
+            &[
+                "Comptabilité",
+                "Déclarations fiscales",
+                "Paie",
+                "Création d'entreprise",
+            ],
+            &[
+                "Buchhaltung",
+                "Steuererklärungen",
+                "Lohnabrechnung",
+                "Existenzgründung",
+            ],
             &["Bookkeeping", "Tax returns", "Payroll", "Company formation"],
         ],
     },
@@ -397,7 +636,11 @@ pub static CATEGORIES: &[CategoryInfo] = &[
 
 /// The category of a business, from its category, subcategory or name (in
 /// that order of trust). `None` when nothing matches.
-pub fn detect(category: Option<&str>, subcategory: Option<&str>, name: &str) -> Option<&'static CategoryInfo> {
+pub fn detect(
+    category: Option<&str>,
+    subcategory: Option<&str>,
+    name: &str,
+) -> Option<&'static CategoryInfo> {
     [category, subcategory, Some(name)]
         .into_iter()
         .flatten()
@@ -460,7 +703,10 @@ mod tests {
             detect(Some("Point of interest"), None, "Boulangerie Hoffmann").map(|c| c.key),
             Some(K::Bakery)
         );
-        assert_eq!(detect(Some("Water damage restoration service"), None, "Aqua Fix").map(|c| c.key), None);
+        assert_eq!(
+            detect(Some("Water damage restoration service"), None, "Aqua Fix").map(|c| c.key),
+            None
+        );
     }
 
     #[test]

@@ -207,11 +207,13 @@ pub struct FontStack {
 
 const SANS: &str = "system-ui, -apple-system, \"Segoe UI\", \"Noto Sans\", \"Liberation Sans\", sans-serif";
 const TRANSITIONAL: &str = "Charter, \"Bitstream Charter\", \"Sitka Text\", Cambria, \"Noto Serif\", serif";
-const OLD_STYLE: &str = "\"Iowan Old Style\", \"Palatino Linotype\", Palatino, \"URW Palladio L\", P052, serif";
+const OLD_STYLE: &str =
+    "\"Iowan Old Style\", \"Palatino Linotype\", Palatino, \"URW Palladio L\", P052, serif";
 const GEOMETRIC: &str = "Avenir, \"Avenir Next\", Corbel, \"URW Gothic\", \"DejaVu Sans\", sans-serif";
 const INDUSTRIAL: &str =
     "Bahnschrift, \"DIN Alternate\", \"Franklin Gothic Medium\", \"Nimbus Sans Narrow\", sans-serif";
-const ROUNDED: &str = "ui-rounded, \"SF Pro Rounded\", \"Arial Rounded MT\", Calibri, \"Noto Sans\", sans-serif";
+const ROUNDED: &str =
+    "ui-rounded, \"SF Pro Rounded\", \"Arial Rounded MT\", Calibri, \"Noto Sans\", sans-serif";
 
 /// Whether the persona came from the category table or the fallback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -568,7 +570,11 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[T]) -> Option<T> {
 pub fn creative_dna(input: &SiteInput, config: &GeneratorConfig) -> CreativeDna {
     let seed = Seed::new(input.public_id, &config.template_version);
     let mut rng = seed.rng(stream::DNA);
-    let info = category::detect(input.category.as_deref(), input.subcategory.as_deref(), &input.name);
+    let info = category::detect(
+        input.category.as_deref(),
+        input.subcategory.as_deref(),
+        &input.name,
+    );
     let (persona, persona_source) = match info {
         Some(i) => (i.persona, PersonaSource::Mapped),
         None => (Persona::TrustedLocal, PersonaSource::Fallback),
@@ -619,7 +625,9 @@ fn sections(input: &SiteInput, st: &PersonaStyle, hours: &OpeningHours) -> Vec<S
         .iter()
         .filter(|p| super::input::safe_url(&p.url).is_some())
         .count();
-    let has_rating = input.rating.is_some_and(|r| r.is_finite() && (0.0..=5.0).contains(&r));
+    let has_rating = input
+        .rating
+        .is_some_and(|r| r.is_finite() && (0.0..=5.0).contains(&r));
     let has_place = input.address.full.is_some()
         || input.address.street.is_some()
         || input.address.city.is_some()
@@ -669,7 +677,10 @@ mod tests {
         assert_ne!(Seed::new(id, "v1"), Seed::new(id, "v2"));
         assert_ne!(Seed::new(id, "v1"), Seed::new(Uuid::from_u128(8), "v1"));
         // Pinned: a change here changes every site ever generated.
-        assert_eq!(format!("{:?}", Seed::new(Uuid::nil(), "sitegen-2026.1")).len(), 16);
+        assert_eq!(
+            format!("{:?}", Seed::new(Uuid::nil(), "sitegen-2026.1")).len(),
+            16
+        );
     }
 
     #[test]
@@ -713,16 +724,28 @@ mod tests {
     #[test]
     fn every_dna_palette_passes_contrast() {
         let config = GeneratorConfig::default();
-        for (i, category) in ["Bakery", "Dentist", "Plumber", "Garage", "Hair salon", "Lawyer", "Unknown"]
-            .iter()
-            .enumerate()
+        for (i, category) in [
+            "Bakery",
+            "Dentist",
+            "Plumber",
+            "Garage",
+            "Hair salon",
+            "Lawyer",
+            "Unknown",
+        ]
+        .iter()
+        .enumerate()
         {
             for j in 0..8u128 {
                 let mut input = minimal("X");
                 input.category = Some((*category).into());
                 input.public_id = Uuid::from_u128(i as u128 * 100 + j);
                 let dna = creative_dna(&input, &config);
-                assert!(dna.contrast.iter().all(|c| c.passes), "{category}: {:?}", dna.contrast);
+                assert!(
+                    dna.contrast.iter().all(|c| c.passes),
+                    "{category}: {:?}",
+                    dna.contrast
+                );
             }
         }
     }

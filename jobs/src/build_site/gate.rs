@@ -27,7 +27,7 @@ pub const MAX_PAGE_BYTES: usize = 60 * 1024;
 /// One check and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateCheck {
-    /// Stable name (`one_h1`, `links`, …).
+    /// Stable name (`headings`, `links`, `json_ld`, …).
     pub name: String,
     /// Outcome.
     pub passed: bool,
@@ -118,7 +118,10 @@ fn check_meta(doc: &Html) -> Outcome {
         return Err(format!("description has {} characters", count_chars(description)));
     }
     let viewport = select(doc, r#"meta[name="viewport"]"#)?;
-    let viewport = viewport.first().and_then(|m| m.value().attr("content")).ok_or("no viewport")?;
+    let viewport = viewport
+        .first()
+        .and_then(|m| m.value().attr("content"))
+        .ok_or("no viewport")?;
     if !viewport.contains("width=device-width") || viewport.contains("user-scalable=no") {
         return Err(format!("viewport {viewport:?}"));
     }
@@ -127,17 +130,26 @@ fn check_meta(doc: &Html) -> Outcome {
         return Err("no meta charset".into());
     }
     let canonical = select(doc, r#"link[rel="canonical"]"#)?;
-    let canonical = canonical.first().and_then(|l| l.value().attr("href")).ok_or("no canonical")?;
+    let canonical = canonical
+        .first()
+        .and_then(|l| l.value().attr("href"))
+        .ok_or("no canonical")?;
     Url::parse(canonical).map_err(|e| format!("canonical {canonical:?}: {e}"))?;
     for property in ["og:title", "og:description", "og:url", "og:type"] {
         if select(doc, &format!(r#"meta[property="{property}"]"#))?.is_empty() {
             return Err(format!("no {property}"));
         }
     }
-    if select(doc, r#"meta[name="theme-color"]"#)?.is_empty() || select(doc, r#"link[rel="icon"]"#)?.is_empty() {
+    if select(doc, r#"meta[name="theme-color"]"#)?.is_empty()
+        || select(doc, r#"link[rel="icon"]"#)?.is_empty()
+    {
         return Err("no theme-color or favicon".into());
     }
-    Ok(format!("title {} chars, description {} chars", count_chars(&title), count_chars(description)))
+    Ok(format!(
+        "title {} chars, description {} chars",
+        count_chars(&title),
+        count_chars(description)
+    ))
 }
 
 fn check_robots(doc: &Html, indexable: bool) -> Outcome {
@@ -156,7 +168,11 @@ fn check_robots(doc: &Html, indexable: bool) -> Outcome {
 }
 
 fn check_landmarks(doc: &Html) -> Outcome {
-    for (css, what) in [("main#main", "main#main"), ("header", "header"), ("footer", "footer")] {
+    for (css, what) in [
+        ("main#main", "main#main"),
+        ("header", "header"),
+        ("footer", "footer"),
+    ] {
         if select(doc, css)?.len() != 1 {
             return Err(format!("expected one {what}"));
         }
@@ -171,10 +187,10 @@ fn check_landmarks(doc: &Html) -> Outcome {
 fn check_ids(doc: &Html) -> Result<(String, HashSet<String>), String> {
     let mut ids = HashSet::new();
     for el in select(doc, "[id]")? {
-        if let Some(id) = el.value().attr("id") {
-            if !ids.insert(id.to_owned()) {
-                return Err(format!("duplicate id {id:?}"));
-            }
+        if let Some(id) = el.value().attr("id")
+            && !ids.insert(id.to_owned())
+        {
+            return Err(format!("duplicate id {id:?}"));
         }
     }
     Ok((format!("{} ids", ids.len()), ids))
@@ -207,7 +223,10 @@ fn check_images(doc: &Html) -> Outcome {
 fn check_links(doc: &Html, ids: &HashSet<String>) -> Outcome {
     let links = select(doc, "a")?;
     for a in &links {
-        let href = a.value().attr("href").ok_or_else(|| format!("<a> without href: {:?}", text_of(a)))?;
+        let href = a
+            .value()
+            .attr("href")
+            .ok_or_else(|| format!("<a> without href: {:?}", text_of(a)))?;
         if text_of(a).is_empty() {
             return Err(format!("link {href:?} has no text"));
         }
@@ -221,7 +240,9 @@ fn check_links(doc: &Html, ids: &HashSet<String>) -> Outcome {
             Url::parse(href).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some())
         };
         if !ok {
-            return Err(format!("link {href:?} is not tel:, mailto:, https: or an existing anchor"));
+            return Err(format!(
+                "link {href:?} is not tel:, mailto:, https: or an existing anchor"
+            ));
         }
     }
     Ok(format!("{} links", links.len()))
@@ -229,11 +250,15 @@ fn check_links(doc: &Html, ids: &HashSet<String>) -> Outcome {
 
 fn check_self_contained(doc: &Html) -> Outcome {
     for script in select(doc, "script")? {
-        if script.value().attr("type") != Some("application/ld+json") || script.value().attr("src").is_some() {
+        if script.value().attr("type") != Some("application/ld+json") || script.value().attr("src").is_some()
+        {
             return Err("a script other than inline JSON-LD".into());
         }
     }
-    let external = select(doc, r#"link[rel="stylesheet"], link[rel="preload"], iframe, object, embed"#)?;
+    let external = select(
+        doc,
+        r#"link[rel="stylesheet"], link[rel="preload"], iframe, object, embed"#,
+    )?;
     if let Some(el) = external.first() {
         return Err(format!("external resource <{}>", el.value().name()));
     }
@@ -241,7 +266,10 @@ fn check_self_contained(doc: &Html) -> Outcome {
     if styles.len() != 1 {
         return Err(format!("{} <style> elements", styles.len()));
     }
-    if styles.iter().any(|s| text_of(s).contains("@import") || text_of(s).contains("url(")) {
+    if styles
+        .iter()
+        .any(|s| text_of(s).contains("@import") || text_of(s).contains("url("))
+    {
         return Err("CSS loads something".into());
     }
     let inline = select(doc, "[style], [onclick], [onload], [onerror]")?;
@@ -257,7 +285,8 @@ fn check_json_ld(doc: &Html) -> Outcome {
         return Err(format!("{} JSON-LD blocks", scripts.len()));
     };
     let raw: String = script.text().collect();
-    let value: serde_json::Value = serde_json::from_str(&raw).map_err(|e| format!("JSON-LD does not parse: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&raw).map_err(|e| format!("JSON-LD does not parse: {e}"))?;
     for field in schema_org::REQUIRED {
         if value.get(field).is_none_or(|v| v.is_null()) {
             return Err(format!("JSON-LD has no {field}"));

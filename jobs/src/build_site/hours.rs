@@ -168,7 +168,10 @@ impl OpeningHours {
 
     /// How many days a week the business opens (for the about text).
     pub fn open_days(&self) -> usize {
-        self.days.values().filter(|d| !matches!(d, DayHours::Closed)).count()
+        self.days
+            .values()
+            .filter(|d| !matches!(d, DayHours::Closed))
+            .count()
     }
 }
 
@@ -187,7 +190,11 @@ pub fn weekday(index: u8) -> Weekday {
 
 /// `HH:MM` for schema.org; an end at midnight is `23:59` when `end` is set.
 pub fn hhmm(minutes: Minutes, end: bool) -> String {
-    let minutes = if end && minutes >= 1440 { 1439 } else { minutes % 1440 };
+    let minutes = if end && minutes >= 1440 {
+        1439
+    } else {
+        minutes % 1440
+    };
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
@@ -308,9 +315,27 @@ fn to_minutes(h: u16, m: u16, mer: Option<Meridiem>, end: bool) -> Option<Minute
 
 /// Day names, Monday first, per language.
 pub fn day_name(index: u8, lang: Language) -> &'static str {
-    const FR: [&str; 7] = ["Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche"];
-    const DE: [&str; 7] = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"];
-    const EN: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+    const FR: [&str; 7] = [
+        "Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche",
+    ];
+    const DE: [&str; 7] = [
+        "Montag",
+        "Dienstag",
+        "Mittwoch",
+        "Donnerstag",
+        "Freitag",
+        "Samstag",
+        "Sonntag",
+    ];
+    const EN: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
     let i = usize::from(index.min(6));
     match lang {
         Language::Fr => FR[i],
@@ -378,7 +403,11 @@ pub fn summary(hours: &OpeningHours, lang: Language) -> Option<String> {
             } else {
                 format!("{}–{}", day_name(first, lang), day_name(last, lang))
             };
-            let text = if lang == Language::En { text } else { text.to_lowercase() };
+            let text = if lang == Language::En {
+                text
+            } else {
+                text.to_lowercase()
+            };
             let sep = if lang == Language::Fr { " : " } else { ": " };
             format!("{days}{sep}{text}")
         })
@@ -444,7 +473,10 @@ mod tests {
         assert_eq!(h.days[&4], open(&[(1080, 120)]));
         assert_eq!(h.days[&5], open(&[(1080, 1440)]));
         let spec = h.specification();
-        assert!(spec.iter().any(|(_, o, c)| o == "18:00" && c == "23:59"), "{spec:?}");
+        assert!(
+            spec.iter().any(|(_, o, c)| o == "18:00" && c == "23:59"),
+            "{spec:?}"
+        );
     }
 
     #[test]
@@ -494,7 +526,10 @@ mod tests {
             summary(&h, Language::Fr).unwrap(),
             "Lundi–Mercredi : 08:00–18:00; Samedi : 08:00–12:00; Dimanche : fermé"
         );
-        assert_eq!(rows(&h, Language::De)[4], ("Sonntag".to_owned(), "Geschlossen".to_owned()));
+        assert_eq!(
+            rows(&h, Language::De)[4],
+            ("Sonntag".to_owned(), "Geschlossen".to_owned())
+        );
         let late = OpeningHours::parse(&lines(&["Friday: 18:00–00:00"]));
         assert_eq!(rows(&late, Language::En)[0].1, "18:00–24:00");
         assert_eq!(summary(&OpeningHours::default(), Language::En), None);

@@ -456,7 +456,10 @@ pub(crate) mod tests {
     #[test]
     fn a_record_without_a_name_is_refused_with_a_typed_error() {
         for name in ["", "   ", "\u{200B}\n\t"] {
-            assert!(matches!(Business::from_input(&minimal(name)), Err(BuildError::MissingName)));
+            assert!(matches!(
+                Business::from_input(&minimal(name)),
+                Err(BuildError::MissingName)
+            ));
         }
     }
 
@@ -550,7 +553,10 @@ pub(crate) mod tests {
         input.address.city = Some("Luxembourg".into());
         input.address.country_code = Some("lu".into());
         let b = Business::from_input(&input).unwrap();
-        assert_eq!(b.address.display.as_deref(), Some("12, rue de la Gare, L-1611 Luxembourg"));
+        assert_eq!(
+            b.address.display.as_deref(),
+            Some("12, rue de la Gare, L-1611 Luxembourg")
+        );
         assert_eq!(b.address.country_code.as_deref(), Some("LU"));
     }
 }

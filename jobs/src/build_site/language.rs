@@ -90,16 +90,84 @@ pub enum LanguageSource {
 // Words (lower case, whole words) that point to a language. Kept short and
 // unambiguous: `avenue`, `restaurant`, `garage`, `salon` are in all three.
 const FR_WORDS: &[&str] = &[
-    "rue", "route", "boulevard", "chemin", "allée", "impasse", "place", "montée", "côte", "boulangerie",
-    "pâtisserie", "patisserie", "coiffure", "coiffeur", "boucherie", "cabinet", "dentaire", "chez", "le",
-    "la", "les", "du", "des", "et", "aux", "artisan", "maison", "traiteur", "fleuriste", "plomberie",
-    "chauffage", "pharmacie", "institut", "beauté", "atelier", "bienvenue", "nous", "vous", "notre",
+    "rue",
+    "route",
+    "boulevard",
+    "chemin",
+    "allée",
+    "impasse",
+    "place",
+    "montée",
+    "côte",
+    "boulangerie",
+    "pâtisserie",
+    "patisserie",
+    "coiffure",
+    "coiffeur",
+    "boucherie",
+    "cabinet",
+    "dentaire",
+    "chez",
+    "le",
+    "la",
+    "les",
+    "du",
+    "des",
+    "et",
+    "aux",
+    "artisan",
+    "maison",
+    "traiteur",
+    "fleuriste",
+    "plomberie",
+    "chauffage",
+    "pharmacie",
+    "institut",
+    "beauté",
+    "atelier",
+    "bienvenue",
+    "nous",
+    "vous",
+    "notre",
 ];
 const DE_WORDS: &[&str] = &[
-    "straße", "strasse", "str.", "gasse", "weg", "platz", "bäckerei", "baeckerei", "konditorei",
-    "metzgerei", "friseur", "friseursalon", "autowerkstatt", "werkstatt", "kfz", "autohaus", "praxis",
-    "zahnarzt", "zahnarztpraxis", "sanitär", "heizung", "und", "der", "die", "das", "bei", "gmbh", "inh.",
-    "meisterbetrieb", "blumen", "apotheke", "willkommen", "wir", "ihr", "ihre", "unser", "unsere",
+    "straße",
+    "strasse",
+    "str.",
+    "gasse",
+    "weg",
+    "platz",
+    "bäckerei",
+    "baeckerei",
+    "konditorei",
+    "metzgerei",
+    "friseur",
+    "friseursalon",
+    "autowerkstatt",
+    "werkstatt",
+    "kfz",
+    "autohaus",
+    "praxis",
+    "zahnarzt",
+    "zahnarztpraxis",
+    "sanitär",
+    "heizung",
+    "und",
+    "der",
+    "die",
+    "das",
+    "bei",
+    "gmbh",
+    "inh.",
+    "meisterbetrieb",
+    "blumen",
+    "apotheke",
+    "willkommen",
+    "wir",
+    "ihr",
+    "ihre",
+    "unser",
+    "unsere",
 ];
 const EN_WORDS: &[&str] = &[
     "street", "road", "lane", "drive", "dental", "clinic", "bakery", "shop", "the", "and", "of", "repair",
@@ -117,13 +185,19 @@ fn score_text(text: &str, weight: u32, scores: &mut BTreeMap<Language, u32>) {
         // French elisions: "d'arlon", "l'église".
         let word = word.split('\'').next_back().unwrap_or(word);
         let word_dotted = format!("{word}.");
-        for (lang, list) in [(Language::Fr, FR_WORDS), (Language::De, DE_WORDS), (Language::En, EN_WORDS)] {
+        for (lang, list) in [
+            (Language::Fr, FR_WORDS),
+            (Language::De, DE_WORDS),
+            (Language::En, EN_WORDS),
+        ] {
             if list.contains(&word) || list.contains(&word_dotted.as_str()) {
                 *scores.entry(lang).or_default() += weight;
             }
         }
         // German compounds: "Hauptstraße", "Bahnhofstrasse", "Kirchweg".
-        if word.len() > 7 && (word.ends_with("straße") || word.ends_with("strasse") || word.ends_with("gasse")) {
+        if word.len() > 7
+            && (word.ends_with("straße") || word.ends_with("strasse") || word.ends_with("gasse"))
+        {
             *scores.entry(Language::De).or_default() += weight;
         }
     }
@@ -149,7 +223,12 @@ pub fn choose(
         *scores.entry(lang).or_default() += 2;
     }
     if let Some(existing) = &input.existing_content {
-        for value in existing.title.iter().chain(&existing.description).chain(&existing.snippets) {
+        for value in existing
+            .title
+            .iter()
+            .chain(&existing.description)
+            .chain(&existing.snippets)
+        {
             score_text(value, 1, &mut scores);
         }
     }

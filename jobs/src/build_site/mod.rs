@@ -131,7 +131,12 @@ pub fn generate(
     let options = RenderOptions::new(config, &dna, site_url, claim_url, indexable);
     let site = render_site(input, &dna, &copy, &options)?;
     let gate = check_site(&site);
-    Ok(Generated { dna, copy, site, gate })
+    Ok(Generated {
+        dna,
+        copy,
+        site,
+        gate,
+    })
 }
 
 #[cfg(test)]

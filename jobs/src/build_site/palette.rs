@@ -375,7 +375,10 @@ mod tests {
         assert!((contrast_ratio(c("#0000ff"), Rgb::WHITE) - 8.59).abs() < 0.01);
         assert!((contrast_ratio(c("#ff0000"), Rgb::WHITE) - 4.0).abs() < 0.01);
         assert_eq!(contrast_ratio(c("#123456"), c("#123456")), 1.0);
-        assert_eq!(contrast_ratio(c("#abc"), c("#000")), contrast_ratio(c("#000"), c("#aabbcc")));
+        assert_eq!(
+            contrast_ratio(c("#abc"), c("#000")),
+            contrast_ratio(c("#000"), c("#aabbcc"))
+        );
     }
 
     #[test]

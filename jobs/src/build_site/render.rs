@@ -148,25 +148,26 @@ fn html_formatter(
     state: &mut minijinja::State,
     value: &minijinja::Value,
 ) -> Result<(), minijinja::Error> {
-    if matches!(state.auto_escape(), minijinja::AutoEscape::Html) && !value.is_safe() {
-        if let Some(text) = value.as_str() {
-            let mut last = 0;
-            for (i, c) in text.char_indices() {
-                let entity = match c {
-                    '&' => "&amp;",
-                    '<' => "&lt;",
-                    '>' => "&gt;",
-                    '"' => "&quot;",
-                    '\'' => "&#39;",
-                    _ => continue,
-                };
-                out.write_str(&text[last..i])?;
-                out.write_str(entity)?;
-                last = i + 1;
-            }
-            out.write_str(&text[last..])?;
-            return Ok(());
+    if matches!(state.auto_escape(), minijinja::AutoEscape::Html)
+        && !value.is_safe()
+        && let Some(text) = value.as_str()
+    {
+        let mut last = 0;
+        for (i, c) in text.char_indices() {
+            let entity = match c {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#39;",
+                _ => continue,
+            };
+            out.write_str(&text[last..i])?;
+            out.write_str(entity)?;
+            last = i + 1;
         }
+        out.write_str(&text[last..])?;
+        return Ok(());
     }
     minijinja::escape_formatter(out, state, value)
 }
@@ -265,16 +266,46 @@ fn labels(lang: Language) -> Labels {
 
 fn month_name(month: u32, lang: Language) -> &'static str {
     const FR: [&str; 12] = [
-        "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-        "novembre", "décembre",
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
     ];
     const DE: [&str; 12] = [
-        "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-        "November", "Dezember",
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
     ];
     const EN: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-        "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     let i = (month.clamp(1, 12) - 1) as usize;
     match lang {
@@ -397,7 +428,10 @@ fn check_options(options: &RenderOptions) -> Result<(), BuildError> {
             reason: "must be an absolute http(s) URL".into(),
         });
     }
-    for (field, value) in [("claim_url", Some(&options.claim_url)), ("og_image", options.og_image.as_ref())] {
+    for (field, value) in [
+        ("claim_url", Some(&options.claim_url)),
+        ("og_image", options.og_image.as_ref()),
+    ] {
         let Some(value) = value else { continue };
         let ok = Url::parse(value).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
         if !ok {
@@ -455,7 +489,9 @@ fn favicon(dna: &CreativeDna) -> String {
 fn directions_url(business: &Business) -> Option<String> {
     let query = business.address.maps_query(business.geo, &business.name)?;
     let encoded: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
-    Some(format!("https://www.google.com/maps/search/?api=1&query={encoded}"))
+    Some(format!(
+        "https://www.google.com/maps/search/?api=1&query={encoded}"
+    ))
 }
 
 /// Render the page for `input` with `dna` and `copy`.

@@ -37,7 +37,16 @@ pub struct Quote {
 }
 
 const RUDE: &[&str] = &[
-    "fuck", "shit", "merde", "putain", "connard", "scheiße", "scheisse", "arschloch", "idiot", "crap",
+    "fuck",
+    "shit",
+    "merde",
+    "putain",
+    "connard",
+    "scheiße",
+    "scheisse",
+    "arschloch",
+    "idiot",
+    "crap",
 ];
 
 fn published(raw: Option<&str>) -> Option<NaiveDate> {
@@ -68,7 +77,7 @@ fn is_rude(text: &str) -> bool {
     let lower = text.to_lowercase();
     lower
         .split(|c: char| !c.is_alphanumeric())
-        .any(|w| RUDE.iter().any(|r| w == *r))
+        .any(|w| RUDE.contains(&w))
 }
 
 /// Choose up to `max` quotes.
@@ -91,7 +100,11 @@ pub fn select(reviews: &[ReviewInput], max: usize) -> Vec<Quote> {
                     rating: if rating >= 4.5 { 5 } else { 4 },
                     text: body,
                     published: published(r.published.as_deref()),
-                    source_url: r.source_url.as_deref().and_then(safe_url).filter(|u| u.starts_with("https:")),
+                    source_url: r
+                        .source_url
+                        .as_deref()
+                        .and_then(safe_url)
+                        .filter(|u| u.starts_with("https:")),
                 },
             ))
         })
@@ -154,7 +167,12 @@ mod tests {
             review("A B", 5.0, GOOD, Some("2024-01-01")),
             review("C D", 5.0, &GOOD.to_uppercase(), Some("2025-01-01")),
             review("E F", 4.0, other, Some("2025-06-01T10:00:00Z")),
-            review("G H", 5.0, "Undated but fine: friendly staff and lovely croissants every time.", None),
+            review(
+                "G H",
+                5.0,
+                "Undated but fine: friendly staff and lovely croissants every time.",
+                None,
+            ),
         ];
         let quotes = select(&reviews, 4);
         let authors: Vec<_> = quotes.iter().map(|q| q.author.as_str()).collect();
@@ -164,10 +182,30 @@ mod tests {
     #[test]
     fn reviews_with_contact_data_or_rude_words_are_skipped_not_edited() {
         let reviews = vec![
-            review("A B", 5.0, "Great work, write to me at someone@example.com for details on the job!", None),
-            review("A B", 5.0, "Great work, call me on +352 621 123 456 if you want to know more about it.", None),
-            review("A B", 5.0, "Great work, see my photos on https://example.com/photos of the new kitchen", None),
-            review("A B", 5.0, "Holy shit this plumber was fast, he fixed the leak in twenty minutes flat.", None),
+            review(
+                "A B",
+                5.0,
+                "Great work, write to me at someone@example.com for details on the job!",
+                None,
+            ),
+            review(
+                "A B",
+                5.0,
+                "Great work, call me on +352 621 123 456 if you want to know more about it.",
+                None,
+            ),
+            review(
+                "A B",
+                5.0,
+                "Great work, see my photos on https://example.com/photos of the new kitchen",
+                None,
+            ),
+            review(
+                "A B",
+                5.0,
+                "Holy shit this plumber was fast, he fixed the leak in twenty minutes flat.",
+                None,
+            ),
         ];
         assert!(select(&reviews, 4).is_empty());
     }

@@ -48,10 +48,10 @@ pub fn local_business(business: &Business, hours: &OpeningHours, schema_type: &s
         }
     }
     // A provider that gave only a one-line address still gives Google one.
-    if address.len() == 1 {
-        if let Some(display) = &a.display {
-            address.insert("streetAddress".into(), json!(display));
-        }
+    if address.len() == 1
+        && let Some(display) = &a.display
+    {
+        address.insert("streetAddress".into(), json!(display));
     }
     o.insert("address".into(), Value::Object(address));
     if let Some(phone) = &business.phone {
@@ -78,7 +78,11 @@ pub fn local_business(business: &Business, hours: &OpeningHours, schema_type: &s
         o.insert("openingHoursSpecification".into(), Value::Array(spec));
     }
     if !business.photos.is_empty() {
-        let images: Vec<String> = business.photos.iter().map(|p| absolute(site_url, &p.url)).collect();
+        let images: Vec<String> = business
+            .photos
+            .iter()
+            .map(|p| absolute(site_url, &p.url))
+            .collect();
         o.insert("image".into(), json!(images));
     }
     Value::Object(o)
@@ -119,9 +123,13 @@ mod tests {
         input.review_count = Some(80);
         input.lat = Some(49.6201234567);
         input.lng = Some(6.0712345678);
-        input.opening_hours = ["Montag: 08:00–18:00", "Dienstag: 08:00–18:00", "Sonntag: Geschlossen"]
-            .map(String::from)
-            .to_vec();
+        input.opening_hours = [
+            "Montag: 08:00–18:00",
+            "Dienstag: 08:00–18:00",
+            "Sonntag: Geschlossen",
+        ]
+        .map(String::from)
+        .to_vec();
         input.photos = vec![PhotoInput {
             url: "/photos/1.webp".into(),
             width: Some(800),
@@ -135,12 +143,20 @@ mod tests {
     fn json_ld_has_the_recommended_fields_and_no_ratings() {
         let input = garage();
         let b = Business::from_input(&input).unwrap();
-        let v = local_business(&b, &OpeningHours::parse(&input.opening_hours), "AutoRepair", "https://p.example/s/x/");
+        let v = local_business(
+            &b,
+            &OpeningHours::parse(&input.opening_hours),
+            "AutoRepair",
+            "https://p.example/s/x/",
+        );
         assert_eq!(v["@type"], "AutoRepair");
         assert_eq!(v["telephone"], "+352312233");
         assert_eq!(v["address"]["addressCountry"], "LU");
         assert_eq!(v["geo"]["latitude"], 49.620123);
-        assert_eq!(v["openingHoursSpecification"][0]["dayOfWeek"], json!(["Monday", "Tuesday"]));
+        assert_eq!(
+            v["openingHoursSpecification"][0]["dayOfWeek"],
+            json!(["Monday", "Tuesday"])
+        );
         assert_eq!(v["image"][0], "https://p.example/photos/1.webp");
         for field in REQUIRED {
             assert!(v.get(field).is_some(), "{field}");
@@ -151,7 +167,12 @@ mod tests {
     #[test]
     fn a_bare_record_still_has_name_and_address() {
         let b = Business::from_input(&minimal("X")).unwrap();
-        let v = local_business(&b, &OpeningHours::default(), "LocalBusiness", "https://p.example/");
+        let v = local_business(
+            &b,
+            &OpeningHours::default(),
+            "LocalBusiness",
+            "https://p.example/",
+        );
         assert_eq!(v["address"]["@type"], "PostalAddress");
         assert!(v.get("telephone").is_none() && v.get("openingHoursSpecification").is_none());
     }

@@ -10,7 +10,10 @@ pub(crate) const FIXTURES: [(&str, &str); 6] = [
     ("garage_de", include_str!("fixtures/garage_de.json")),
     ("dentist_en", include_str!("fixtures/dentist_en.json")),
     ("salon_bare", include_str!("fixtures/salon_bare.json")),
-    ("restaurant_reviews", include_str!("fixtures/restaurant_reviews.json")),
+    (
+        "restaurant_reviews",
+        include_str!("fixtures/restaurant_reviews.json"),
+    ),
     ("plumber_unmapped", include_str!("fixtures/plumber_unmapped.json")),
 ];
 
@@ -36,7 +39,11 @@ fn every_fixture_builds_and_passes_the_gate() {
     for (name, _) in FIXTURES {
         let g = build(&fixture(name));
         assert_gate(&g, name);
-        assert!(g.site.html.len() <= gate::MAX_PAGE_BYTES, "{name}: {}", g.site.html.len());
+        assert!(
+            g.site.html.len() <= gate::MAX_PAGE_BYTES,
+            "{name}: {}",
+            g.site.html.len()
+        );
     }
 }
 
@@ -52,7 +59,11 @@ fn fixtures_speak_their_language() {
     ];
     for (name, lang, tag) in expect {
         let g = build(&fixture(name));
-        assert_eq!(g.dna.language.language, lang, "{name}: {:?}", g.dna.language.scores);
+        assert_eq!(
+            g.dna.language.language, lang,
+            "{name}: {:?}",
+            g.dna.language.scores
+        );
         assert!(g.site.html.contains(&format!("<html lang=\"{tag}\">")), "{name}");
     }
 }
@@ -93,17 +104,33 @@ fn the_three_themes_really_differ() {
         let mut dna = creative_dna(&input, &config);
         dna.theme = theme;
         let copy = write_copy(&input, &dna).unwrap();
-        let site = render_site(&input, &dna, &copy, &RenderOptions::new(&config, &dna, SITE, CLAIM, true)).unwrap();
+        let site = render_site(
+            &input,
+            &dna,
+            &copy,
+            &RenderOptions::new(&config, &dna, SITE, CLAIM, true),
+        )
+        .unwrap();
         let report = check_site(&site);
-        assert!(report.passed, "{theme:?}: {:?}", report.failures().collect::<Vec<_>>());
+        assert!(
+            report.passed,
+            "{theme:?}: {:?}",
+            report.failures().collect::<Vec<_>>()
+        );
         pages.push((theme, site));
     }
     let (classic, bold, editorial) = (&pages[0].1, &pages[1].1, &pages[2].1);
     assert!(classic.html.contains("class=\"hero\"") && bold.html.contains("class=\"hero band\""));
     assert!(bold.html.contains("class=\"numbered\"") && classic.html.contains("class=\"cards\""));
     assert!(editorial.html.contains("class=\"kicker\""));
-    assert!(bold.css.contains("text-transform:uppercase") && !classic.css.contains("text-transform:uppercase"));
-    assert!(editorial.css.contains("grid-template-columns:minmax(11rem,17rem) 1fr"));
+    assert!(
+        bold.css.contains("text-transform:uppercase") && !classic.css.contains("text-transform:uppercase")
+    );
+    assert!(
+        editorial
+            .css
+            .contains("grid-template-columns:minmax(11rem,17rem) 1fr")
+    );
     assert_ne!(classic.css, editorial.css);
 }
 
@@ -113,7 +140,12 @@ fn preview_pages_are_noindex_and_gate_pages_are_not() {
     let config = GeneratorConfig::default();
     let preview = generate(&input, &config, SITE, CLAIM, false, None).unwrap();
     let gate_copy = generate(&input, &config, SITE, CLAIM, true, None).unwrap();
-    assert!(preview.site.html.contains(r#"<meta name="robots" content="noindex,nofollow">"#));
+    assert!(
+        preview
+            .site
+            .html
+            .contains(r#"<meta name="robots" content="noindex,nofollow">"#)
+    );
     assert!(!gate_copy.site.html.contains("noindex"));
     assert_gate(&preview, "preview");
     assert_gate(&gate_copy, "indexable");
@@ -124,14 +156,26 @@ fn the_page_has_the_required_structure() {
     let g = build(&fixture("bakery_fr"));
     let html = &g.site.html;
     assert_eq!(html.matches("<h1").count(), 1);
-    assert!(html.contains(r#"<a class="btn" href="tel:+35226481234">"#), "primary CTA calls");
+    assert!(
+        html.contains(r#"<a class="btn" href="tel:+35226481234">"#),
+        "primary CTA calls"
+    );
     assert!(html.contains(r#"<link rel="canonical" href="https://preview.example.lu/s/abc123/">"#));
-    assert!(html.contains(r#"<meta property="og:image" content="https://preview.example.lu/photos/bakery-1.svg">"#));
+    assert!(
+        html.contains(
+            r#"<meta property="og:image" content="https://preview.example.lu/photos/bakery-1.svg">"#
+        )
+    );
     assert!(html.contains(r#"fetchpriority="high""#));
     assert_eq!(html.matches(r#"loading="lazy" decoding="async""#).count(), 2);
     assert!(html.contains("https://www.google.com/maps/search/?api=1&amp;query=49.600123%2C6.133456"));
-    assert!(html.contains("Note Google : 4,7/5 (213 avis)"), "rating shown as text");
-    assert!(html.contains("Cet aperçu gratuit a été préparé pour Boulangerie Hoffmann par Prospector Studio."));
+    assert!(
+        html.contains("Note Google : 4,7/5 (213 avis)"),
+        "rating shown as text"
+    );
+    assert!(
+        html.contains("Cet aperçu gratuit a été préparé pour Boulangerie Hoffmann par Prospector Studio.")
+    );
     assert!(html.contains(&format!(r#"href="{CLAIM}""#)));
     assert!(html.contains("prefers-reduced-motion"));
     assert!(!html.contains("aggregateRating"));
@@ -156,7 +200,11 @@ fn a_business_with_no_hours_photos_or_reviews_gets_designed_fallbacks() {
     let g = build(&fixture("salon_bare"));
     assert_gate(&g, "salon_bare");
     let html = &g.site.html;
-    assert!(html.contains("Les horaires ne sont pas encore publiés. Appelez le +352 80 91 92 93 avant de passer."));
+    assert!(
+        html.contains(
+            "Les horaires ne sont pas encore publiés. Appelez le +352 80 91 92 93 avant de passer."
+        )
+    );
     assert!(!html.contains("<img"), "no photos, no img");
     assert!(html.contains(r#"class="facts""#), "text-first hero");
     assert!(!html.contains(r#"id="reviews""#) && !html.contains(r#"id="gallery""#));
@@ -169,7 +217,11 @@ fn an_unmapped_category_gets_the_fallback_persona_and_local_business() {
     assert_eq!(g.dna.persona, Persona::TrustedLocal);
     assert!(g.site.html.contains(r#""@type": "LocalBusiness""#));
     // Rebuild: the old site's own description is reused verbatim.
-    assert!(g.site.html.contains("Leak detection and water damage drying for homes"));
+    assert!(
+        g.site
+            .html
+            .contains("Leak detection and water damage drying for homes")
+    );
     // The unparsed hours line is shown as text, not guessed.
     assert!(g.site.html.contains("Sunday: On call, phone first"));
 }
@@ -194,7 +246,8 @@ fn hostile() -> SiteInput {
     input.address.city = Some("\"><svg onload=alert(3)>".into());
     input.address.street = Some("'; DROP TABLE prospects; --".into());
     input.reviews[0].text =
-        "<script>alert('review')</script> Great food, great service, we loved everything about this place!".into();
+        "<script>alert('review')</script> Great food, great service, we loved everything about this place!"
+            .into();
     input.reviews[0].author = "<b onmouseover=alert(4)>Eve</b> Evil".into();
     input.reviews[0].source_url = Some("javascript:alert(5)".into());
     input.photos[0].url = "javascript:alert(6)".into();
@@ -213,7 +266,10 @@ fn hostile_values_are_always_escaped_including_in_json_ld() {
     assert!(!html.contains("<svg"));
     assert!(!html.contains("<b onmouseover"));
     assert!(!html.contains("javascript:"));
-    assert!(html.contains("&lt;script&gt;alert(&quot;pwn&quot;)"), "name shown, escaped");
+    assert!(
+        html.contains("&lt;script&gt;alert(&quot;pwn&quot;)"),
+        "name shown, escaped"
+    );
     // Inside the JSON-LD block, < and > are JSON escapes, so the block cannot
     // be closed early, and the JSON still parses to the original name.
     let start = html.find(r#"<script type="application/ld+json">"#).unwrap();
@@ -221,7 +277,12 @@ fn hostile_values_are_always_escaped_including_in_json_ld() {
     let block = &html[start + r#"<script type="application/ld+json">"#.len()..end];
     assert!(!block.contains('<') && !block.contains('>'));
     let value: serde_json::Value = serde_json::from_str(block).unwrap();
-    assert!(value["name"].as_str().unwrap().starts_with("🍕 مطعم {name} <script>alert(\"pwn\")</script>"));
+    assert!(
+        value["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("🍕 مطعم {name} <script>alert(\"pwn\")</script>")
+    );
     // The emoji and RTL text survive; the 10 KB name is cut.
     assert!(html.contains("🍕") && html.contains("مطعم"));
     assert!(html.len() < gate::MAX_PAGE_BYTES);
@@ -235,7 +296,15 @@ fn hostile_values_are_always_escaped_including_in_json_ld() {
 
 #[test]
 fn no_name_is_refused_with_a_typed_error_and_missing_optionals_are_not() {
-    let err = generate(&minimal("  "), &GeneratorConfig::default(), SITE, CLAIM, false, None).unwrap_err();
+    let err = generate(
+        &minimal("  "),
+        &GeneratorConfig::default(),
+        SITE,
+        CLAIM,
+        false,
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, BuildError::MissingName));
     assert!(err.is_permanent());
     let bare = build(&minimal("Chez Nous"));
@@ -267,7 +336,11 @@ fn outside_copy_is_validated_and_slots_are_filled_from_facts() {
     let mut copy = write_copy(&input, &dna).unwrap();
     copy.headline = "{name}, le meilleur pain de {city}".into();
     let g = generate(&input, &config, SITE, CLAIM, false, Some(copy.clone())).unwrap();
-    assert!(g.site.html.contains("Boulangerie Hoffmann, le meilleur pain de Luxembourg</h1>"));
+    assert!(
+        g.site
+            .html
+            .contains("Boulangerie Hoffmann, le meilleur pain de Luxembourg</h1>")
+    );
 
     copy.subheadline = "Commandez sur <a href=https://evil.example>notre site</a>".into();
     match generate(&input, &config, SITE, CLAIM, false, Some(copy.clone())) {
@@ -295,17 +368,42 @@ fn the_gate_catches_broken_pages() {
             .map(|c| c.name.clone())
             .collect::<Vec<_>>()
     };
-    assert_eq!(broken(&|s| s.html = s.html.replacen("<h2", "<h1", 1)), ["headings"]);
-    assert_eq!(broken(&|s| s.html = s.html.replacen("<h2", "<h4", 1).replacen("</h2>", "</h4>", 1)), ["headings"]);
-    assert_eq!(broken(&|s| s.html = s.html.replacen(" alt=\"", " data-alt=\"", 1)), ["images"]);
-    assert_eq!(broken(&|s| s.html = s.html.replacen("href=\"#hours\"", "href=\"#nowhere\"", 1)), ["links"]);
-    assert_eq!(broken(&|s| s.html = s.html.replacen("href=\"tel:", "href=\"http://x.example/?", 1)), ["links"]);
     assert_eq!(
-        broken(&|s| s.html = s.html.replacen("</body>", "<script src=\"https://cdn.example/x.js\"></script></body>", 1)),
+        broken(&|s| s.html = s.html.replacen("<h2", "<h1", 1)),
+        ["headings"]
+    );
+    assert_eq!(
+        broken(&|s| s.html = s.html.replacen("<h2", "<h4", 1).replacen("</h2>", "</h4>", 1)),
+        ["headings"]
+    );
+    assert_eq!(
+        broken(&|s| s.html = s.html.replacen(" alt=\"", " data-alt=\"", 1)),
+        ["images"]
+    );
+    assert_eq!(
+        broken(&|s| s.html = s.html.replacen("href=\"#hours\"", "href=\"#nowhere\"", 1)),
+        ["links"]
+    );
+    assert_eq!(
+        broken(&|s| s.html = s.html.replacen("href=\"tel:", "href=\"http://x.example/?", 1)),
+        ["links"]
+    );
+    assert_eq!(
+        broken(&|s| s.html = s.html.replacen(
+            "</body>",
+            "<script src=\"https://cdn.example/x.js\"></script></body>",
+            1
+        )),
         ["self_contained"]
     );
-    assert_eq!(broken(&|s| s.html = s.html.replacen("\"@type\": \"Dentist\"", "\"@type\": null", 1)), ["json_ld"]);
-    assert_eq!(broken(&|s| s.html = s.html.replacen(" lang=\"en-LU\"", "", 1)), ["lang"]);
+    assert_eq!(
+        broken(&|s| s.html = s.html.replacen("\"@type\": \"Dentist\"", "\"@type\": null", 1)),
+        ["json_ld"]
+    );
+    assert_eq!(
+        broken(&|s| s.html = s.html.replacen(" lang=\"en-LU\"", "", 1)),
+        ["lang"]
+    );
     assert_eq!(broken(&|s| s.indexable = true), ["robots"]);
     assert_eq!(
         broken(&|s| {
@@ -334,8 +432,17 @@ fn write_fixture_sites_for_lighthouse() {
         let dir = std::path::Path::new(&out).join(name);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("index.html"), &g.site.html).unwrap();
-        std::fs::write(dir.join("dna.json"), serde_json::to_string_pretty(&g.dna).unwrap()).unwrap();
-        println!("{name}: theme {} persona {:?} {} bytes", g.dna.theme.slug(), g.dna.persona, g.site.html.len());
+        std::fs::write(
+            dir.join("dna.json"),
+            serde_json::to_string_pretty(&g.dna).unwrap(),
+        )
+        .unwrap();
+        println!(
+            "{name}: theme {} persona {:?} {} bytes",
+            g.dna.theme.slug(),
+            g.dna.persona,
+            g.site.html.len()
+        );
     }
     println!("themes: {themes:?}");
 }
@@ -345,7 +452,10 @@ fn write_fixture_sites_for_lighthouse() {
 #[test]
 #[ignore = "benchmark: run in release and read the figures"]
 fn bench_figures() {
-    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
     let f = bench_generate(n);
     println!("{f:#?}");
     assert_eq!(f.failures, 0);

@@ -142,7 +142,10 @@ mod tests {
 
     #[test]
     fn authors_become_first_name_and_initial() {
-        assert_eq!(first_name_and_initial("Marie Dupont").as_deref(), Some("Marie D."));
+        assert_eq!(
+            first_name_and_initial("Marie Dupont").as_deref(),
+            Some("Marie D.")
+        );
         assert_eq!(
             first_name_and_initial(" jean-luc  van der berg ").as_deref(),
             Some("jean-luc B.")

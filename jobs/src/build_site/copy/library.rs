@@ -232,39 +232,66 @@ pub fn voice(persona: Persona, lang: Language) -> Voice {
     use Persona as P;
     match (persona, lang) {
         (P::HeritageTrust, Fr) => Voice {
-            sub_city: &["Un savoir-faire reconnu, au service de {city}.", "Une adresse de confiance à {city}."],
-            sub_plain: &["Un savoir-faire sérieux, un accueil attentif.", "Le sérieux d'une maison établie."],
+            sub_city: &[
+                "Un savoir-faire reconnu, au service de {city}.",
+                "Une adresse de confiance à {city}.",
+            ],
+            sub_plain: &[
+                "Un savoir-faire sérieux, un accueil attentif.",
+                "Le sérieux d'une maison établie.",
+            ],
             services_intro: &["Ce que nous proposons :", "Nos domaines :"],
             cta_call: &["Appeler le {phone}", "Prendre rendez-vous au {phone}"],
             about_intro: &["Chez {name}, chaque client est reçu avec attention."],
             contact_line: &["Nous vous répondons volontiers."],
         },
         (P::HeritageTrust, De) => Voice {
-            sub_city: &["Verlässlich und erfahren, in {city}.", "Eine Adresse mit Vertrauen in {city}."],
-            sub_plain: &["Sorgfältige Arbeit, persönliche Beratung.", "Verlässlichkeit, auf die Sie bauen können."],
+            sub_city: &[
+                "Verlässlich und erfahren, in {city}.",
+                "Eine Adresse mit Vertrauen in {city}.",
+            ],
+            sub_plain: &[
+                "Sorgfältige Arbeit, persönliche Beratung.",
+                "Verlässlichkeit, auf die Sie bauen können.",
+            ],
             services_intro: &["Unser Angebot:", "Womit wir Ihnen helfen:"],
             cta_call: &["{phone} anrufen", "Termin unter {phone}"],
             about_intro: &["Bei {name} steht die persönliche Beratung im Mittelpunkt."],
             contact_line: &["Wir freuen uns auf Ihre Anfrage."],
         },
         (P::HeritageTrust, En) => Voice {
-            sub_city: &["Trusted experience, right here in {city}.", "A reliable name in {city}."],
-            sub_plain: &["Careful work and personal attention.", "Reliability you can build on."],
+            sub_city: &[
+                "Trusted experience, right here in {city}.",
+                "A reliable name in {city}.",
+            ],
+            sub_plain: &[
+                "Careful work and personal attention.",
+                "Reliability you can build on.",
+            ],
             services_intro: &["What we offer:", "How we can help:"],
             cta_call: &["Call {phone}", "Book on {phone}"],
             about_intro: &["At {name}, every client gets personal attention."],
             contact_line: &["We look forward to hearing from you."],
         },
         (P::ClinicalPrecision, Fr) => Voice {
-            sub_city: &["Des soins attentifs, à {city}.", "Votre santé entre de bonnes mains, à {city}."],
-            sub_plain: &["Des soins clairs, précis et attentifs.", "Prendre soin de vous, simplement."],
+            sub_city: &[
+                "Des soins attentifs, à {city}.",
+                "Votre santé entre de bonnes mains, à {city}.",
+            ],
+            sub_plain: &[
+                "Des soins clairs, précis et attentifs.",
+                "Prendre soin de vous, simplement.",
+            ],
             services_intro: &["Nos soins :", "Ce que nous proposons :"],
             cta_call: &["Prendre rendez-vous au {phone}", "Appeler le cabinet au {phone}"],
             about_intro: &["{name} vous accueille dans un cadre calme et soigné."],
             contact_line: &["Pour un rendez-vous, contactez le cabinet."],
         },
         (P::ClinicalPrecision, De) => Voice {
-            sub_city: &["Sorgfältige Behandlung in {city}.", "Ihre Gesundheit in guten Händen, in {city}."],
+            sub_city: &[
+                "Sorgfältige Behandlung in {city}.",
+                "Ihre Gesundheit in guten Händen, in {city}.",
+            ],
             sub_plain: &["Klar, genau und einfühlsam.", "Gut betreut, Schritt für Schritt."],
             services_intro: &["Unsere Leistungen:", "Wobei wir Ihnen helfen:"],
             cta_call: &["Termin unter {phone}", "Praxis anrufen: {phone}"],
@@ -272,7 +299,10 @@ pub fn voice(persona: Persona, lang: Language) -> Voice {
             contact_line: &["Für einen Termin erreichen Sie uns hier."],
         },
         (P::ClinicalPrecision, En) => Voice {
-            sub_city: &["Careful, clear care in {city}.", "Your health in good hands, in {city}."],
+            sub_city: &[
+                "Careful, clear care in {city}.",
+                "Your health in good hands, in {city}.",
+            ],
             sub_plain: &["Clear, precise and caring.", "Good care, one step at a time."],
             services_intro: &["Our treatments:", "How we can help:"],
             cta_call: &["Book on {phone}", "Call the practice: {phone}"],
@@ -280,32 +310,58 @@ pub fn voice(persona: Persona, lang: Language) -> Voice {
             contact_line: &["To book an appointment, get in touch."],
         },
         (P::RapidResponse, Fr) => Voice {
-            sub_city: &["Un problème ? Appelez, on s'en occupe à {city}.", "Joignable et efficace, à {city}."],
-            sub_plain: &["Un problème ? Appelez, on s'en occupe.", "Efficace, clair, sans détour."],
+            sub_city: &[
+                "Un problème ? Appelez, on s'en occupe à {city}.",
+                "Joignable et efficace, à {city}.",
+            ],
+            sub_plain: &[
+                "Un problème ? Appelez, on s'en occupe.",
+                "Efficace, clair, sans détour.",
+            ],
             services_intro: &["Nos interventions :", "Ce que nous faisons :"],
             cta_call: &["Appeler maintenant : {phone}", "Appeler le {phone}"],
             about_intro: &["{name} intervient avec méthode et explique chaque étape."],
             contact_line: &["Appelez-nous : le plus simple est de décrire votre problème au téléphone."],
         },
         (P::RapidResponse, De) => Voice {
-            sub_city: &["Ein Problem? Anrufen, wir kümmern uns darum, in {city}.", "Erreichbar und zuverlässig in {city}."],
-            sub_plain: &["Ein Problem? Anrufen, wir kümmern uns darum.", "Schnell erklärt, sauber erledigt."],
+            sub_city: &[
+                "Ein Problem? Anrufen, wir kümmern uns darum, in {city}.",
+                "Erreichbar und zuverlässig in {city}.",
+            ],
+            sub_plain: &[
+                "Ein Problem? Anrufen, wir kümmern uns darum.",
+                "Schnell erklärt, sauber erledigt.",
+            ],
             services_intro: &["Unsere Einsätze:", "Was wir erledigen:"],
             cta_call: &["Jetzt anrufen: {phone}", "{phone} anrufen"],
             about_intro: &["{name} arbeitet gründlich und erklärt jeden Schritt."],
-            contact_line: &["Rufen Sie an: Am schnellsten geht es, wenn Sie uns Ihr Problem am Telefon schildern."],
+            contact_line: &[
+                "Rufen Sie an: Am schnellsten geht es, wenn Sie uns Ihr Problem am Telefon schildern.",
+            ],
         },
         (P::RapidResponse, En) => Voice {
-            sub_city: &["A problem? Call and we'll take care of it, in {city}.", "Reachable and reliable in {city}."],
-            sub_plain: &["A problem? Call and we'll take care of it.", "Clearly explained, properly done."],
+            sub_city: &[
+                "A problem? Call and we'll take care of it, in {city}.",
+                "Reachable and reliable in {city}.",
+            ],
+            sub_plain: &[
+                "A problem? Call and we'll take care of it.",
+                "Clearly explained, properly done.",
+            ],
             services_intro: &["What we fix:", "What we do:"],
             cta_call: &["Call now: {phone}", "Call {phone}"],
             about_intro: &["{name} works carefully and explains every step."],
             contact_line: &["Give us a call: describing the problem on the phone is the quickest way."],
         },
         (P::CraftStructure, Fr) => Voice {
-            sub_city: &["Du travail bien fait, à {city}.", "Le métier, le soin du détail, à {city}."],
-            sub_plain: &["Du travail bien fait, expliqué simplement.", "Le métier et le soin du détail."],
+            sub_city: &[
+                "Du travail bien fait, à {city}.",
+                "Le métier, le soin du détail, à {city}.",
+            ],
+            sub_plain: &[
+                "Du travail bien fait, expliqué simplement.",
+                "Le métier et le soin du détail.",
+            ],
             services_intro: &["Nos travaux :", "Ce que nous faisons :"],
             cta_call: &["Appeler l'atelier : {phone}", "Appeler le {phone}"],
             about_intro: &["{name} met son savoir-faire au service de chaque chantier."],
@@ -352,27 +408,51 @@ pub fn voice(persona: Persona, lang: Language) -> Voice {
             contact_line: &["Book your appointment."],
         },
         (P::CommunityNurture, Fr) => Voice {
-            sub_city: &["Votre adresse de quartier à {city}.", "Une bonne adresse à {city}, tout simplement."],
-            sub_plain: &["Votre adresse de quartier.", "Une bonne adresse, tout simplement."],
+            sub_city: &[
+                "Votre adresse de quartier à {city}.",
+                "Une bonne adresse à {city}, tout simplement.",
+            ],
+            sub_plain: &[
+                "Votre adresse de quartier.",
+                "Une bonne adresse, tout simplement.",
+            ],
             services_intro: &["À découvrir chez nous :", "Ce que vous trouverez chez nous :"],
             cta_call: &["Appeler le {phone}", "Nous appeler : {phone}"],
-            about_intro: &["{name} vous accueille avec le sourire.", "Chez {name}, on prend le temps de bien vous recevoir."],
+            about_intro: &[
+                "{name} vous accueille avec le sourire.",
+                "Chez {name}, on prend le temps de bien vous recevoir.",
+            ],
             contact_line: &["Passez nous voir ou appelez-nous."],
         },
         (P::CommunityNurture, De) => Voice {
-            sub_city: &["Ihre Adresse im Viertel, in {city}.", "Eine gute Adresse in {city}."],
+            sub_city: &[
+                "Ihre Adresse im Viertel, in {city}.",
+                "Eine gute Adresse in {city}.",
+            ],
             sub_plain: &["Ihre Adresse im Viertel.", "Einfach eine gute Adresse."],
             services_intro: &["Bei uns finden Sie:", "Das erwartet Sie:"],
             cta_call: &["{phone} anrufen", "Rufen Sie uns an: {phone}"],
-            about_intro: &["{name} empfängt Sie mit einem Lächeln.", "Bei {name} nimmt man sich Zeit für Sie."],
+            about_intro: &[
+                "{name} empfängt Sie mit einem Lächeln.",
+                "Bei {name} nimmt man sich Zeit für Sie.",
+            ],
             contact_line: &["Kommen Sie vorbei oder rufen Sie an."],
         },
         (P::CommunityNurture, En) => Voice {
-            sub_city: &["Your neighbourhood favourite in {city}.", "A good address in {city}, plain and simple."],
-            sub_plain: &["Your neighbourhood favourite.", "A good address, plain and simple."],
+            sub_city: &[
+                "Your neighbourhood favourite in {city}.",
+                "A good address in {city}, plain and simple.",
+            ],
+            sub_plain: &[
+                "Your neighbourhood favourite.",
+                "A good address, plain and simple.",
+            ],
             services_intro: &["What you'll find here:", "On offer:"],
             cta_call: &["Call {phone}", "Give us a call: {phone}"],
-            about_intro: &["{name} welcomes you with a smile.", "At {name}, we take the time to look after you."],
+            about_intro: &[
+                "{name} welcomes you with a smile.",
+                "At {name}, we take the time to look after you.",
+            ],
             contact_line: &["Drop by or give us a call."],
         },
         (P::TrustedLocal, Fr) => Voice {
@@ -421,12 +501,28 @@ mod tests {
         for persona in PERSONAS {
             for lang in Language::ALL {
                 let v = voice(persona, lang);
-                for list in [v.sub_city, v.sub_plain, v.services_intro, v.cta_call, v.about_intro, v.contact_line] {
+                for list in [
+                    v.sub_city,
+                    v.sub_plain,
+                    v.services_intro,
+                    v.cta_call,
+                    v.about_intro,
+                    v.contact_line,
+                ] {
                     assert!(!list.is_empty(), "{persona:?} {lang:?}");
                 }
-                assert!(v.sub_city.iter().all(|s| s.contains("{city}")), "{persona:?} {lang:?}");
-                assert!(v.sub_plain.iter().all(|s| !s.contains('{')), "{persona:?} {lang:?}");
-                assert!(v.cta_call.iter().all(|s| s.contains("{phone}")), "{persona:?} {lang:?}");
+                assert!(
+                    v.sub_city.iter().all(|s| s.contains("{city}")),
+                    "{persona:?} {lang:?}"
+                );
+                assert!(
+                    v.sub_plain.iter().all(|s| !s.contains('{')),
+                    "{persona:?} {lang:?}"
+                );
+                assert!(
+                    v.cta_call.iter().all(|s| s.contains("{phone}")),
+                    "{persona:?} {lang:?}"
+                );
             }
         }
     }

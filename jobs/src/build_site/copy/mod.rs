@@ -147,7 +147,9 @@ impl Facts {
         let mut values = BTreeMap::new();
         let info = category_info(business);
         values.insert("name", business.name.clone());
-        let what = info.map(|i| i.label(lang).to_owned()).or_else(|| business.category.clone());
+        let what = info
+            .map(|i| i.label(lang).to_owned())
+            .or_else(|| business.category.clone());
         if let Some(what) = what {
             values.insert("what_lc", lower_first(&what, lang));
             values.insert("what", what);
@@ -163,7 +165,10 @@ impl Facts {
         put("phone", business.phone.as_ref().map(|p| p.display.clone()));
         put("email", business.email.clone());
         put("rating", business.rating.map(|r| decimal(r, lang)));
-        put("review_count", business.review_count.filter(|n| *n > 0).map(|n| n.to_string()));
+        put(
+            "review_count",
+            business.review_count.filter(|n| *n > 0).map(|n| n.to_string()),
+        );
         put(
             "open_days",
             Some(hours.open_days()).filter(|n| *n > 0).map(|n| n.to_string()),
@@ -194,10 +199,15 @@ impl Facts {
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
-            let close = after.find('}').ok_or_else(|| CopyIssue::new(field, CopyProblem::Markup))?;
+            let close = after
+                .find('}')
+                .ok_or_else(|| CopyIssue::new(field, CopyProblem::Markup))?;
             let slot = &after[..close];
             if !SLOTS.contains(&slot) {
-                return Err(CopyIssue::new(field, CopyProblem::UnknownSlot(slot.chars().take(32).collect())));
+                return Err(CopyIssue::new(
+                    field,
+                    CopyProblem::UnknownSlot(slot.chars().take(32).collect()),
+                ));
             }
             let value = self
                 .get(slot)
@@ -211,7 +221,11 @@ impl Facts {
 }
 
 fn category_info(business: &Business) -> Option<&'static CategoryInfo> {
-    category::detect(business.category.as_deref(), business.subcategory.as_deref(), &business.name)
+    category::detect(
+        business.category.as_deref(),
+        business.subcategory.as_deref(),
+        &business.name,
+    )
 }
 
 /// Lower-case the first letter for use mid-sentence (not in German, where
@@ -284,7 +298,11 @@ fn compose(business: &Business, facts: &Facts, dna: &CreativeDna) -> Copy {
         (false, true) => w.headline_city,
         (false, false) => "{name}",
     };
-    let meta_description = if has_what && has_city { w.description } else { w.description_plain };
+    let meta_description = if has_what && has_city {
+        w.description
+    } else {
+        w.description_plain
+    };
     let subheadline = if has_city {
         pick(&mut rng, v.sub_city)
     } else {
@@ -401,7 +419,12 @@ fn compose(business: &Business, facts: &Facts, dna: &CreativeDna) -> Copy {
         }
         .to_owned(),
         location_title: w.location_title.to_owned(),
-        location_text: if facts.has("address") { w.location_text } else { "{name}" }.to_owned(),
+        location_text: if facts.has("address") {
+            w.location_text
+        } else {
+            "{name}"
+        }
+        .to_owned(),
         faq_title: w.faq_title.to_owned(),
         faq,
         contact_title: w.contact_title.to_owned(),
@@ -426,12 +449,20 @@ mod tests {
         input.phone = Some("+352 26 12 34 56".into());
         input.rating = Some(4.8);
         input.review_count = Some(126);
-        input.opening_hours = ["lundi: 06:30–18:00", "dimanche: Fermé"].map(String::from).to_vec();
+        input.opening_hours = ["lundi: 06:30–18:00", "dimanche: Fermé"]
+            .map(String::from)
+            .to_vec();
         input
     }
 
     fn filled(copy: &Copy, facts: &Facts) -> Vec<String> {
-        let mut all = vec![&copy.title, &copy.meta_description, &copy.headline, &copy.subheadline, &copy.cta];
+        let mut all = vec![
+            &copy.title,
+            &copy.meta_description,
+            &copy.headline,
+            &copy.subheadline,
+            &copy.cta,
+        ];
         all.extend(&copy.trust);
         all.extend(&copy.about);
         all.iter().map(|p| facts.fill("x", p).unwrap()).collect()
@@ -445,11 +476,19 @@ mod tests {
         let copy = write_copy(&input, &dna).unwrap();
         validate_copy(&copy).unwrap();
         let business = Business::from_input(&input).unwrap();
-        let facts = Facts::new(&business, &OpeningHours::parse(&input.opening_hours), Language::Fr);
+        let facts = Facts::new(
+            &business,
+            &OpeningHours::parse(&input.opening_hours),
+            Language::Fr,
+        );
         let texts = filled(&copy, &facts);
         assert_eq!(texts[2], "Boulangerie Hoffmann à Luxembourg");
         assert_eq!(texts[0], "Boulangerie Hoffmann à Luxembourg");
-        assert!(texts[1].starts_with("Boulangerie Hoffmann, boulangerie à Luxembourg"), "{}", texts[1]);
+        assert!(
+            texts[1].starts_with("Boulangerie Hoffmann, boulangerie à Luxembourg"),
+            "{}",
+            texts[1]
+        );
         assert!(texts[4].contains("+352 26 12 34 56"), "{}", texts[4]);
         assert!(texts.iter().any(|t| t.contains("4,8/5 (126 avis)")), "{texts:?}");
         assert_eq!(copy.services[0], "Pains");
@@ -464,7 +503,10 @@ mod tests {
         let business = Business::from_input(&input).unwrap();
         let facts = Facts::new(&business, &OpeningHours::default(), dna.language.language);
         for text in filled(&copy, &facts) {
-            assert!(!text.chars().any(|c| c.is_ascii_digit()), "a number appeared: {text}");
+            assert!(
+                !text.chars().any(|c| c.is_ascii_digit()),
+                "a number appeared: {text}"
+            );
         }
         assert!(copy.trust.is_empty());
         assert!(copy.faq.is_empty());
@@ -475,16 +517,29 @@ mod tests {
     fn the_cta_follows_the_best_available_action() {
         let mut input = minimal("X");
         input.email = Some("info@x.lu".into());
-        assert_eq!(primary_action(&Business::from_input(&input).unwrap()), PrimaryAction::Email);
+        assert_eq!(
+            primary_action(&Business::from_input(&input).unwrap()),
+            PrimaryAction::Email
+        );
         input.address.city = Some("Esch".into());
-        assert_eq!(primary_action(&Business::from_input(&input).unwrap()), PrimaryAction::Directions);
+        assert_eq!(
+            primary_action(&Business::from_input(&input).unwrap()),
+            PrimaryAction::Directions
+        );
         input.phone = Some("+35226123456".into());
-        assert_eq!(primary_action(&Business::from_input(&input).unwrap()), PrimaryAction::Call);
+        assert_eq!(
+            primary_action(&Business::from_input(&input).unwrap()),
+            PrimaryAction::Call
+        );
     }
 
     #[test]
     fn filling_refuses_unknown_slots_and_missing_facts() {
-        let facts = Facts::new(&Business::from_input(&minimal("X")).unwrap(), &OpeningHours::default(), Language::En);
+        let facts = Facts::new(
+            &Business::from_input(&minimal("X")).unwrap(),
+            &OpeningHours::default(),
+            Language::En,
+        );
         assert_eq!(facts.fill("f", "Hi {name}!").unwrap(), "Hi X!");
         assert!(matches!(
             facts.fill("f", "{city}").unwrap_err().problem,

@@ -120,19 +120,34 @@ fn check_text(field: &str, value: &str, max: usize, required: bool, issues: &mut
     if len > max {
         push(CopyProblem::TooLong { max, len });
     }
-    if value.chars().any(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
+    if value
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    {
         push(CopyProblem::Control);
     }
     let lower = value.to_lowercase();
     let entity = lower.match_indices('&').any(|(i, _)| {
         let rest = &lower[i + 1..];
-        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '#').collect();
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '#')
+            .collect();
         !name.is_empty() && rest[name.len()..].starts_with(';')
     });
     if value.contains(['<', '>']) || entity {
         push(CopyProblem::Markup);
     }
-    let schemes = ["://", "www.", "javascript:", "data:", "mailto:", "tel:", "vbscript:", "file:"];
+    let schemes = [
+        "://",
+        "www.",
+        "javascript:",
+        "data:",
+        "mailto:",
+        "tel:",
+        "vbscript:",
+        "file:",
+    ];
     if value.contains('@')
         || schemes.iter().any(|s| lower.contains(s))
         || value.split_whitespace().any(looks_like_domain)
@@ -210,8 +225,20 @@ pub fn validate_copy(copy: &Copy) -> Result<(), Vec<CopyIssue>> {
         issues.push(CopyIssue::new("faq", CopyProblem::TooMany { max: l::FAQ }));
     }
     for (i, item) in copy.faq.iter().enumerate().take(l::FAQ) {
-        check_text(&format!("faq[{i}].question"), &item.question, l::QUESTION, true, &mut issues);
-        check_text(&format!("faq[{i}].answer"), &item.answer, l::ANSWER, true, &mut issues);
+        check_text(
+            &format!("faq[{i}].question"),
+            &item.question,
+            l::QUESTION,
+            true,
+            &mut issues,
+        );
+        check_text(
+            &format!("faq[{i}].answer"),
+            &item.answer,
+            l::ANSWER,
+            true,
+            &mut issues,
+        );
     }
     if issues.is_empty() { Ok(()) } else { Err(issues) }
 }
@@ -234,7 +261,9 @@ mod tests {
             services_intro: s("Our services:"),
             services: vec![s("Repairs"), s("Leaks")],
             about_title: s("About {name}"),
-            about: vec![s("{name} is open {open_days} days a week. Approx. 4.8 stars, e.g. z.B. etc.")],
+            about: vec![s(
+                "{name} is open {open_days} days a week. Approx. 4.8 stars, e.g. z.B. etc.",
+            )],
             reviews_title: s("What customers say"),
             gallery_title: s("Photos"),
             hours_title: s("Opening hours"),
@@ -267,22 +296,54 @@ mod tests {
 
     #[test]
     fn markup_urls_and_unknown_slots_are_refused() {
-        let cases: [(&str, fn(&mut Copy), CopyProblem); 9] = [
-            ("headline", |c| c.headline = "<b>{name}</b>".into(), CopyProblem::Markup),
-            ("headline", |c| c.headline = "{name} &amp; sons".into(), CopyProblem::Markup),
-            ("subheadline", |c| c.subheadline = "See https://evil.example".into(), CopyProblem::Url),
-            ("subheadline", |c| c.subheadline = "Visit www.evil.example".into(), CopyProblem::Url),
-            ("subheadline", |c| c.subheadline = "Visit evil-shop.com today".into(), CopyProblem::Url),
-            ("contact_text", |c| c.contact_text = "Mail boss@evil.example".into(), CopyProblem::Url),
+        type Case = (&'static str, fn(&mut Copy), CopyProblem);
+        let cases: [Case; 9] = [
+            (
+                "headline",
+                |c| c.headline = "<b>{name}</b>".into(),
+                CopyProblem::Markup,
+            ),
+            (
+                "headline",
+                |c| c.headline = "{name} &amp; sons".into(),
+                CopyProblem::Markup,
+            ),
+            (
+                "subheadline",
+                |c| c.subheadline = "See https://evil.example".into(),
+                CopyProblem::Url,
+            ),
+            (
+                "subheadline",
+                |c| c.subheadline = "Visit www.evil.example".into(),
+                CopyProblem::Url,
+            ),
+            (
+                "subheadline",
+                |c| c.subheadline = "Visit evil-shop.com today".into(),
+                CopyProblem::Url,
+            ),
+            (
+                "contact_text",
+                |c| c.contact_text = "Mail boss@evil.example".into(),
+                CopyProblem::Url,
+            ),
             ("cta", |c| c.cta = "javascript:alert(1)".into(), CopyProblem::Url),
-            ("title", |c| c.title = "{name} {owner}".into(), CopyProblem::UnknownSlot("owner".into())),
+            (
+                "title",
+                |c| c.title = "{name} {owner}".into(),
+                CopyProblem::UnknownSlot("owner".into()),
+            ),
             ("title", |c| c.title = "{name".into(), CopyProblem::Markup),
         ];
         for (field, edit, problem) in cases {
             let mut copy = good();
             edit(&mut copy);
             let found = problems(&copy);
-            assert!(found.contains(&(field.to_owned(), problem.clone())), "{field} {problem:?}: {found:?}");
+            assert!(
+                found.contains(&(field.to_owned(), problem.clone())),
+                "{field} {problem:?}: {found:?}"
+            );
         }
     }
 
