@@ -190,8 +190,10 @@ impl TypeScale {
             small: 0.875,
             h3: step(1),
             h2: step(2),
-            h1: step(3),
-            desktop_h1: step(5),
+            // Headlines carry name, trade and city: cap them so a long one
+            // still fits in three lines.
+            h1: step(3).min(2.25),
+            desktop_h1: step(5).min(3.25),
         }
     }
 }
@@ -593,7 +595,8 @@ pub fn creative_dna(input: &SiteInput, config: &GeneratorConfig) -> CreativeDna 
     let (heading, body) = pick(&mut rng, &st.fonts).unwrap_or((SANS, SANS));
     let radius_px = pick(&mut rng, st.radius).unwrap_or(6);
     let base_px = if theme == Theme::Bold { 18 } else { 17 };
-    let section_order = sections(input, &st, &hours);
+    let has_services = info.is_some() || input.category.is_some() || input.subcategory.is_some();
+    let section_order = sections(input, &st, &hours, has_services);
     CreativeDna {
         template_version: config.template_version.clone(),
         seed,
@@ -619,7 +622,7 @@ pub fn creative_dna(input: &SiteInput, config: &GeneratorConfig) -> CreativeDna 
 
 /// The persona's order, less the sections the data cannot fill. Hours and
 /// contact always stay: they have designed fallbacks.
-fn sections(input: &SiteInput, st: &PersonaStyle, hours: &OpeningHours) -> Vec<Section> {
+fn sections(input: &SiteInput, st: &PersonaStyle, hours: &OpeningHours, has_services: bool) -> Vec<Section> {
     let usable_photos = input
         .photos
         .iter()
@@ -640,6 +643,7 @@ fn sections(input: &SiteInput, st: &PersonaStyle, hours: &OpeningHours) -> Vec<S
             Section::Gallery => usable_photos >= 2,
             Section::Reviews => !reviews::select(&input.reviews, reviews::MAX_QUOTES).is_empty(),
             Section::Location => has_place,
+            Section::Services => has_services,
             _ => true,
         })
         .collect()
@@ -757,6 +761,7 @@ mod tests {
         assert!(!dna.section_order.contains(&Section::Gallery));
         assert!(!dna.section_order.contains(&Section::Location));
         assert!(!dna.section_order.contains(&Section::Trust));
+        assert!(!dna.section_order.contains(&Section::Services));
         assert!(dna.section_order.contains(&Section::Hours));
         assert!(dna.section_order.contains(&Section::Contact));
         assert_eq!(dna.section_order[0], Section::Hero);

@@ -414,6 +414,46 @@ fn the_gate_catches_broken_pages() {
     assert!(broken(&|s| s.html.push_str(&" ".repeat(gate::MAX_PAGE_BYTES))).contains(&"size".to_owned()));
 }
 
+mod hostile_property {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hostile_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[<>&\"'{}/ a-zA-Z0-9\u{202e}\u{0600}-\u{06ff}\u{1f600}-\u{1f64f}]{0,300}",
+            Just("</script><script>alert(1)</script>".to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn any_text_in_any_field_renders_escaped_and_passes_the_gate(
+            name in hostile_text(), category in hostile_text(), city in hostile_text(),
+            review in hostile_text(), hours in hostile_text(), rating in any::<f64>(),
+        ) {
+            let mut input = fixture("restaurant_reviews");
+            input.name = name;
+            input.category = Some(category);
+            input.address.city = Some(city);
+            input.reviews[0].text = review;
+            input.opening_hours.push(hours);
+            input.rating = Some(rating);
+            match generate(&input, &GeneratorConfig::default(), SITE, CLAIM, false, None) {
+                Ok(g) => {
+                    let failures: Vec<_> = g.gate.failures().collect();
+                    prop_assert!(failures.is_empty(), "{failures:?}");
+                    prop_assert_eq!(g.site.html.matches("<script").count(), 1);
+                }
+                Err(BuildError::MissingName) => prop_assert!(text::clip(&input.name, 80).is_empty()),
+                Err(other) => prop_assert!(false, "unexpected error {other}"),
+            }
+        }
+    }
+}
+
 /// Writes every fixture, rendered indexable, to `$BUILD_SITE_OUT` for the
 /// Lighthouse run (`jobs/src/build_site/lighthouse.sh`). Ignored by default.
 #[test]

@@ -293,7 +293,7 @@ pub fn voice(persona: Persona, lang: Language) -> Voice {
                 "Ihre Gesundheit in guten Händen, in {city}.",
             ],
             sub_plain: &["Klar, genau und einfühlsam.", "Gut betreut, Schritt für Schritt."],
-            services_intro: &["Unsere Leistungen:", "Wobei wir Ihnen helfen:"],
+            services_intro: &["Unser Angebot:", "Wobei wir Ihnen helfen:"],
             cta_call: &["Termin unter {phone}", "Praxis anrufen: {phone}"],
             about_intro: &["{name} empfängt Sie in ruhiger, gepflegter Atmosphäre."],
             contact_line: &["Für einen Termin erreichen Sie uns hier."],
@@ -348,7 +348,7 @@ pub fn voice(persona: Persona, lang: Language) -> Voice {
                 "A problem? Call and we'll take care of it.",
                 "Clearly explained, properly done.",
             ],
-            services_intro: &["What we fix:", "What we do:"],
+            services_intro: &["What we fix:", "What we handle:"],
             cta_call: &["Call now: {phone}", "Call {phone}"],
             about_intro: &["{name} works carefully and explains every step."],
             contact_line: &["Give us a call: describing the problem on the phone is the quickest way."],
@@ -378,7 +378,7 @@ pub fn voice(persona: Persona, lang: Language) -> Voice {
         (P::CraftStructure, En) => Voice {
             sub_city: &["Good work, done properly, in {city}.", "Skilled hands in {city}."],
             sub_plain: &["Good work, clearly explained.", "Skilled hands, careful work."],
-            services_intro: &["What we work on:", "What we do:"],
+            services_intro: &["What we work on:", "Our work:"],
             cta_call: &["Call the workshop: {phone}", "Call {phone}"],
             about_intro: &["{name} brings care and skill to every job."],
             contact_line: &["Tell us about your job."],
@@ -386,7 +386,7 @@ pub fn voice(persona: Persona, lang: Language) -> Voice {
         (P::AestheticWellness, Fr) => Voice {
             sub_city: &["Un moment pour vous, à {city}.", "Prenez soin de vous, à {city}."],
             sub_plain: &["Un moment pour vous.", "Prenez le temps de prendre soin de vous."],
-            services_intro: &["Nos prestations :", "Pour vous :"],
+            services_intro: &["Au programme :", "Pour vous :"],
             cta_call: &["Réserver au {phone}", "Appeler le salon : {phone}"],
             about_intro: &["{name} vous accueille pour un moment rien qu'à vous."],
             contact_line: &["Réservez votre moment."],
@@ -466,7 +466,7 @@ pub fn voice(persona: Persona, lang: Language) -> Voice {
         (P::TrustedLocal, De) => Voice {
             sub_city: &["Für Sie da in {city}.", "In Ihrer Nähe, in {city}."],
             sub_plain: &["Für Sie da.", "In Ihrer Nähe."],
-            services_intro: &["Unsere Leistungen:", "Unser Angebot:"],
+            services_intro: &["Wobei wir helfen:", "Unser Angebot:"],
             cta_call: &["{phone} anrufen", "Rufen Sie uns an: {phone}"],
             about_intro: &["{name} ist gerne für Ihre Fragen da."],
             contact_line: &["Sprechen Sie uns an, wir helfen gerne weiter."],
@@ -522,6 +522,13 @@ mod tests {
                 assert!(
                     v.cta_call.iter().all(|s| s.contains("{phone}")),
                     "{persona:?} {lang:?}"
+                );
+                let title = words(lang).services_title.to_lowercase();
+                assert!(
+                    v.services_intro
+                        .iter()
+                        .all(|s| !s.to_lowercase().starts_with(&title)),
+                    "{persona:?} {lang:?}: the intro repeats the heading"
                 );
             }
         }

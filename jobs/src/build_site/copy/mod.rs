@@ -281,9 +281,11 @@ fn compose(business: &Business, facts: &Facts, dna: &CreativeDna) -> Copy {
     let (has_what, has_city) = (facts.has("what"), facts.has("city"));
     // "Boulangerie Hoffmann, boulangerie à …" says it twice: when the name
     // already names the trade, the headline and title leave it out.
+    let name = business.name.to_lowercase();
     let name_says_what = facts
         .get("what")
-        .is_some_and(|what| business.name.to_lowercase().contains(&what.to_lowercase()));
+        .is_some_and(|what| name.contains(&what.to_lowercase()))
+        || category_info(business).is_some_and(|i| i.keywords.iter().any(|k| name.contains(k)));
     let headline_what = has_what && !name_says_what;
 
     let headline = match (headline_what, has_city) {
