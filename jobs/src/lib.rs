@@ -43,6 +43,7 @@
 
 pub mod audit;
 pub mod billing;
+pub mod build_site;
 pub mod discover;
 pub mod domain;
 pub mod pipeline;
