@@ -41,6 +41,7 @@
 pub mod audit;
 pub mod discover;
 pub mod domain;
+pub mod llm;
 pub mod pipeline;
 pub mod queue;
 pub mod retry;
