@@ -73,7 +73,8 @@ struct RawError {
 
 /// A 2xx body, converted.
 pub(crate) fn parse_reply(body: &[u8]) -> Result<Reply, String> {
-    let raw: RawMessage = serde_json::from_slice(body).map_err(|e| format!("not a Messages API reply: {e}"))?;
+    let raw: RawMessage =
+        serde_json::from_slice(body).map_err(|e| format!("not a Messages API reply: {e}"))?;
     if raw.kind != "message" {
         return Err(format!("reply type is `{}`, not `message`", raw.kind));
     }
@@ -122,7 +123,7 @@ mod tests {
     #[test]
     fn text_blocks_are_joined_and_other_blocks_skipped() {
         let body = br#"{"id":"msg_01","type":"message","role":"assistant","model":"claude-x",
-            "content":[{"type":"text","text":"{\"a\":"},{"type":"thinking","thinking":"…"},{"type":"text","text":"1}"}],
+            "content":[{"type":"text","text":"{\"a\":"},{"type":"thinking","thinking":"..."},{"type":"text","text":"1}"}],
             "stop_reason":"end_turn","stop_sequence":null,
             "usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":2}}"#;
         let reply = parse_reply(body).unwrap();
@@ -143,8 +144,12 @@ mod tests {
 
     #[test]
     fn error_bodies_give_type_and_message() {
-        let e = parse_error(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
-        assert_eq!((e.kind.as_str(), e.message.as_str()), ("overloaded_error", "Overloaded"));
+        let e =
+            parse_error(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
+        assert_eq!(
+            (e.kind.as_str(), e.message.as_str()),
+            ("overloaded_error", "Overloaded")
+        );
         assert_eq!(parse_error(b"Bad Gateway").kind, "unknown");
     }
 }

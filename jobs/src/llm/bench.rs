@@ -38,12 +38,32 @@ pub struct BenchFigures {
 impl fmt::Display for BenchFigures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let us = |d: Duration| d.as_secs_f64() * 1e6;
-        writeln!(f, "llm copy checks ({} iterations, mean per call):", self.iterations)?;
+        writeln!(
+            f,
+            "llm copy checks ({} iterations, mean per call):",
+            self.iterations
+        )?;
         writeln!(f, "  accept good copy          {:>9.1} µs", us(self.accept))?;
-        writeln!(f, "  reject (schema)           {:>9.1} µs", us(self.reject_schema))?;
-        writeln!(f, "  reject (safety rule)      {:>9.1} µs", us(self.reject_unsafe))?;
-        writeln!(f, "  write_copy, anthropic     {:>9.1} µs", us(self.round_trip_anthropic))?;
-        write!(f, "  write_copy, openai        {:>9.1} µs", us(self.round_trip_openai))
+        writeln!(
+            f,
+            "  reject (schema)           {:>9.1} µs",
+            us(self.reject_schema)
+        )?;
+        writeln!(
+            f,
+            "  reject (safety rule)      {:>9.1} µs",
+            us(self.reject_unsafe)
+        )?;
+        writeln!(
+            f,
+            "  write_copy, anthropic     {:>9.1} µs",
+            us(self.round_trip_anthropic)
+        )?;
+        write!(
+            f,
+            "  write_copy, openai        {:>9.1} µs",
+            us(self.round_trip_openai)
+        )
     }
 }
 

@@ -309,7 +309,10 @@ impl LlmClient {
                 if let Ok(v) = secret(self.key.expose_secret().to_owned()) {
                     headers.insert("x-api-key", v);
                 }
-                headers.insert("anthropic-version", HeaderValue::from_static(anthropic::API_VERSION));
+                headers.insert(
+                    "anthropic-version",
+                    HeaderValue::from_static(anthropic::API_VERSION),
+                );
             }
             LlmProvider::Openai => {
                 if let Ok(v) = secret(format!("Bearer {}", self.key.expose_secret())) {
@@ -332,15 +335,13 @@ impl LlmClient {
             .map_err(|e| self.transport_error(e))?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = read_body(response)
-            .await
-            .map_err(|e| match e {
-                BodyError::Transport(e) => self.transport_error(e),
-                BodyError::TooLarge => LlmError::Malformed {
-                    provider,
-                    message: format!("the response is larger than {MAX_BODY_BYTES} bytes"),
-                },
-            })?;
+        let body = read_body(response).await.map_err(|e| match e {
+            BodyError::Transport(e) => self.transport_error(e),
+            BodyError::TooLarge => LlmError::Malformed {
+                provider,
+                message: format!("the response is larger than {MAX_BODY_BYTES} bytes"),
+            },
+        })?;
         tracing::debug!(
             llm.provider = provider.as_str(),
             http.status = status.as_u16(),
@@ -421,9 +422,12 @@ fn classify(
     let message = short(&details.message);
     let kind = short(&details.kind);
     let code = status.as_u16();
-    let overloaded = details.kind == "overloaded_error" || details.message.to_lowercase().contains("overloaded");
+    let overloaded =
+        details.kind == "overloaded_error" || details.message.to_lowercase().contains("overloaded");
     match code {
-        429 if details.code.as_deref() == Some("insufficient_quota") || details.kind == "insufficient_quota" => {
+        429 if details.code.as_deref() == Some("insufficient_quota")
+            || details.kind == "insufficient_quota" =>
+        {
             LlmError::Refused {
                 provider,
                 status: code,
@@ -523,7 +527,12 @@ mod tests {
             (301, "unknown", None, false, true),
         ];
         for (status, kind, code, retryable, permanent) in cases {
-            let e = classify(p, StatusCode::from_u16(status).unwrap(), None, details(kind, "m", code));
+            let e = classify(
+                p,
+                StatusCode::from_u16(status).unwrap(),
+                None,
+                details(kind, "m", code),
+            );
             assert_eq!(
                 (e.is_retryable(), e.is_permanent()),
                 (retryable, permanent),

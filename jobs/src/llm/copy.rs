@@ -149,7 +149,11 @@ pub enum RejectReason {
 }
 
 fn join(violations: &[SchemaViolation]) -> String {
-    violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl RejectReason {
@@ -229,7 +233,11 @@ pub async fn write_copy(client: &LlmClient, request: &CopyRequest) -> Result<Llm
     }
 }
 
-fn accept(completion: &Completion, facts: &BusinessFacts, language: Language) -> Result<CopyDocument, RejectReason> {
+fn accept(
+    completion: &Completion,
+    facts: &BusinessFacts,
+    language: Language,
+) -> Result<CopyDocument, RejectReason> {
     if completion.finish != FinishReason::Complete {
         return Err(RejectReason::Unfinished {
             finish: completion.finish.clone(),
@@ -240,11 +248,18 @@ fn accept(completion: &Completion, facts: &BusinessFacts, language: Language) ->
 
 /// Parse, validate and safety-check a model's text: the whole acceptance
 /// path of [`write_copy`] after the call (also used by the benchmark).
-pub fn check_reply(text: &str, facts: &BusinessFacts, language: Language) -> Result<CopyDocument, RejectReason> {
-    let value: serde_json::Value = serde_json::from_str(strip_fence(text)).map_err(|e| RejectReason::NotJson {
-        message: e.to_string(),
-    })?;
-    let validator = VALIDATOR.as_ref().map_err(|e| RejectReason::Internal(e.clone()))?;
+pub fn check_reply(
+    text: &str,
+    facts: &BusinessFacts,
+    language: Language,
+) -> Result<CopyDocument, RejectReason> {
+    let value: serde_json::Value =
+        serde_json::from_str(strip_fence(text)).map_err(|e| RejectReason::NotJson {
+            message: e.to_string(),
+        })?;
+    let validator = VALIDATOR
+        .as_ref()
+        .map_err(|e| RejectReason::Internal(e.clone()))?;
     let violations: Vec<SchemaViolation> = validator
         .iter_errors(&value)
         .take(MAX_SCHEMA_VIOLATIONS)
@@ -284,10 +299,7 @@ fn strip_fence(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{
-        prompt::ReviewQuote,
-        safety::SafetyRule,
-    };
+    use crate::llm::{prompt::ReviewQuote, safety::SafetyRule};
     use serde_json::json;
 
     fn facts() -> BusinessFacts {
@@ -346,7 +358,12 @@ mod tests {
 
     #[test]
     fn replies_that_are_not_json_are_rejected_with_the_parser_message() {
-        for text in ["Here is your copy: {", "", "```json\n{\"headline\": }\n```", "{} trailing"] {
+        for text in [
+            "Here is your copy: {",
+            "",
+            "```json\n{\"headline\": }\n```",
+            "{} trailing",
+        ] {
             let err = check_reply(text, &facts(), Language::En).unwrap_err();
             assert!(matches!(err, RejectReason::NotJson { .. }), "{text}: {err}");
             assert_eq!(err.code(), "not_json");
@@ -360,16 +377,78 @@ mod tests {
         let mut missing = good();
         missing.as_object_mut().unwrap().remove("call_to_action");
         let cases: Vec<(&str, String, &str, &str)> = vec![
-            ("headline too long", with("/headline", json!("x".repeat(81))), "/headline", "longer than 80"),
-            ("about too long", with("/about", json!("word ".repeat(181))), "/about", "longer than 900"),
-            ("too many services", with("/services", json!(["a1"; 9].iter().enumerate().map(|(i, _)| format!("Service {i}")).collect::<Vec<_>>())), "/services", "more than 8"),
-            ("duplicate services", with("/services", json!(["Bread", "Bread"])), "/services", "non-unique"),
-            ("service too long", with("/services/1", json!("y".repeat(81))), "/services/1", "longer than 80"),
-            ("blank call to action", with("/call_to_action", json!("   ")), "/call_to_action", "does not match"),
-            ("cta too long", with("/call_to_action", json!("z".repeat(41))), "/call_to_action", "longer than 40"),
-            ("faq answer too long", with("/faq/0/answer", json!("a".repeat(401))), "/faq/0/answer", "longer than 400"),
-            ("faq extra key", with("/faq/0", json!({"question": "Why us today?", "answer": "ok", "x": 1})), "/faq/0", "Additional properties"),
-            ("wrong type", with("/services", json!("Bread")), "/services", "not of type"),
+            (
+                "headline too long",
+                with("/headline", json!("x".repeat(81))),
+                "/headline",
+                "longer than 80",
+            ),
+            (
+                "about too long",
+                with("/about", json!("word ".repeat(181))),
+                "/about",
+                "longer than 900",
+            ),
+            (
+                "too many services",
+                with(
+                    "/services",
+                    json!(
+                        ["a1"; 9]
+                            .iter()
+                            .enumerate()
+                            .map(|(i, _)| format!("Service {i}"))
+                            .collect::<Vec<_>>()
+                    ),
+                ),
+                "/services",
+                "more than 8",
+            ),
+            (
+                "duplicate services",
+                with("/services", json!(["Bread", "Bread"])),
+                "/services",
+                "non-unique",
+            ),
+            (
+                "service too long",
+                with("/services/1", json!("y".repeat(81))),
+                "/services/1",
+                "longer than 80",
+            ),
+            (
+                "blank call to action",
+                with("/call_to_action", json!("   ")),
+                "/call_to_action",
+                "does not match",
+            ),
+            (
+                "cta too long",
+                with("/call_to_action", json!("z".repeat(41))),
+                "/call_to_action",
+                "longer than 40",
+            ),
+            (
+                "faq answer too long",
+                with("/faq/0/answer", json!("a".repeat(401))),
+                "/faq/0/answer",
+                "longer than 400",
+            ),
+            (
+                "faq extra key",
+                with(
+                    "/faq/0",
+                    json!({"question": "Why us today?", "answer": "ok", "x": 1}),
+                ),
+                "/faq/0",
+                "Additional properties",
+            ),
+            (
+                "wrong type",
+                with("/services", json!("Bread")),
+                "/services",
+                "not of type",
+            ),
             ("extra property", extra.to_string(), "", "Additional properties"),
             ("missing property", missing.to_string(), "", "required"),
             ("not an object", "[]".to_owned(), "", "not of type"),
@@ -378,7 +457,9 @@ mod tests {
             match check_reply(&text, &facts(), Language::En) {
                 Err(RejectReason::Schema { violations }) => {
                     assert!(
-                        violations.iter().any(|v| v.path == path && v.message.contains(message)),
+                        violations
+                            .iter()
+                            .any(|v| v.path == path && v.message.contains(message)),
                         "{name}: {violations:?}"
                     );
                     assert!(violations.len() <= MAX_SCHEMA_VIOLATIONS);
@@ -398,20 +479,73 @@ mod tests {
     #[test]
     fn each_safety_rule_rejects_copy_that_passed_the_schema() {
         let cases: Vec<(&str, String, SafetyRule, &str)> = vec![
-            ("made-up award year", with("/about", json!("Boulangerie Weber won the Golden Loaf in 2019 and we are proud of the bread that you love.")), SafetyRule::Number, "/about"),
-            ("url", with("/faq/0/answer", json!("Order at https://order.example.com for the weekend.")), SafetyRule::Url, "/faq/0/answer"),
-            ("html", with("/headline", json!("<h1>Fresh bread</h1>")), SafetyRule::Markup, "/headline"),
-            ("placeholder", with("/services/0", json!("{service}")), SafetyRule::Placeholder, "/services/0"),
-            ("phone", with("/call_to_action", json!("Call +352 99 99 99")), SafetyRule::Phone, "/call_to_action"),
-            ("email", with("/about", json!("Write to us at hello@weber-bakery.com, we answer every message that you send.")), SafetyRule::Email, "/about"),
-            ("claim", with("/subheadline", json!("The award-winning bakery of the south")), SafetyRule::Claim, "/subheadline"),
-            ("language", {
-                let mut doc = good();
-                doc["about"] = json!("Die Bäckerei backt jeden Morgen frisches Brot und Kuchen für die Nachbarschaft, mit Liebe und Zeit.");
-                doc["subheadline"] = json!("Unsere Bäckerei ist für Sie da, mit Brot und Kuchen.");
-                doc["faq"] = json!([]);
-                doc.to_string()
-            }, SafetyRule::Language, "/"),
+            (
+                "made-up award year",
+                with(
+                    "/about",
+                    json!(
+                        "Boulangerie Weber won the Golden Loaf in 2019 and we are proud of the bread that you love."
+                    ),
+                ),
+                SafetyRule::Number,
+                "/about",
+            ),
+            (
+                "url",
+                with(
+                    "/faq/0/answer",
+                    json!("Order at https://order.example.com for the weekend."),
+                ),
+                SafetyRule::Url,
+                "/faq/0/answer",
+            ),
+            (
+                "html",
+                with("/headline", json!("<h1>Fresh bread</h1>")),
+                SafetyRule::Markup,
+                "/headline",
+            ),
+            (
+                "placeholder",
+                with("/services/0", json!("{service}")),
+                SafetyRule::Placeholder,
+                "/services/0",
+            ),
+            (
+                "phone",
+                with("/call_to_action", json!("Call +352 99 99 99")),
+                SafetyRule::Phone,
+                "/call_to_action",
+            ),
+            (
+                "email",
+                with(
+                    "/about",
+                    json!("Write to us at hello@weber-bakery.com, we answer every message that you send."),
+                ),
+                SafetyRule::Email,
+                "/about",
+            ),
+            (
+                "claim",
+                with("/subheadline", json!("The award-winning bakery of the south")),
+                SafetyRule::Claim,
+                "/subheadline",
+            ),
+            (
+                "language",
+                {
+                    let mut doc = good();
+                    doc["about"] = json!(
+                        "Die Bäckerei backt jeden Morgen frisches Brot und Kuchen für die Nachbarschaft, mit Liebe und Zeit."
+                    );
+                    doc["subheadline"] = json!("Unsere Bäckerei ist für Sie da, mit Brot und Kuchen.");
+                    doc["faq"] = json!([]);
+                    doc.to_string()
+                },
+                SafetyRule::Language,
+                "/",
+            ),
         ];
         for (name, text, rule, field) in cases {
             match check_reply(&text, &facts(), Language::En) {

@@ -103,9 +103,8 @@ impl Reply {
     /// and a property the schema does not have).
     pub fn schema_violation() -> Self {
         let mut copy = valid_copy(Language::En);
-        copy["headline"] = json!(
-            "Fresh sourdough bread, croissants and cakes every single morning in Esch-sur-Alzette"
-        );
+        copy["headline"] =
+            json!("Fresh sourdough bread, croissants and cakes every single morning in Esch-sur-Alzette");
         copy["testimonials"] = json!(["Great bread"]);
         Reply::text(copy.to_string())
     }
@@ -282,7 +281,13 @@ async fn anthropic(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
         return error(provider, 401, "authentication_error", "invalid x-api-key", None);
     }
     if headers.get("anthropic-version").and_then(|v| v.to_str().ok()) != Some(API_VERSION) {
-        return error(provider, 400, "invalid_request_error", "anthropic-version: header is required", None);
+        return error(
+            provider,
+            400,
+            "invalid_request_error",
+            "anthropic-version: header is required",
+            None,
+        );
     }
     if let Some(problem) = anthropic_problem(&headers, &request) {
         return error(provider, 400, "invalid_request_error", problem, None);
@@ -331,7 +336,11 @@ fn anthropic_problem(headers: &HeaderMap, body: &Value) -> Option<&'static str> 
     let Some(messages) = body["messages"].as_array() else {
         return Some("messages: Field required");
     };
-    if messages.is_empty() || messages.iter().any(|m| !m["role"].is_string() || m["content"].is_null()) {
+    if messages.is_empty()
+        || messages
+            .iter()
+            .any(|m| !m["role"].is_string() || m["content"].is_null())
+    {
         return Some("messages: at least one message with role and content is required");
     }
     if messages.iter().any(|m| m["role"] == "system") {
@@ -445,7 +454,11 @@ fn render<'a>(
                     None,
                 ),
             },
-            Reply::Error { status, kind, message } => error(provider, status, &kind, &message, None),
+            Reply::Error {
+                status,
+                kind,
+                message,
+            } => error(provider, status, &kind, &message, None),
         }
     })
 }
@@ -453,7 +466,9 @@ fn render<'a>(
 fn error(provider: LlmProvider, status: u16, kind: &str, message: &str, code: Option<&str>) -> Response {
     let body = match provider {
         LlmProvider::Anthropic => json!({"type": "error", "error": {"type": kind, "message": message}}),
-        LlmProvider::Openai => json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
+        LlmProvider::Openai => {
+            json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+        }
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Json(body)).into_response()
@@ -489,11 +504,12 @@ pub fn sample_facts() -> BusinessFacts {
 /// A prompt template of the kind operators write.
 pub fn sample_template() -> PromptTemplate {
     PromptTemplate {
-        system: "You write website copy for small local businesses, in {language_name}, with a {tone} voice. \
+        system:
+            "You write website copy for small local businesses, in {language_name}, with a {tone} voice. \
                  Use only the facts you are given: no numbers, prices, awards, links, e-mail addresses or \
                  phone numbers that are not in them. Plain text, no HTML or Markdown. Answer with one JSON \
                  object that matches this JSON schema:\n{schema}"
-            .into(),
+                .into(),
         user: "Write the copy for this business:\n{facts}".into(),
     }
 }

@@ -53,10 +53,12 @@ mod tests;
 pub use anthropic::API_VERSION as ANTHROPIC_VERSION;
 pub use client::{ClientSetupError, Completion, FinishReason, LlmClient, USAGE_OPERATION, Usage};
 pub use copy::{
-    CopyDocument, CopyRejected, FaqEntry, LlmCopy, RejectReason, SchemaViolation, check_reply, copy_schema_text,
-    write_copy,
+    CopyDocument, CopyRejected, FaqEntry, LlmCopy, RejectReason, SchemaViolation, check_reply,
+    copy_schema_text, write_copy,
 };
 pub use error::LlmError;
-pub use prompt::{BusinessFacts, CopyRequest, Language, Prompt, PromptError, PromptTemplate, ReviewQuote, Tone};
+pub use prompt::{
+    BusinessFacts, CopyRequest, Language, Prompt, PromptError, PromptTemplate, ReviewQuote, Tone,
+};
 pub use safety::{SafetyRule, Violation};
 pub use settings::{LlmProvider, LlmSettings, Prices};

@@ -128,7 +128,10 @@ mod tests {
             "choices":[{"index":0,"message":{"role":"assistant","content":"{}"},"finish_reason":"stop"}],
             "usage":{"prompt_tokens":30,"completion_tokens":4,"total_tokens":34}}"#;
         let reply = parse_reply(body).unwrap();
-        assert_eq!((reply.text.as_str(), reply.request_id.as_str()), ("{}", "chatcmpl-1"));
+        assert_eq!(
+            (reply.text.as_str(), reply.request_id.as_str()),
+            ("{}", "chatcmpl-1")
+        );
         assert_eq!((reply.input_tokens, reply.output_tokens), (30, 4));
         assert_eq!(reply.finish, FinishReason::Complete);
     }
@@ -145,7 +148,9 @@ mod tests {
 
     #[test]
     fn error_codes_may_be_strings_numbers_or_null() {
-        let e = parse_error(br#"{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}"#);
+        let e = parse_error(
+            br#"{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}"#,
+        );
         assert_eq!(e.code.as_deref(), Some("insufficient_quota"));
         let e = parse_error(br#"{"error":{"message":"m","type":null,"code":429}}"#);
         assert_eq!((e.kind.as_str(), e.code.as_deref()), ("unknown", Some("429")));

