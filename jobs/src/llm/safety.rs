@@ -776,22 +776,42 @@ mod tests {
     }
 
     #[test]
-    fn hostile_text_never_panics() {
-        for text in [
-            "",
-            "@",
-            "é@é.é",
-            "www.",
-            "http://",
-            "+",
-            "((((((((((",
-            "١٢٣٤٥٦٧٨",
-            "a.b.c.d.e.f.lu",
-            "€€€",
-        ] {
-            let _ = one(text);
+    fn hostile_text_gets_a_verdict_without_panicking() {
+        let cases: [(&str, Option<SafetyRule>); 10] = [
+            ("", None),
+            ("@", Some(SafetyRule::Email)),
+            ("é@é.é", Some(SafetyRule::Email)),
+            ("www.", None),
+            ("http://", None),
+            ("((((((((((", None),
+            ("١٢٣٤٥٦٧٨", Some(SafetyRule::Number)),
+            ("a.b.c.d.e.f.lu", Some(SafetyRule::Url)),
+            ("€€€ +", None),
+            ("&#x1F600;", Some(SafetyRule::Markup)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(one(text).err().map(|v| v.rule), expected, "{text:?}");
         }
         let long = "ü".repeat(10_000);
         assert_eq!(one(&long), Ok(()));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn accepted_text_has_no_braces_handles_or_unknown_numbers(
+            text in "[a-zA-Z0-9 .:/@{}<>&+()#*_\\-]{0,60}|\\PC{0,120}"
+        ) {
+            let p = patterns().unwrap();
+            let e = Evidence::from_facts(&facts(), p);
+            if check_field("/about", &text, &e, p).is_ok() {
+                proptest::prop_assert!(!text.contains(['{', '}', '@', '`']), "{text:?}");
+                for run in p.number.find_iter(&text) {
+                    proptest::prop_assert!(
+                        e.numbers.contains(&normal_number(run.as_str())) || "352541234".contains(run.as_str()),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
     }
 }
