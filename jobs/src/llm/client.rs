@@ -5,7 +5,10 @@
 //! Logs carry the provider, model, request id, attempt, status, token
 //! counts and sizes; never the key, the prompt or the reply.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use reqwest::{
     StatusCode,
@@ -22,7 +25,10 @@ use super::{
     prompt::Prompt,
     settings::{LlmProvider, LlmSettings, Prices},
 };
-use crate::retry::{Backoff, retry_after};
+use crate::{
+    retry::{Backoff, retry_after},
+    stage::InvalidSetting,
+};
 
 /// Largest response body read: a reply of `max_output_tokens` is far
 /// smaller, so anything bigger is not a reply (and cannot exhaust memory).
@@ -133,6 +139,9 @@ pub enum ClientSetupError {
     /// The base URL cannot take the endpoint's path.
     #[error("the LLM base URL cannot be joined with the endpoint path")]
     BadBaseUrl,
+    /// A setting or the key's variable is invalid (the key is named).
+    #[error(transparent)]
+    Setting(#[from] InvalidSetting),
 }
 
 /// A client for the configured provider. Cheap to clone (the connection
@@ -154,6 +163,22 @@ pub struct LlmClient {
 }
 
 impl LlmClient {
+    /// The client the settings ask for: `None` when the copywriter is off;
+    /// otherwise the settings are validated and the key is read from `env`
+    /// (the environment the configuration saw), so a missing key stops
+    /// start-up with the variable's name.
+    pub fn from_env(
+        settings: &LlmSettings,
+        env: &HashMap<String, String>,
+    ) -> Result<Option<Self>, ClientSetupError> {
+        if !settings.enabled {
+            return Ok(None);
+        }
+        settings.validate()?;
+        let key = settings.api_key(env)?;
+        Self::new(settings, key).map(Some)
+    }
+
     /// A client for `settings` (already validated) with `key` (from
     /// [`LlmSettings::api_key`]). HTTPS needs rustls's process-wide crypto
     /// provider to be installed.

@@ -582,4 +582,21 @@ mod tests {
             "the reply does not match the copy schema: /headline: value is longer than 80 characters"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn accepted_copy_always_fits_the_limits(
+            headline in "[A-Za-z ]{0,100}|\\PC{0,100}",
+            service in "[A-Za-z ]{0,100}|\\PC{0,100}",
+        ) {
+            let mut doc = good();
+            doc["headline"] = json!(headline);
+            doc["services"][0] = json!(service);
+            if let Ok(copy) = check_reply(&doc.to_string(), &facts(), Language::En) {
+                proptest::prop_assert!(copy.headline.chars().count() <= 80);
+                proptest::prop_assert!(copy.services[0].chars().count() <= 80);
+                proptest::prop_assert!(!copy.services[0].trim().is_empty());
+            }
+        }
+    }
 }

@@ -33,7 +33,41 @@
 //!   `api_key_env` and is never logged; logs carry sizes, ids, token
 //!   counts and rule names, never the prompt or the reply.
 //! - **Testing**: with the `llm-local-server` feature, `local_server` is an
-//!   axum server that speaks both wire formats with scripted replies.
+//!   axum server that speaks both wire formats with scripted replies, and
+//!   `bench::run` prints the figures of the acceptance path.
+//!
+//! ## Settings
+//!
+//! [`LlmSettings`] is meant to be a subsection of the stage that uses it
+//! (its `check` calls [`LlmSettings::validate`] and prefixes the key with
+//! [`InvalidSetting::within`](crate::stage::InvalidSetting::within)); every
+//! key has a default and the copywriter is off unless `enabled`:
+//!
+//! ```toml
+//! [build_site.llm]
+//! enabled = true
+//! provider = "anthropic"            # or "openai" (any compatible server)
+//! # base_url = "https://api.anthropic.com"
+//! model = "claude-haiku-4-5"
+//! api_key_env = "ANTHROPIC_API_KEY" # the variable's NAME; the key is never in a file
+//! timeout = "60s"
+//! max_retries = 2
+//! retry_base = "1s"
+//! retry_max_wait = "30s"
+//! max_output_tokens = 2000
+//! temperature = 0.4
+//! input_price_cents_per_mtok = 100
+//! output_price_cents_per_mtok = 500
+//! daily_budget_cents = 500
+//! ```
+//!
+//! ## Use
+//!
+//! [`LlmClient::from_env`] once per worker (`None` when off); per site,
+//! check [`LlmSettings::budget_allows`] against today's spend, call
+//! [`write_copy`], and on [`CopyRejected`] store `reason` (its
+//! [`RejectReason::code`] for metrics) and use the deterministic copy;
+//! [`CopyRejected::is_retryable`] says whether a later job could do better.
 
 mod anthropic;
 #[cfg(any(test, feature = "llm-local-server"))]

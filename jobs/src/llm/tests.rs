@@ -466,6 +466,35 @@ fn the_clients_debug_does_not_show_the_key() {
 }
 
 #[test]
+fn from_env_is_off_when_disabled_and_names_a_missing_key() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut env = std::collections::HashMap::new();
+    let off = LlmSettings::default();
+    assert!(LlmClient::from_env(&off, &env).unwrap().is_none());
+    let on = LlmSettings {
+        enabled: true,
+        model: "m".into(),
+        api_key_env: "COPY_KEY".into(),
+        ..LlmSettings::default()
+    };
+    match LlmClient::from_env(&on, &env) {
+        Err(ClientSetupError::Setting(e)) => assert_eq!(e.key, "COPY_KEY"),
+        other => panic!("{other:?}"),
+    }
+    let bad = LlmSettings {
+        temperature: 3.0,
+        ..on.clone()
+    };
+    match LlmClient::from_env(&bad, &env) {
+        Err(ClientSetupError::Setting(e)) => assert_eq!(e.key, "temperature"),
+        other => panic!("{other:?}"),
+    }
+    env.insert("COPY_KEY".to_owned(), KEY.to_owned());
+    let client = LlmClient::from_env(&on, &env).unwrap().unwrap();
+    assert_eq!((client.provider(), client.model()), (LlmProvider::Anthropic, "m"));
+}
+
+#[test]
 fn a_base_url_with_a_path_keeps_it() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = LlmSettings {
