@@ -1,44 +1,48 @@
 //! # Prospector's pipeline stages
 //!
 //! Every stage of the lead pipeline is a typed job on a Postgres-backed apalis
-//! queue. This crate holds the payloads, their handlers and the SQL they run;
-//! the `prospector` binary wires them into worker processes.
+//! queue. This crate holds the stage registry, each stage's payload, handler,
+//! settings and SQL, and the queue's own SQL; the `prospector` binary wires
+//! them into worker processes (see `docs/architecture.md`).
 //!
 //! ```text
-//!   coverage grid ──► discover ──┬──► tech_scan ──► audit ──► score ──► send_email
-//!   import / CSV ────────────────┘         │                                ▲
-//!                                          └─(no website)─► build_site ──► screenshot
+//!   coverage grid ──► discover ──┬──► tech_scan ──► audit ──► score
+//!   import / CSV ────────────────┘
+//!   discover (no website, qualified) ──► pipeline_route = build_site
 //!   scheduler ──► snapshot_analytics (daily metrics)
 //! ```
 //!
-//! | queue                | payload                | writes                         |
-//! |----------------------|------------------------|--------------------------------|
-//! | `tech_scan`          | [`ScanTech`] | `prospect_tech_profiles`, `prospect_contacts`, `prospects` ([`tech_scan`]) |
-//! | `audit`              | [`AuditPage`] | `prospect_performance_profiles`, `prospect_audit_reports` |
-//! | `discover`           | [`DiscoverBusinesses`] | `prospects` (maps), `coverage_grid`, `api_usage` |
-//! | `snapshot_analytics` | [`SnapshotAnalytics`]  | `analytics_snapshots`          |
+//! | queue                | payload                        | writes                         |
+//! |----------------------|--------------------------------|--------------------------------|
+//! | `discover`           | [`DiscoverBusinesses`]         | `prospects` (maps), `coverage_grid`, `api_usage` |
+//! | `tech_scan`          | [`ScanTech`]                   | `prospect_tech_profiles`, `prospect_contacts`, `prospects` ([`tech_scan`]) |
+//! | `audit`              | [`AuditPage`]                  | `prospect_performance_profiles`, `prospect_audit_reports` |
+//! | `score`              | [`ScoreProspect`]              | `prospect_scores`              |
+//! | `snapshot_analytics` | [`SnapshotAnalytics`]          | `analytics_snapshots`          |
 //!
-//! `tech_scan`, `audit` and `score` take a [`pipeline::ProspectJob`] each and
-//! chain with [`pipeline::advance`].
-//!
-//! The other stages (tech_scan, audit, score, build_site, screenshot,
-//! send_email) are named by [`Stage`] and get their modules as they are built;
-//! [`Stage::is_built`] says which ones a worker may run.
+//! ## The registry
+//! [`Stage`] lists the stages; each stage's module implements [`StageJob`]
+//! on its payload, declaring its queue, branch, settings, how its
+//! dependencies are built and whether it follows another stage in a chain.
+//! Everything else derives from that ([`Stage::visit`]).
 //!
 //! ## Contracts shared by every stage
-//! - A payload type implements [`Job`]: its queue name is a constant, never the
-//!   Rust type name, so renaming a type does not strand queued rows.
+//! - A payload type implements [`Job`]: its queue name is the stage's name,
+//!   never the Rust type name, so renaming a type does not strand queued rows.
 //! - A handler implements [`Handler`] and returns a [`StageError`] that says
-//!   whether a failure is permanent (bad input: fail once, with the reason) or
-//!   transient (timeouts, 5xx: retried later with a persisted backoff).
+//!   whether a failure is permanent (bad input: fail once, with the reason),
+//!   transient (timeouts, 5xx: retried later with a persisted backoff) or a
+//!   wait (a spent budget: back on the queue without counting a failure).
 //! - Delivery is at least once: handlers are idempotent, write with upserts,
 //!   and enqueue the next stage in the same transaction as their results
-//!   ([`Enqueuer::enqueue`] takes a `&mut PgConnection`).
+//!   ([`Enqueuer::enqueue`] takes a `&mut PgConnection`; chains use
+//!   [`pipeline::advance`]).
 //! - Batch progress (`prospect_scan_jobs`) counts each item exactly once, via
 //!   [`scan_jobs::record_item`].
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod billing;
 pub mod discover;
 pub mod domain;
 pub mod llm;
@@ -48,6 +52,8 @@ pub mod retry;
 pub mod runtime;
 pub mod scan_jobs;
 pub mod score;
+pub mod screenshot;
+pub mod send_email;
 pub mod snapshot_analytics;
 pub mod stage;
 pub mod tech_scan;

@@ -4,11 +4,76 @@
 //! persisted retries, in-request retries of provider calls, worker restarts
 //! and the LISTEN connection's reconnects.
 
-use std::time::{Duration, SystemTime};
+use std::{
+    fmt,
+    future::Future,
+    time::{Duration, SystemTime},
+};
 
 /// `Retry-After` values longer than this are read as this (a hostile or
 /// broken server cannot park a job for a year).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// How a client retries a call within one job (429, 5xx, lost connections)
+/// before leaving it to the queue's persisted retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first try.
+    pub retries: u32,
+    /// First retry delay; doubles each time.
+    pub base_delay: Duration,
+    /// A wait (backoff or `Retry-After`) longer than this is not waited
+    /// for here: the error goes back to the caller.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 2,
+            base_delay: Duration::from_millis(500),
+            max_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An error that says whether calling again can help, and when.
+pub trait Retryable {
+    /// Worth another try (429, 5xx, a lost connection, a timeout).
+    fn is_retryable(&self) -> bool;
+    /// How long the other side asked us to wait.
+    fn retry_after(&self) -> Option<Duration>;
+}
+
+/// Call `call` until it succeeds, fails for good, runs out of retries, or
+/// would have to wait longer than `policy.max_wait`. Waits the backoff, and
+/// never less than a `Retry-After`. `what` names the call in logs.
+pub async fn retrying<T, E, F, Fut>(policy: &RetryPolicy, what: &str, mut call: F) -> Result<T, E>
+where
+    E: Retryable + fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let backoff = Backoff::new(policy.base_delay, Duration::MAX);
+    let mut attempt = 0u32;
+    loop {
+        let error = match call().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        if !error.is_retryable() || attempt >= policy.retries {
+            return Err(error);
+        }
+        let delay = backoff.delay(attempt + 1);
+        let wait = error.retry_after().map_or(delay, |asked| asked.max(delay));
+        if wait > policy.max_wait {
+            return Err(error);
+        }
+        tracing::debug!(call = what, attempt, wait_ms = wait.as_millis() as u64, error = %error, "call failed; retrying");
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
 
 /// Exponential backoff: `base × 2^(attempt−1)`, capped at `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +175,55 @@ mod tests {
         assert_eq!(backoff.delay_with_jitter(1, 0.2), Duration::from_secs(12));
         assert_eq!(backoff.delay_with_jitter(1, -0.2), Duration::from_secs(8));
         assert_eq!(backoff.delay_with_jitter(1, 5.0), Duration::from_secs(12));
+    }
+
+    #[derive(Debug)]
+    struct Flaky(bool, Option<Duration>);
+    impl fmt::Display for Flaky {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("flaky")
+        }
+    }
+    impl Retryable for Flaky {
+        fn is_retryable(&self) -> bool {
+            self.0
+        }
+        fn retry_after(&self) -> Option<Duration> {
+            self.1
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retrying_stops_at_success_a_permanent_error_or_the_retry_budget() {
+        let policy = RetryPolicy {
+            retries: 2,
+            base_delay: Duration::from_millis(100),
+            max_wait: Duration::from_secs(1),
+        };
+        let mut calls = 0;
+        let ok: Result<u32, Flaky> = retrying(&policy, "test", || {
+            calls += 1;
+            let n = calls;
+            async move { if n < 3 { Err(Flaky(true, None)) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(ok.unwrap(), 3);
+        let mut calls = 0;
+        let permanent: Result<(), Flaky> = retrying(&policy, "test", || {
+            calls += 1;
+            async { Err(Flaky(false, None)) }
+        })
+        .await;
+        assert!(permanent.is_err());
+        assert_eq!(calls, 1);
+        let mut calls = 0;
+        let too_long: Result<(), Flaky> = retrying(&policy, "test", || {
+            calls += 1;
+            async { Err(Flaky(true, Some(Duration::from_secs(60)))) }
+        })
+        .await;
+        assert!(too_long.is_err());
+        assert_eq!(calls, 1, "a Retry-After past max_wait goes back to the caller");
     }
 
     #[test]

@@ -233,7 +233,7 @@ pub async fn import_text(
             }
         }
         let mut conn = pool.acquire().await?;
-        scan_jobs::record_items(&mut conn, scan_job_id, "import", &outcomes).await?;
+        scan_jobs::record_items(&mut *conn, scan_job_id, "import", &outcomes).await?;
         progress.advance(chunk.len() as u64);
     }
     report.rejected.sort_by_key(|e| e.line);

@@ -7,11 +7,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use prospector::{
-    commands::roles,
-    config::{Settings, Sources},
-    telemetry, tls,
-};
+use prospector::{commands::roles, config::Sources, entry};
 use prospector_devkit::{
     cli::DemoCli,
     demo::{Demo, DemoRun},
@@ -19,32 +15,10 @@ use prospector_devkit::{
 
 fn main() -> ExitCode {
     let cli = DemoCli::parse();
-    let mut settings = match Settings::load(&Sources::from_process(cli.config.clone())) {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(78); // EX_CONFIG
-        }
-    };
-    telemetry::init(&settings.log);
-    tls::init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let run = async {
+    let sources = Sources::from_process(cli.config.clone());
+    entry::run(&sources, |mut settings| async move {
         let demo = Demo::start(tokio_util::sync::CancellationToken::new()).await?;
         let token = demo.configure(&mut settings);
         roles::run_all(settings, cli.bind, &[], DemoRun { demo, token }).await
-    };
-    match runtime.block_on(run) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {}", prospector_jobs::error_chain(e.as_ref()));
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

@@ -162,8 +162,26 @@ pub struct DiscoveredBusiness {
     pub photos: Vec<String>,
     /// Opening hours, one line per day (`Monday: 9:00 AM – 5:00 PM`).
     pub opening_hours: Vec<String>,
+    /// Reviews the provider showed, verbatim (the preview site quotes them).
+    #[serde(default)]
+    pub reviews: Vec<Review>,
     /// Open or closed.
     pub business_status: Option<BusinessStatus>,
+}
+
+/// One review as the provider listed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    /// Author's display name.
+    pub author: String,
+    /// Stars, 1–5.
+    pub rating: Option<f64>,
+    /// The text, verbatim.
+    pub text: String,
+    /// When it was published.
+    pub published: Option<DateTime<Utc>>,
+    /// Where it can be read.
+    pub source_url: Option<String>,
 }
 
 impl DiscoveredBusiness {
@@ -219,9 +237,16 @@ pub struct BusinessDraft {
     pub photos: Vec<String>,
     /// Opening hours lines.
     pub opening_hours: Vec<String>,
+    /// Reviews as sent.
+    pub reviews: Vec<Review>,
     /// Status as sent.
     pub business_status: Option<String>,
 }
+
+/// At most this many reviews are kept per business, each cut to this many
+/// characters.
+const MAX_REVIEWS: usize = 10;
+const MAX_REVIEW_CHARS: usize = 2000;
 
 /// At most this many photos and hours lines are kept per business.
 const MAX_LIST: usize = 20;
@@ -285,6 +310,20 @@ impl BusinessDraft {
                 .into_iter()
                 .filter_map(|h| text(Some(h), 200))
                 .take(MAX_LIST)
+                .collect(),
+            reviews: self
+                .reviews
+                .into_iter()
+                .filter_map(|r| {
+                    Some(Review {
+                        author: text(Some(r.author), 100).unwrap_or_default(),
+                        rating: r.rating.filter(|x| x.is_finite() && (0.0..=5.0).contains(x)),
+                        text: text(Some(r.text), MAX_REVIEW_CHARS)?,
+                        published: r.published,
+                        source_url: text(r.source_url, 500).filter(|u| u.starts_with("https://")),
+                    })
+                })
+                .take(MAX_REVIEWS)
                 .collect(),
             business_status: self.business_status.as_deref().and_then(BusinessStatus::parse),
         })

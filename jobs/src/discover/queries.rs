@@ -275,6 +275,7 @@ pub async fn insert_lead(
         row.route,
         routed,
         grid,
+        row.reviews,
     )
     .fetch_one(&mut *conn)
     .await
@@ -321,6 +322,7 @@ pub async fn update_lead(
         row.reasons,
         row.source,
         grid,
+        row.reviews,
     )
     .execute(&mut *conn)
     .await?;

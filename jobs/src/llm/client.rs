@@ -1,11 +1,14 @@
 //! The HTTP client for both wire formats: one call, retried in place on
-//! 429, 5xx, 529, timeouts and lost connections (never on another 4xx),
-//! with the shared [`Backoff`] and never sooner than a `Retry-After`.
+//! 429, 5xx, 529, timeouts and lost connections (never on another 4xx) by
+//! the platform's [`retrying`] loop: exponential backoff, never sooner than
+//! a `Retry-After`, and a wait longer than `retry_max_wait` is left to the
+//! queue.
 //!
 //! Logs carry the provider, model, request id, attempt, status, token
 //! counts and sizes; never the key, the prompt or the reply.
 
 use std::{
+    cell::Cell,
     collections::HashMap,
     time::{Duration, Instant},
 };
@@ -26,7 +29,7 @@ use super::{
     settings::{LlmProvider, LlmSettings, Prices},
 };
 use crate::{
-    retry::{Backoff, retry_after},
+    retry::{RetryPolicy, retry_after, retrying},
     stage::InvalidSetting,
 };
 
@@ -157,9 +160,7 @@ pub struct LlmClient {
     temperature: f32,
     prices: Prices,
     timeout: Duration,
-    max_retries: u32,
-    backoff: Backoff,
-    retry_max_wait: Duration,
+    retry: RetryPolicy,
 }
 
 impl LlmClient {
@@ -213,9 +214,7 @@ impl LlmClient {
             temperature: settings.temperature,
             prices: settings.prices(),
             timeout: settings.timeout,
-            max_retries: settings.max_retries,
-            backoff: Backoff::new(settings.retry_base, settings.retry_max_wait),
-            retry_max_wait: settings.retry_max_wait,
+            retry: settings.retry_policy(),
         })
     }
 
@@ -243,44 +242,27 @@ impl LlmClient {
     pub async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
         let body = self.request_body(prompt)?;
         let started = Instant::now();
-        let mut attempt = 1u32;
-        loop {
-            let error = match self.attempt(&body).await {
-                Ok(reply) => return Ok(self.completion(reply, started, attempt, prompt)),
-                Err(error) => error,
-            };
-            if !error.is_retryable() || attempt > self.max_retries {
+        let counter = Cell::new(0u32);
+        let (client, body, tries) = (self, body.as_slice(), &counter);
+        let outcome = retrying(&self.retry, "llm", move || {
+            tries.set(tries.get() + 1);
+            client.attempt(body)
+        })
+        .await;
+        let attempts = counter.get();
+        match outcome {
+            Ok(reply) => Ok(self.completion(reply, started, attempts, prompt)),
+            Err(error) => {
                 tracing::warn!(
                     llm.provider = self.provider.as_str(),
-                    llm.attempt = attempt,
+                    llm.attempts = attempts,
                     http.status = error.status(),
                     permanent = error.is_permanent(),
+                    retry_after_ms = error.retry_after().map(|d| d.as_millis() as u64),
                     "LLM call failed"
                 );
-                return Err(error);
+                Err(error)
             }
-            let wait = self
-                .backoff
-                .delay(attempt)
-                .max(error.retry_after().unwrap_or_default());
-            if wait > self.retry_max_wait {
-                tracing::warn!(
-                    llm.provider = self.provider.as_str(),
-                    llm.attempt = attempt,
-                    wait_ms = wait.as_millis() as u64,
-                    "LLM provider asked for a longer wait than retry_max_wait; leaving it to the queue"
-                );
-                return Err(error);
-            }
-            tracing::info!(
-                llm.provider = self.provider.as_str(),
-                llm.attempt = attempt,
-                http.status = error.status(),
-                wait_ms = wait.as_millis() as u64,
-                "LLM call failed; retrying"
-            );
-            tokio::time::sleep(wait).await;
-            attempt += 1;
         }
     }
 

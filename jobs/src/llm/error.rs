@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::settings::LlmProvider;
+use crate::retry::Retryable;
 
 /// A failed call to the provider. Messages carry the provider's own error
 /// type and message (cut short), never the key or the prompt.
@@ -128,5 +129,15 @@ impl LlmError {
             | LlmError::Refused { status, .. } => Some(*status),
             _ => None,
         }
+    }
+}
+
+impl Retryable for LlmError {
+    fn is_retryable(&self) -> bool {
+        LlmError::is_retryable(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        LlmError::retry_after(self)
     }
 }

@@ -23,7 +23,7 @@
 //! - **External calls**: the Anthropic Messages API or an OpenAI-compatible
 //!   Chat Completions API ([`LlmClient`]), with a configurable base URL.
 //!   Retried in the call on 429, 5xx, 529, timeouts and lost connections
-//!   (shared [`crate::retry::Backoff`], never sooner than `Retry-After`),
+//!   (the platform's [`crate::retry::retrying`], never sooner than `Retry-After`),
 //!   never on another 4xx. [`LlmError::is_permanent`] tells the queue what
 //!   to do with the rest. Timeout: `timeout` per attempt.
 //! - **Cost**: tokens × the configured prices; [`LlmSettings::budget_allows`]
@@ -32,7 +32,7 @@
 //! - **Privacy**: the key comes from the environment variable named by
 //!   `api_key_env` and is never logged; logs carry sizes, ids, token
 //!   counts and rule names, never the prompt or the reply.
-//! - **Testing**: with the `llm-local-server` feature, `local_server` is an
+//! - **Testing**: with the `testing` feature (and in tests), `local_server` is an
 //!   axum server that speaks both wire formats with scripted replies, and
 //!   `bench::run` prints the figures of the acceptance path.
 //!
@@ -70,12 +70,12 @@
 //! [`CopyRejected::is_retryable`] says whether a later job could do better.
 
 mod anthropic;
-#[cfg(any(test, feature = "llm-local-server"))]
+#[cfg(any(test, feature = "testing"))]
 pub mod bench;
 pub mod client;
 pub mod copy;
 pub mod error;
-#[cfg(any(test, feature = "llm-local-server"))]
+#[cfg(any(test, feature = "testing"))]
 pub mod local_server;
 mod openai;
 pub mod prompt;

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use crate::stage::InvalidSetting;
+use crate::{retry::RetryPolicy, stage::InvalidSetting};
 
 /// Which wire format the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
@@ -240,6 +240,16 @@ impl LlmSettings {
         self.base_url
             .clone()
             .unwrap_or_else(|| self.provider.default_base_url())
+    }
+
+    /// How a call is retried in place (`max_retries`, `retry_base`,
+    /// `retry_max_wait`).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            retries: self.max_retries,
+            base_delay: self.retry_base,
+            max_wait: self.retry_max_wait,
+        }
     }
 
     /// The configured prices.

@@ -1,4 +1,4 @@
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgExecutor;
 
 use super::{BatchItem, BatchKind, BatchSummary, ItemFailure, ItemOutcome, StageOutcome, StageProgress};
 
@@ -52,38 +52,13 @@ pub async fn record_item(
     stage: &str,
     outcome: &ItemOutcome,
 ) -> Result<(), sqlx::Error> {
-    let (outcome, reason) = match outcome {
-        ItemOutcome::Processed => ("processed", None),
-        ItemOutcome::Failed(reason) => ("failed", Some(reason.as_str())),
-    };
-    sqlx::query!(
-        r#"
-        INSERT INTO scan_job_items (scan_job_id, item_key, prospect_id, stage, outcome, reason)
-        VALUES ($1, $2, $3, $4, $5, $6)
-        ON CONFLICT (scan_job_id, item_key) DO UPDATE
-        SET outcome = EXCLUDED.outcome,
-            stage = EXCLUDED.stage,
-            reason = EXCLUDED.reason,
-            prospect_id = coalesce(EXCLUDED.prospect_id, scan_job_items.prospect_id),
-            updated_at = now()
-        WHERE scan_job_items.outcome IS DISTINCT FROM EXCLUDED.outcome
-           OR scan_job_items.reason IS DISTINCT FROM EXCLUDED.reason
-        "#,
-        item.scan_job_id,
-        item.item_key,
-        item.prospect_id,
-        stage,
-        outcome,
-        reason,
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
+    let items = [(item.item_key.clone(), item.prospect_id, outcome.clone())];
+    record_items(executor, item.scan_job_id, stage, &items).await
 }
 
 /// Record many item outcomes of one batch in one statement (imports).
 pub async fn record_items(
-    conn: &mut PgConnection,
+    executor: impl PgExecutor<'_>,
     scan_job_id: i64,
     stage: &str,
     items: &[(String, Option<i64>, ItemOutcome)],
@@ -131,7 +106,7 @@ pub async fn record_items(
         &outcomes,
         &reasons as &[Option<String>],
     )
-    .execute(&mut *conn)
+    .execute(executor)
     .await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{ApiKey, Page, ProviderError, RecordProblem, RetryPolicy, send};
+use crate::discover::business::Review;
 use crate::discover::business::{BusinessDraft, DiscoveredBusiness, ProviderKind};
 
 /// The fields asked for by default: everything `DiscoveredBusiness` holds.
@@ -220,6 +221,17 @@ struct RawOpeningHours {
 #[serde(rename_all = "camelCase")]
 struct RawReview {
     publish_time: Option<String>,
+    rating: Option<f64>,
+    text: Option<RawText>,
+    original_text: Option<RawText>,
+    author_attribution: Option<RawAuthor>,
+    google_maps_uri: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAuthor {
+    display_name: Option<String>,
 }
 
 impl RawPlace {
@@ -289,6 +301,31 @@ impl RawPlace {
             rating: self.rating,
             review_count: self.user_rating_count,
             last_review_at,
+            reviews: self
+                .reviews
+                .iter()
+                .map(|r| Review {
+                    author: r
+                        .author_attribution
+                        .as_ref()
+                        .and_then(|a| a.display_name.clone())
+                        .unwrap_or_default(),
+                    rating: r.rating,
+                    // The review as written (`originalText`), else Google's translation.
+                    text: r
+                        .original_text
+                        .as_ref()
+                        .or(r.text.as_ref())
+                        .and_then(|t| t.text.clone())
+                        .unwrap_or_default(),
+                    published: r
+                        .publish_time
+                        .as_deref()
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                        .map(|t| t.with_timezone(&Utc)),
+                    source_url: r.google_maps_uri.clone(),
+                })
+                .collect(),
             photos,
             opening_hours: self
                 .regular_opening_hours

@@ -17,7 +17,8 @@
 pub mod google_places;
 pub mod outscraper;
 
-use crate::retry::{Backoff, retry_after};
+pub use crate::retry::RetryPolicy;
+use crate::retry::{Retryable, retry_after, retrying};
 use std::{fmt, time::Duration};
 
 use reqwest::{RequestBuilder, StatusCode};
@@ -44,27 +45,6 @@ impl ApiKey {
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiKey(***)")
-    }
-}
-
-/// How the shared request loop retries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries in the job after the first try (429, 5xx, lost connections).
-    pub retries: u32,
-    /// First retry delay; doubles each time.
-    pub base_delay: Duration,
-    /// A `Retry-After` longer than this is left to the queue's retry.
-    pub max_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            retries: 2,
-            base_delay: Duration::from_millis(500),
-            max_wait: Duration::from_secs(10),
-        }
     }
 }
 
@@ -195,40 +175,32 @@ pub async fn send(
     policy: &RetryPolicy,
     build: impl Fn() -> RequestBuilder,
 ) -> Result<Vec<u8>, ProviderError> {
-    let mut attempt = 0u32;
-    loop {
-        let outcome = match build().send().await {
+    retrying(policy, provider.as_str(), || async {
+        match build().send().await {
             Err(source) => Err(ProviderError::Transport { provider, source }),
             Ok(response) => {
                 let status = response.status();
                 let retry_after = retry_after(response.headers());
-                match read_body(provider, response).await {
-                    Ok(body) => classify(provider, status, retry_after, body),
-                    Err(e) => Err(e),
-                }
+                let body = read_body(provider, response).await?;
+                classify(provider, status, retry_after, body)
             }
-        };
-        let error = match outcome {
-            Ok(body) => return Ok(body),
-            Err(e) => e,
-        };
-        let retryable = matches!(
-            error,
+        }
+    })
+    .await
+}
+
+impl Retryable for ProviderError {
+    fn is_retryable(&self) -> bool {
+        matches!(
+            self,
             ProviderError::RateLimited { .. }
                 | ProviderError::Unavailable { .. }
                 | ProviderError::Transport { .. }
-        );
-        if !retryable || attempt >= policy.retries {
-            return Err(error);
-        }
-        let backoff = Backoff::new(policy.base_delay, Duration::MAX).delay(attempt + 1);
-        let wait = error.retry_after().map_or(backoff, |asked| asked.max(backoff));
-        if wait > policy.max_wait {
-            return Err(error);
-        }
-        tracing::debug!(provider = provider.as_str(), attempt, wait_ms = wait.as_millis() as u64, error = %error, "provider call failed; retrying");
-        tokio::time::sleep(wait).await;
-        attempt += 1;
+        )
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        ProviderError::retry_after(self)
     }
 }
 

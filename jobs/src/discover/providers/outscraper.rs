@@ -329,6 +329,7 @@ impl RawPlace {
             last_review_at: None,
             photos: self.photo.into_iter().collect(),
             opening_hours: hours(self.working_hours.as_ref()),
+            reviews: Vec::new(),
             business_status: self.business_status,
         }
     }

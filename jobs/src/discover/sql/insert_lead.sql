@@ -6,7 +6,7 @@ INSERT INTO prospects (
     channel, status, source, business_name, gmb_place_id, gmb_id, category, subcategory,
     email, phone, phone_e164, website_url, domain_name, registrable_domain, profile_url, has_website,
     address, city, state, postal_code, country, location_lat, location_lng,
-    rating, review_count, last_review_at, photos_urls, opening_hours, business_status,
+    rating, review_count, last_review_at, photos_urls, opening_hours, business_status, reviews,
     qualification_score, qualified, qualification_reasons, pipeline_route, routed_at,
     coverage_grid_id, last_discovered_at, scraped_at
 )
@@ -18,7 +18,7 @@ VALUES (
     CASE WHEN EXISTS (SELECT 1 FROM prospects o WHERE o.domain_name = $11) THEN NULL ELSE $11 END,
     $12, $13, CASE WHEN $10::text IS NULL THEN false END,
     $14, $15, $16, $17, $18, $19, $20,
-    $21::float8, $22, $23, $24, $25, $26::text,
+    $21::float8, $22, $23, $24, $25, $26::text, $33,
     $27, $28, $29, $30, CASE WHEN $31::bool THEN now() END,
     $32, now(), now()
 )

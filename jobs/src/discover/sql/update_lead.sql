@@ -27,6 +27,7 @@ UPDATE prospects p SET
     last_review_at = greatest($23, p.last_review_at),
     photos_urls = CASE WHEN jsonb_array_length($24) > 0 THEN $24 ELSE p.photos_urls END,
     opening_hours = CASE WHEN jsonb_array_length($25) > 0 THEN $25 ELSE p.opening_hours END,
+    reviews = CASE WHEN jsonb_array_length($32) > 0 THEN $32 ELSE p.reviews END,
     business_status = coalesce($26, p.business_status),
     qualification_score = $27,
     qualified = $28,
