@@ -46,6 +46,7 @@ pub mod billing;
 pub mod build_site;
 pub mod discover;
 pub mod domain;
+pub mod llm;
 pub mod pipeline;
 pub mod queue;
 pub mod retry;

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::discover::business::Review;
 use super::{ApiKey, Page, ProviderError, RecordProblem, RetryPolicy, send};
+use crate::discover::business::Review;
 use crate::discover::business::{BusinessDraft, DiscoveredBusiness, ProviderKind};
 
 /// The fields asked for by default: everything `DiscoveredBusiness` holds.
