@@ -11,7 +11,16 @@
 -- published): the preview quotes them verbatim.
 ALTER TABLE prospects
     ADD COLUMN reviews JSONB NOT NULL DEFAULT '[]'
-        CONSTRAINT prospects_reviews_check CHECK (jsonb_typeof(reviews) = 'array');
+        CONSTRAINT prospects_reviews_check CHECK (jsonb_typeof(reviews) = 'array'),
+    -- Screenshots of the prospect's own website (the "before" picture),
+    -- media store keys, written by the screenshot stage.
+    ADD COLUMN site_screenshot_desktop TEXT,
+    ADD COLUMN site_screenshot_mobile  TEXT,
+    ADD COLUMN site_screenshot_at      TIMESTAMPTZ;
+
+ALTER TABLE prospect_scan_jobs DROP CONSTRAINT prospect_scan_jobs_job_type_check;
+ALTER TABLE prospect_scan_jobs ADD CONSTRAINT prospect_scan_jobs_job_type_check
+    CHECK (job_type IN ('import', 'discover', 'scan', 'rescan', 'outreach', 'analytics', 'build'));
 
 ALTER TABLE generated_sites DROP CONSTRAINT generated_sites_status_check;
 ALTER TABLE generated_sites ADD CONSTRAINT generated_sites_status_check
@@ -31,17 +40,24 @@ ALTER TABLE generated_sites
     -- Set when the current version passed its gate and has its screenshots.
     ADD COLUMN ready_at TIMESTAMPTZ,
     ADD COLUMN paused_at TIMESTAMPTZ,
+    -- A customer's own domain is served only once its CNAME points at us.
+    ADD COLUMN custom_domain_verified_at TIMESTAMPTZ,
     ADD CONSTRAINT generated_sites_business_variant_key UNIQUE (business_id, variant);
 
 CREATE TABLE site_versions (
     id                   UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     site_id              UUID NOT NULL REFERENCES generated_sites (id) ON DELETE CASCADE,
     version              INTEGER NOT NULL CHECK (version >= 1),
+    -- The preview (noindex, with the claim bar), served at the preview URL.
     html_content         TEXT NOT NULL,
     css_content          TEXT NOT NULL,
-    -- SHA-256 of the page: the ETag, and how a rebuild that changes nothing
-    -- is recognised.
+    -- SHA-256 of the preview: the ETag, and how a rebuild that changes
+    -- nothing is recognised.
     content_hash         CHAR(64) NOT NULL CHECK (content_hash ~ '^[0-9a-f]{64}$'),
+    -- The customer's site: the same version, indexable, without the claim
+    -- bar, at its live address. The quality gate audits this rendering.
+    live_html            TEXT NOT NULL,
+    live_content_hash    CHAR(64) NOT NULL CHECK (live_content_hash ~ '^[0-9a-f]{64}$'),
     template_version     VARCHAR(40) NOT NULL,
     creative_dna         JSONB NOT NULL,
     copy                 JSONB NOT NULL,

@@ -7,11 +7,14 @@ use prospector_jobs::{Enqueuer, Stage};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
+use prospector_jobs::screenshot::{CaptureScreenshot, MediaStore};
+
 use crate::{
     admin::{self, AdminState},
     config::Settings,
     db::{self, DbError},
     maintenance,
+    public::{self, PublicState},
     scheduler::Scheduler,
     shutdown::Shutdown,
     worker_pool::{Instance, PoolError, WorkerPool},
@@ -74,7 +77,36 @@ impl Application {
             );
         }
         let stop = self.shutdown.stop.clone();
-        admin::serve(listener, admin::router(self.admin_state()), stop).await
+        admin::serve(listener, self.web_router(), stop).await
+    }
+
+    /// State of the public routes (previews, live sites, media).
+    pub fn public_state(&self) -> PublicState {
+        let store = &self.settings.of::<CaptureScreenshot>().store;
+        let media = match MediaStore::from_config(store) {
+            Ok(store) => Some(Arc::new(store)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the media store cannot be opened; /media answers 404");
+                None
+            }
+        };
+        PublicState {
+            pool: self.pool.clone(),
+            urls: Arc::new(self.settings.web.clone()),
+            media,
+        }
+    }
+
+    /// Everything the web role serves: live sites by host, then the public
+    /// routes and the admin API.
+    pub fn web_router(&self) -> axum::Router {
+        let public = self.public_state();
+        admin::router(self.admin_state())
+            .merge(public::router(public.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                public,
+                public::serve_live_sites,
+            ))
     }
 
     /// Serve only /metrics and /healthz (worker and scheduler processes).

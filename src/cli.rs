@@ -96,6 +96,15 @@ pub enum Command {
     /// that runs tech_scan or audit also re-scores.
     Scan(ScanArgs),
 
+    /// Build preview sites (then gate them with Lighthouse and capture them).
+    ///
+    /// Picks prospects by --prospect, --tag and/or --awaiting (qualified
+    /// leads without a website whose site is not built yet) and starts one
+    /// batch of build_site → audit (the quality gate) → screenshot; follow it
+    /// with `status`. --variant forces a new site or a redesign of the
+    /// current one (default: new when the business has no working website).
+    Build(BuildArgs),
+
     /// Print queues, workers and batches (what /api/status returns) as tables.
     Status {
         /// Read from a running admin server instead of the database
@@ -119,6 +128,35 @@ pub enum Command {
         #[command(subcommand)]
         command: GridCommand,
     },
+}
+
+/// `prospector build` arguments.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// This prospect (repeatable).
+    #[arg(long = "prospect")]
+    pub prospects: Vec<i64>,
+    /// Prospects with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Qualified leads without a website whose site is not built yet.
+    #[arg(long)]
+    pub awaiting: bool,
+    /// `new` or `rebuild` (default: from whether the business has a website).
+    #[arg(long, value_parser = parse_variant)]
+    pub variant: Option<prospector_jobs::build_site::Variant>,
+    /// At most this many prospects.
+    #[arg(long)]
+    pub limit: Option<i64>,
+}
+
+fn parse_variant(s: &str) -> Result<prospector_jobs::build_site::Variant, String> {
+    use prospector_jobs::build_site::Variant;
+    match s.trim() {
+        "new" => Ok(Variant::New),
+        "rebuild" => Ok(Variant::Rebuild),
+        other => Err(format!("`{other}` is neither \"new\" nor \"rebuild\"")),
+    }
 }
 
 /// `prospector import` arguments.

@@ -24,6 +24,7 @@ use prospector_jobs::{
     StageJob, StageVisitor, WorkerSettings,
     discover::{AutopilotConfig, DiscoverSettings},
     domain::CountryCode,
+    public_urls::PublicUrls,
     queue::WorkerOverrides,
     snapshot_analytics::AnalyticsSettings,
 };
@@ -85,6 +86,8 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     /// `prospector import` defaults.
     pub import: ImportSettings,
+    /// The web role's public addresses (previews, live sites, media, links).
+    pub web: PublicUrls,
     /// Every stage's own settings (its section), by stage.
     pub pipeline: PipelineSettings,
     /// Worker settings per queue (`[stages.<queue>]`): every stage, plus
@@ -226,6 +229,12 @@ pub enum ScheduledJob {
     /// Run the discovery autopilot: claim the next territories, enqueue a
     /// `discover` job for each.
     DiscoverAutopilot(AutopilotConfig),
+    /// Start a build batch over the qualified leads without a website whose
+    /// site is not built yet (routed before the stage ran, say), best first.
+    BuildAwaiting {
+        /// At most this many per slot.
+        limit: i64,
+    },
     /// Start a batch over digital prospects whose tech scan is older than
     /// `older_than` (or missing), through `stages`.
     Rescan {
@@ -242,6 +251,7 @@ impl ScheduledJob {
     /// The stage it feeds.
     pub fn stage(&self) -> Stage {
         match self {
+            ScheduledJob::BuildAwaiting { .. } => Stage::BuildSite,
             ScheduledJob::SnapshotAnalytics { .. } => Stage::SnapshotAnalytics,
             ScheduledJob::DiscoverAutopilot(_) => Stage::Discover,
             ScheduledJob::Rescan { stages, .. } => stages.first().copied().unwrap_or(Stage::TechScan),
@@ -283,6 +293,7 @@ struct RawSettings {
     retention: RetentionSettings,
     scheduler: SchedulerSettings,
     import: ImportSettings,
+    web: PublicUrls,
     #[serde(default)]
     stages: HashMap<String, WorkerOverrides>,
     #[serde(default)]
@@ -424,6 +435,7 @@ impl Settings {
             database.url = SecretString::from(url.clone());
         }
         check_platform(&database, &raw.queue, &raw.retention, &raw.import)?;
+        raw.web.check().map_err(|e| ConfigError::from(e.within("web")))?;
         let admin = AdminSettings {
             token: normalised_token(raw.admin.token)?,
             ..raw.admin
@@ -521,6 +533,7 @@ impl Settings {
             retention: raw.retention,
             scheduler: raw.scheduler,
             import: raw.import,
+            web: raw.web,
             pipeline,
             workers,
             schedules,
@@ -577,6 +590,7 @@ impl Settings {
         Platform {
             time_zone: self.analytics().time_zone,
             default_country: self.import.default_country,
+            web: self.web.clone(),
         }
     }
 
@@ -805,9 +819,25 @@ fn scheduled_job(
                 limit,
             })
         }
-        Stage::Audit | Stage::Score => Err(invalid(
+        Stage::BuildSite => {
+            allow_only(&["limit"])?;
+            let limit = match args.get("limit") {
+                None => 500,
+                Some(raw) => match raw.trim().parse::<i64>() {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        return Err(invalid(
+                            format!("{key}.args.limit"),
+                            format!("`{raw}` is not a positive number"),
+                        ));
+                    }
+                },
+            };
+            Ok(ScheduledJob::BuildAwaiting { limit })
+        }
+        Stage::Audit | Stage::Score | Stage::Screenshot => Err(invalid(
             format!("{key}.stage"),
-            format!("the {stage} stage has no schedule (its jobs follow tech_scan in a batch)"),
+            format!("the {stage} stage has no schedule (its jobs follow another stage in a chain)"),
         )),
     }
 }

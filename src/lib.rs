@@ -29,6 +29,7 @@ pub mod grid;
 pub mod import;
 pub mod maintenance;
 pub mod metrics;
+pub mod public;
 pub mod scheduler;
 pub mod shutdown;
 pub mod status_report;

@@ -20,6 +20,7 @@ use std::{fmt, marker::PhantomData};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::{
     Stage,
@@ -43,18 +44,41 @@ pub struct ProspectLink {
     pub batch: Option<BatchItem>,
     /// Stages to run after the next one, in order.
     pub then: Vec<Stage>,
+    /// The generated site version the chain works on (`site_versions.id`),
+    /// instead of the prospect's own website.
+    pub site_version: Option<Uuid>,
 }
 
 impl ProspectLink {
+    /// A link for `prospect_id` with no batch and nothing after it.
+    pub fn new(prospect_id: i64) -> Self {
+        Self {
+            prospect_id,
+            batch: None,
+            then: Vec::new(),
+            site_version: None,
+        }
+    }
+
     /// A link with no batch and nothing after it, to ask a stage whether it
     /// takes prospects at all.
     pub(crate) fn probe() -> Self {
-        Self {
-            prospect_id: 0,
-            batch: None,
-            then: Vec::new(),
-        }
+        Self::new(0)
     }
+}
+
+/// A job that moves a prospect along a chain ([`advance`] takes it).
+pub trait ChainJob: Job {
+    /// Its stage.
+    const CHAIN_STAGE: Stage;
+    /// The prospect.
+    fn prospect_id(&self) -> i64;
+    /// The batch item it counts toward.
+    fn batch(&self) -> Option<&BatchItem>;
+    /// Stages to run after this one.
+    fn then(&self) -> &[Stage];
+    /// The generated site version it works on, if any.
+    fn site_version(&self) -> Option<Uuid>;
 }
 
 /// One prospect, for one stage of a chain.
@@ -69,6 +93,10 @@ pub struct ProspectJob<S> {
     /// Stages to run after this one, in order.
     #[serde(default)]
     pub then: Vec<Stage>,
+    /// The generated site version this job works on (the quality gate's
+    /// audit, its screenshots), instead of the prospect's own website.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_version: Option<Uuid>,
     #[serde(skip)]
     stage: PhantomData<S>,
 }
@@ -80,25 +108,43 @@ impl<S> ProspectJob<S> {
             prospect_id,
             batch,
             then,
+            site_version: None,
             stage: PhantomData,
+        }
+    }
+
+    /// The same job on a generated site version.
+    pub fn on_site_version(self, site_version: Uuid) -> Self {
+        Self {
+            site_version: Some(site_version),
+            ..self
         }
     }
 
     /// The job of a link.
     pub fn from_link(link: ProspectLink) -> Self {
-        Self::new(link.prospect_id, link.batch, link.then)
+        Self {
+            site_version: link.site_version,
+            ..Self::new(link.prospect_id, link.batch, link.then)
+        }
     }
 }
 
 impl<S> Clone for ProspectJob<S> {
     fn clone(&self) -> Self {
-        Self::new(self.prospect_id, self.batch.clone(), self.then.clone())
+        Self {
+            site_version: self.site_version,
+            ..Self::new(self.prospect_id, self.batch.clone(), self.then.clone())
+        }
     }
 }
 
 impl<S> PartialEq for ProspectJob<S> {
     fn eq(&self, other: &Self) -> bool {
-        self.prospect_id == other.prospect_id && self.batch == other.batch && self.then == other.then
+        self.prospect_id == other.prospect_id
+            && self.batch == other.batch
+            && self.then == other.then
+            && self.site_version == other.site_version
     }
 }
 
@@ -109,6 +155,7 @@ impl<S: ProspectStage> fmt::Debug for ProspectJob<S> {
             .field("prospect_id", &self.prospect_id)
             .field("batch", &self.batch)
             .field("then", &self.then)
+            .field("site_version", &self.site_version)
             .finish()
     }
 }
@@ -117,13 +164,53 @@ impl<S: ProspectStage> Job for ProspectJob<S> {
     const QUEUE: &'static str = S::STAGE.queue();
 
     fn idempotency_key(&self) -> Option<String> {
-        self.batch
-            .as_ref()
-            .map(|b| format!("{}:{}:{}", Self::QUEUE, self.prospect_id, b.scan_job_id))
+        chain_key(
+            Self::QUEUE,
+            self.prospect_id,
+            self.batch.as_ref(),
+            self.site_version,
+        )
     }
 
     fn batch_item(&self) -> Option<&BatchItem> {
         self.batch.as_ref()
+    }
+}
+
+impl<S: ProspectStage> ChainJob for ProspectJob<S> {
+    const CHAIN_STAGE: Stage = S::STAGE;
+
+    fn prospect_id(&self) -> i64 {
+        self.prospect_id
+    }
+
+    fn batch(&self) -> Option<&BatchItem> {
+        self.batch.as_ref()
+    }
+
+    fn then(&self) -> &[Stage] {
+        &self.then
+    }
+
+    fn site_version(&self) -> Option<Uuid> {
+        self.site_version
+    }
+}
+
+/// The idempotency key of a chain's job: `{queue}:{prospect}:{batch}` in a
+/// batch, `{queue}:{prospect}:v:{version}` for a site version, so a stage
+/// that runs twice enqueues its successor once. Outside both, none.
+pub fn chain_key(
+    queue: &str,
+    prospect_id: i64,
+    batch: Option<&BatchItem>,
+    site_version: Option<Uuid>,
+) -> Option<String> {
+    match (batch, site_version) {
+        (Some(b), None) => Some(format!("{queue}:{prospect_id}:{}", b.scan_job_id)),
+        (Some(b), Some(v)) => Some(format!("{queue}:{prospect_id}:{}:v:{v}", b.scan_job_id)),
+        (None, Some(v)) => Some(format!("{queue}:{prospect_id}:v:{v}")),
+        (None, None) => None,
     }
 }
 
@@ -225,39 +312,75 @@ pub async fn enqueue_link(
 /// After `job`'s stage succeeded: record it, skip the stages in `skip` (with
 /// their reasons), and enqueue the next stage or finish the item. Run it in
 /// the transaction that stores the stage's results.
-pub async fn advance<S: ProspectStage>(
+pub async fn advance<J: ChainJob>(
     conn: &mut PgConnection,
     enqueuer: &Enqueuer,
-    job: &ProspectJob<S>,
+    job: &J,
     skip: &[(Stage, &str)],
 ) -> Result<Advanced, AdvanceError> {
-    if let Some(item) = &job.batch {
-        scan_jobs::record_stage(&mut *conn, item, S::STAGE.queue(), &StageOutcome::Done).await?;
+    advance_on(conn, enqueuer, job, skip, job.site_version()).await
+}
+
+/// [`advance`], with the following stages working on `site_version` (the
+/// version a build just stored).
+pub async fn advance_on<J: ChainJob>(
+    conn: &mut PgConnection,
+    enqueuer: &Enqueuer,
+    job: &J,
+    skip: &[(Stage, &str)],
+    site_version: Option<Uuid>,
+) -> Result<Advanced, AdvanceError> {
+    let stage = J::CHAIN_STAGE;
+    if let Some(item) = job.batch() {
+        scan_jobs::record_stage(&mut *conn, item, stage.queue(), &StageOutcome::Done).await?;
     }
-    let mut rest: &[Stage] = &job.then;
+    let mut rest: &[Stage] = job.then();
     while let Some((next, tail)) = rest.split_first() {
         let Some((_, reason)) = skip.iter().find(|(s, _)| s == next) else {
             break;
         };
-        if let Some(item) = &job.batch {
+        if let Some(item) = job.batch() {
             let outcome = StageOutcome::Skipped((*reason).to_owned());
             scan_jobs::record_stage(&mut *conn, item, next.queue(), &outcome).await?;
         }
         rest = tail;
     }
     let Some((next, tail)) = rest.split_first() else {
-        if let Some(item) = &job.batch {
-            scan_jobs::record_item(&mut *conn, item, S::STAGE.queue(), &ItemOutcome::Processed).await?;
+        if let Some(item) = job.batch() {
+            scan_jobs::record_item(&mut *conn, item, stage.queue(), &ItemOutcome::Processed).await?;
         }
         return Ok(Advanced::Finished);
     };
     let link = ProspectLink {
-        prospect_id: job.prospect_id,
-        batch: job.batch.clone(),
+        prospect_id: job.prospect_id(),
+        batch: job.batch().cloned(),
         then: tail.to_vec(),
+        site_version,
     };
     enqueue_link(conn, enqueuer, *next, link).await?;
     Ok(Advanced::Enqueued(*next))
+}
+
+/// End `job`'s chain here with a failed item (the work succeeded, but what
+/// it found stops the chain, like a site version under its quality gate).
+pub async fn stop_chain<J: ChainJob>(
+    conn: &mut PgConnection,
+    job: &J,
+    reason: &str,
+) -> Result<(), AdvanceError> {
+    let stage = J::CHAIN_STAGE;
+    if let Some(item) = job.batch() {
+        let failed = StageOutcome::Failed(reason.to_owned());
+        scan_jobs::record_stage(&mut *conn, item, stage.queue(), &failed).await?;
+        scan_jobs::record_item(
+            &mut *conn,
+            item,
+            stage.queue(),
+            &ItemOutcome::Failed(reason.to_owned()),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

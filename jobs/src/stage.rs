@@ -26,9 +26,9 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
-    audit::AuditPage, discover::DiscoverBusinesses, domain::CountryCode, pipeline::ProspectLink,
-    queue::WorkerSettings, runtime::Handler, score::ScoreProspect, snapshot_analytics::SnapshotAnalytics,
-    tech_scan::ScanTech,
+    audit::AuditPage, build_site::BuildSite, discover::DiscoverBusinesses, domain::CountryCode,
+    pipeline::ProspectLink, queue::WorkerSettings, runtime::Handler, score::ScoreProspect,
+    screenshot::CaptureScreenshot, snapshot_analytics::SnapshotAnalytics, tech_scan::ScanTech,
 };
 
 /// A pipeline stage. Each stage owns exactly one queue, named like the stage.
@@ -48,6 +48,10 @@ pub enum Stage {
     Audit,
     /// Opportunity score, reason flags and lead tier.
     Score,
+    /// A preview website for a business (none, or an outdated one).
+    BuildSite,
+    /// Desktop and mobile screenshots of a generated site or a prospect's site.
+    Screenshot,
     /// Daily metrics snapshot.
     SnapshotAnalytics,
 }
@@ -74,6 +78,8 @@ impl Stage {
             Stage::TechScan => "tech_scan",
             Stage::Audit => "audit",
             Stage::Score => "score",
+            Stage::BuildSite => "build_site",
+            Stage::Screenshot => "screenshot",
             Stage::SnapshotAnalytics => "snapshot_analytics",
         }
     }
@@ -95,6 +101,8 @@ impl Stage {
             Stage::TechScan => visitor.visit::<ScanTech>(),
             Stage::Audit => visitor.visit::<AuditPage>(),
             Stage::Score => visitor.visit::<ScoreProspect>(),
+            Stage::BuildSite => visitor.visit::<BuildSite>(),
+            Stage::Screenshot => visitor.visit::<CaptureScreenshot>(),
             Stage::SnapshotAnalytics => visitor.visit::<SnapshotAnalytics>(),
         }
     }
@@ -202,6 +210,8 @@ pub enum Branch {
     /// branch runs a subsequence of it and always ends with its last stage,
     /// so a changed profile is re-scored.
     Digital,
+    /// A generated preview site: built, gated, captured.
+    Preview,
     /// Scheduled reporting over the whole database.
     Reporting,
 }
@@ -300,6 +310,8 @@ pub struct Platform {
     pub time_zone: Tz,
     /// The country of leads and territories that name none.
     pub default_country: CountryCode,
+    /// Where the web role is reachable from outside (`[web]`).
+    pub web: crate::public_urls::PublicUrls,
 }
 
 /// Every stage's settings, loaded from the configuration.
@@ -390,6 +402,9 @@ pub struct Setup<'a> {
     pub stages: &'a PipelineSettings,
     /// Platform settings.
     pub platform: &'a Platform,
+    /// The stage's worker settings (`[stages.<name>]`): a stage that keeps a
+    /// resource per concurrent job (a browser) sizes it from `concurrency`.
+    pub worker: &'a crate::queue::WorkerSettings,
 }
 
 impl Setup<'_> {

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use prospector_jobs::{
     Branch, Enqueuer, Stage,
+    build_site::{BuildSite, Variant},
     pipeline::{self, AdvanceError, ProspectLink},
     scan_jobs::{self, BatchItem, BatchKind},
 };
@@ -141,9 +142,9 @@ pub async fn start_batch_in(
         let links = chunk
             .iter()
             .map(|id| ProspectLink {
-                prospect_id: *id,
                 batch: item(*id),
                 then: then.clone(),
+                ..ProspectLink::new(*id)
             })
             .collect();
         pipeline::enqueue_links(tx, enqueuer, stages[0], links).await?;
@@ -153,6 +154,77 @@ pub async fn start_batch_in(
         prospects: ids.len(),
         stages,
     })
+}
+
+/// Start a batch that builds the preview site of every prospect matching
+/// `filter` (then gates and captures it: [`BuildSite::chain`]), in the
+/// caller's transaction. `variant` forces a new site or a redesign; by
+/// default each prospect's build decides from whether it has a website.
+pub async fn start_build_batch_in(
+    tx: &mut PgConnection,
+    enqueuer: &Enqueuer,
+    filter: &ProspectFilter,
+    variant: Option<Variant>,
+    description: &str,
+) -> Result<Started, ScanError> {
+    let ids = queries::select_prospects(&mut *tx, filter, false).await?;
+    if ids.is_empty() {
+        return Err(ScanError::NothingToScan);
+    }
+    let total = i32::try_from(ids.len()).map_err(|_| ScanError::TooLarge)?;
+    let stages: Vec<Stage> = std::iter::once(Stage::BuildSite)
+        .chain(BuildSite::chain())
+        .collect();
+    let names: Vec<&str> = stages.iter().map(|s| s.as_str()).collect();
+    let parameters = serde_json::to_value(filter).unwrap_or_default();
+    let scan_job_id = scan_jobs::create_batch(
+        &mut *tx,
+        BatchKind::Build,
+        &names,
+        total,
+        Some(description),
+        &parameters,
+    )
+    .await?;
+    for chunk in ids.chunks(5_000) {
+        let jobs: Vec<BuildSite> = chunk
+            .iter()
+            .map(|id| BuildSite {
+                variant,
+                ..BuildSite::new(
+                    *id,
+                    Some(BatchItem {
+                        scan_job_id,
+                        item_key: id.to_string(),
+                        prospect_id: Some(*id),
+                    }),
+                )
+            })
+            .collect();
+        enqueuer
+            .enqueue_many(tx, &jobs)
+            .await
+            .map_err(|e| ScanError::Enqueue(e.into()))?;
+    }
+    Ok(Started {
+        scan_job_id,
+        prospects: ids.len(),
+        stages,
+    })
+}
+
+/// [`start_build_batch_in`] in its own transaction.
+pub async fn start_build_batch(
+    pool: &PgPool,
+    enqueuer: &Enqueuer,
+    filter: &ProspectFilter,
+    variant: Option<Variant>,
+    description: &str,
+) -> Result<Started, ScanError> {
+    let mut tx = pool.begin().await?;
+    let started = start_build_batch_in(&mut tx, enqueuer, filter, variant, description).await?;
+    tx.commit().await?;
+    Ok(started)
 }
 
 /// The filter of a re-scan: digital prospects not tech-scanned for `older_than`.

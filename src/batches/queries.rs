@@ -17,6 +17,10 @@ pub struct ProspectFilter {
     /// Not tech-scanned for this many seconds (or never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_after_seconds: Option<f64>,
+    /// Only qualified leads with no website that wait for their site
+    /// (`pipeline_route = 'build_site'`, not routed yet).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_build: bool,
     /// At most this many (stalest first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
@@ -39,6 +43,7 @@ pub async fn select_prospects(
           AND ($4::float8 IS NULL OR last_tech_scan_at IS NULL
                OR last_tech_scan_at < now() - make_interval(secs => $4))
           AND (NOT $5 OR domain_name IS NOT NULL)
+          AND (NOT $7 OR (pipeline_route = 'build_site' AND routed_at IS NULL))
         ORDER BY last_tech_scan_at NULLS FIRST, id
         LIMIT $6
         "#,
@@ -48,6 +53,7 @@ pub async fn select_prospects(
         filter.stale_after_seconds,
         needs_site,
         filter.limit.unwrap_or(i64::MAX),
+        filter.awaiting_build,
     )
     .fetch_all(executor)
     .await

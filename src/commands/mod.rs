@@ -1,5 +1,6 @@
 //! One module per subcommand; [`run`] dispatches.
 
+mod build;
 mod grid;
 mod import;
 mod jobs;
@@ -24,6 +25,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Run { bind, stages } => roles::run_all(settings, bind, &stages, roles::NoHook).await,
         Command::Import(args) => import::run(settings, args).await,
         Command::Scan(args) => scan::run(settings, args).await,
+        Command::Build(args) => build::run(settings, args).await,
         Command::Status { url, json } => status::run(settings, url, json).await,
         Command::Jobs { command } => jobs::run(settings, command).await,
         Command::Grid { command } => grid::run(settings, command).await,

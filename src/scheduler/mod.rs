@@ -56,6 +56,11 @@ pub enum SlotJob {
     SnapshotAnalytics(SnapshotAnalytics),
     /// An autopilot run (its jobs depend on the grid at that moment).
     DiscoverAutopilot(AutopilotConfig),
+    /// A build batch over the leads waiting for their site at that moment.
+    BuildAwaiting {
+        /// At most this many.
+        limit: i64,
+    },
     /// A re-scan batch over the profiles stale at that moment.
     Rescan {
         /// Age from which a profile is stale.
@@ -79,6 +84,7 @@ pub fn job_for_slot(spec: &ScheduleSpec, slot: DateTime<Utc>) -> SlotJob {
             SlotJob::SnapshotAnalytics(SnapshotAnalytics { date })
         }
         ScheduledJob::DiscoverAutopilot(config) => SlotJob::DiscoverAutopilot(config.clone()),
+        ScheduledJob::BuildAwaiting { limit } => SlotJob::BuildAwaiting { limit: *limit },
         ScheduledJob::Rescan {
             older_than,
             stages,
@@ -192,6 +198,30 @@ impl Scheduler {
                         tracing::info!(schedule = %spec.name, "no stale profile to re-scan");
                         None
                     }
+                    Err(e) => return Err(FireError::Rescan(e)),
+                }
+            }
+            SlotJob::BuildAwaiting { limit } => {
+                let filter = crate::batches::ProspectFilter {
+                    awaiting_build: true,
+                    limit: Some(limit),
+                    ..crate::batches::ProspectFilter::default()
+                };
+                let description = format!("sites for the leads waiting for one ({})", spec.name);
+                match crate::batches::start_build_batch_in(
+                    &mut tx,
+                    &self.enqueuer,
+                    &filter,
+                    None,
+                    &description,
+                )
+                .await
+                {
+                    Ok(started) => {
+                        tracing::info!(schedule = %spec.name, scan_job.id = started.scan_job_id, prospects = started.prospects, "build batch started");
+                        None
+                    }
+                    Err(crate::batches::ScanError::NothingToScan) => None,
                     Err(e) => return Err(FireError::Rescan(e)),
                 }
             }

@@ -156,6 +156,7 @@ impl WorkerPool {
                 let setup = Setup {
                     stages: &pool.settings.pipeline,
                     platform: &platform,
+                    worker: pool.settings.worker(J::QUEUE),
                 };
                 let deps = J::build_deps(pool.settings.of::<J>(), &setup).map_err(|e| PoolError::Setup {
                     stage: J::STAGE,

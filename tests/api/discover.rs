@@ -316,12 +316,12 @@ async fn outscraper_client_handles_limits_errors_and_foreign_result_locations() 
 
 // ----- the stage on a database ---------------------------------------------
 
-const GRID: &str = "country,state,city,industry,priority,population\n\
+pub(crate) const GRID: &str = "country,state,city,industry,priority,population\n\
                     LU,Luxembourg,Luxembourg,bakeries,10,134697\n\
                     LU,Esch,Esch-sur-Alzette,plumbers,5,36625\n\
                     LU,Diekirch,Ettelbruck,florists,,not-a-number\n";
 
-fn with_places(server: &FakeProviders) -> impl FnOnce(&mut Settings) {
+pub(crate) fn with_places(server: &FakeProviders) -> impl FnOnce(&mut Settings) {
     let base = server.base_url.clone();
     move |s: &mut Settings| {
         let d = s.of_mut::<DiscoverBusinesses>();
@@ -344,7 +344,7 @@ fn with_places(server: &FakeProviders) -> impl FnOnce(&mut Settings) {
     }
 }
 
-fn autopilot_spec(settings: &Settings, targets: u32) -> ScheduleSpec {
+pub(crate) fn autopilot_spec(settings: &Settings, targets: u32) -> ScheduleSpec {
     ScheduleSpec {
         name: "discover-autopilot".into(),
         job: ScheduledJob::DiscoverAutopilot(
@@ -357,7 +357,7 @@ fn autopilot_spec(settings: &Settings, targets: u32) -> ScheduleSpec {
     }
 }
 
-fn scheduler(app: &TestApp, spec: &ScheduleSpec) -> Scheduler {
+pub(crate) fn scheduler(app: &TestApp, spec: &ScheduleSpec) -> Scheduler {
     Scheduler::new(
         app.pool().clone(),
         app.app.enqueuer.clone(),
@@ -499,11 +499,12 @@ async fn the_autopilot_discovers_territories_end_to_end() {
     );
     assert_eq!(dupont["qualified"], true);
     assert_eq!(dupont["pipeline_route"], "build_site");
-    assert_eq!(
-        dupont["routed_at"],
-        Value::Null,
-        "waiting for the build_site stage"
-    );
+    assert!(!dupont["routed_at"].is_null(), "its build was enqueued with it");
+    let build = crate::helpers::assert_enqueued::<prospector_jobs::build_site::BuildSite>(pool, |j| {
+        Some(j.prospect_id) == dupont["id"].as_i64()
+    })
+    .await;
+    assert!(build.batch.is_some(), "it counts toward the discovery batch");
     assert_eq!(dupont["phone_e164"], "+35226123456");
     assert_eq!(dupont["review_count"], 220, "the later listing updated the row");
     assert_eq!(

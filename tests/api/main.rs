@@ -5,6 +5,7 @@
 mod admin;
 mod analytics;
 mod audit;
+mod build_site;
 mod cluster;
 mod discover;
 mod faults;

@@ -47,6 +47,18 @@ pub enum AuditError {
     /// Shutdown: the run was stopped and its processes killed.
     #[error("interrupted by shutdown")]
     Interrupted,
+    /// The site version to gate is gone.
+    #[error("site version {0} does not exist")]
+    UnknownVersion(uuid::Uuid),
+    /// The quality gate runs Lighthouse here; PageSpeed Insights cannot
+    /// reach a version that is not published yet.
+    #[error(
+        "the quality gate needs audit.provider = \"lighthouse\" (PageSpeed Insights cannot reach an unpublished version)"
+    )]
+    GateNeedsLighthouse,
+    /// The version could not be served on loopback.
+    #[error("could not serve the site version on loopback: {0}")]
+    Serve(#[source] std::io::Error),
     /// Storing the results failed.
     #[error("could not store the audit")]
     Database(#[from] sqlx::Error),
@@ -65,7 +77,9 @@ impl StageError for AuditError {
             AuditError::Runner(_)
             | AuditError::InvalidReport(_)
             | AuditError::Archive(_)
-            | AuditError::Interrupted => false,
+            | AuditError::Interrupted
+            | AuditError::Serve(_) => false,
+            AuditError::UnknownVersion(_) | AuditError::GateNeedsLighthouse => true,
             AuditError::Database(e) => !is_transient_db_error(e),
             AuditError::Advance(e) => e.is_permanent(),
         }

@@ -35,6 +35,7 @@ pub mod archive;
 pub mod capacity;
 mod error;
 pub mod evidence;
+mod gate;
 pub mod lighthouse;
 pub mod mobile;
 pub mod pagespeed;
@@ -57,6 +58,7 @@ pub use settings::{
 };
 
 use crate::{
+    build_site::{BuildSite, GateThresholds},
     pipeline::{self, ProspectJob, ProspectLink, ProspectStage},
     runtime::{Handler, JobContext},
     stage::{Branch, Setup, SetupError as StageSetupError, Stage, StageJob},
@@ -84,7 +86,9 @@ impl StageJob for AuditPage {
     type Settings = AuditSettings;
 
     fn build_deps(settings: &AuditSettings, setup: &Setup<'_>) -> Result<AuditDeps, StageSetupError> {
-        Ok(AuditDeps::new(settings, setup.settings::<ScanTech>())?)
+        let mut deps = AuditDeps::new(settings, setup.settings::<ScanTech>())?;
+        deps.gate = setup.settings::<BuildSite>().gate;
+        Ok(deps)
     }
 
     fn for_prospect(link: ProspectLink) -> Option<Self> {
@@ -108,6 +112,8 @@ pub struct AuditDeps {
     pub timeout: Duration,
     /// Resolves and guards the hosts a local Lighthouse run visits.
     pub resolver: GuardedResolver,
+    /// Scores a generated site version needs to pass its quality gate.
+    pub gate: GateThresholds,
 }
 
 impl AuditDeps {
@@ -123,6 +129,7 @@ impl AuditDeps {
             form_factor: settings.form_factor,
             timeout: settings.timeout,
             resolver,
+            gate: GateThresholds::default(),
         })
     }
 
@@ -138,6 +145,9 @@ impl Handler for AuditPage {
 
     #[tracing::instrument(skip_all, fields(prospect.id = self.prospect_id))]
     async fn handle(self, ctx: &JobContext, deps: &AuditDeps) -> Result<(), AuditError> {
+        if let Some(version) = self.site_version {
+            return gate::run(&self, version, ctx, deps).await;
+        }
         let target = queries::load_target(&ctx.pool, self.prospect_id)
             .await?
             .ok_or(AuditError::UnknownProspect(self.prospect_id))?;

@@ -161,3 +161,56 @@ pub async fn record_api_usage(
     .await?;
     Ok(())
 }
+
+/// The customer's rendering of a generated site version (what the gate audits).
+pub async fn version_live_html(
+    executor: impl PgExecutor<'_>,
+    version: uuid::Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT live_html FROM site_versions WHERE id = $1", version)
+        .fetch_optional(executor)
+        .await
+}
+
+/// Store a version's gate: its scores and verdict, and on its site (when it
+/// is the current version) the lowest score as `lighthouse_score`.
+pub async fn store_gate(
+    conn: &mut PgConnection,
+    version: uuid::Uuid,
+    scores: &crate::build_site::GateScores,
+    failure: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let score = |s: Option<u8>| s.map(i32::from);
+    sqlx::query!(
+        r#"
+        UPDATE site_versions SET
+            gate_status = CASE WHEN $6::text IS NULL THEN 'passed' ELSE 'failed' END,
+            gate_reason = $6,
+            performance_score = $2, accessibility_score = $3, best_practices_score = $4, seo_score = $5,
+            gated_at = now()
+        WHERE id = $1
+        "#,
+        version,
+        score(scores.performance),
+        score(scores.accessibility),
+        score(scores.best_practices),
+        score(scores.seo),
+        failure,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"
+        UPDATE generated_sites SET lighthouse_score = least($2::int, $3::int, $4::int, $5::int)
+        WHERE current_version_id = $1
+        "#,
+        version,
+        score(scores.performance),
+        score(scores.accessibility),
+        score(scores.best_practices),
+        score(scores.seo),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -220,7 +220,8 @@ fn check_images(doc: &Html) -> Outcome {
     Ok(format!("{} images", images.len()))
 }
 
-fn check_links(doc: &Html, ids: &HashSet<String>) -> Outcome {
+fn check_links(doc: &Html, ids: &HashSet<String>, site_url: &str) -> Outcome {
+    let origin = Url::parse(site_url).ok().map(|u| u.origin());
     let links = select(doc, "a")?;
     for a in &links {
         let href = a
@@ -237,7 +238,12 @@ fn check_links(doc: &Html, ids: &HashSet<String>) -> Outcome {
         } else if let Some(address) = href.strip_prefix("mailto:") {
             crate::domain::EmailAddress::parse(address).is_ok()
         } else {
-            Url::parse(href).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some())
+            // https anywhere; http only back to the page's own origin (a
+            // preview served over http, as in a local demo).
+            Url::parse(href).is_ok_and(|u| {
+                u.host_str().is_some()
+                    && (u.scheme() == "https" || (u.scheme() == "http" && Some(u.origin()) == origin))
+            })
         };
         if !ok {
             return Err(format!(
@@ -362,7 +368,7 @@ pub fn check_site(site: &RenderedSite) -> GateReport {
         }
     };
     push("images", check_images(&doc));
-    push("links", check_links(&doc, &ids));
+    push("links", check_links(&doc, &ids, &site.site_url));
     push("self_contained", check_self_contained(&doc));
     push("json_ld", check_json_ld(&doc));
     push("contrast", check_contrast(site));

@@ -1,39 +1,36 @@
-//! `build_site`, the pure core: one business record in, one self-contained,
-//! themed, responsive preview site out.
+//! `build_site`: a preview website for a business, good enough to sell.
 //!
-//! - **Takes**: a [`SiteInput`] (the prospect as discover stored it: name,
-//!   category, address, phone, hours lines, rating, reviews, photos, geo,
-//!   and for a rebuild the old site's text), a [`GeneratorConfig`] and
-//!   [`RenderOptions`] (the URL it will be served at, the claim link, whether
-//!   it may be indexed).
-//! - **Returns**: a [`CreativeDna`] (every design decision, stored as JSON in
-//!   `prospects.creative_dna`), a [`Copy`] (every text, as phrases with
-//!   fact slots), a [`RenderedSite`] (HTML with its CSS inlined, the CSS
-//!   apart, the template version and a SHA-256 content hash) and a
-//!   [`GateReport`] (the static quality checks).
-//! - **Guarantees**:
-//!   - *Deterministic*: every choice comes from a seed hashed from the
-//!     public id and the template version ([`Seed`]); the same input and
-//!     template version give the same bytes. No clock, no thread RNG, no
-//!     network, no hash-map iteration order in the output.
-//!   - *Safe with hostile data*: every value is escaped by minijinja's HTML
-//!     auto-escaping (JSON-LD by its `tojson`, which escapes `<`, `>`, `&`,
-//!     `'`); long values are cut at a grapheme boundary with an ellipsis;
-//!     only `tel:`, `mailto:`, `https:` and in-page links are emitted.
-//!   - *Honest*: copy states only facts the record has (facts enter through
-//!     slots, never through phrases); reviews are quoted verbatim, never
-//!     rewritten; JSON-LD carries no `aggregateRating`/`review`.
-//!   - *Accessible and fast by construction*: palette contrast is repaired to
-//!     WCAG targets and stored; one h1, landmarks, skip link, visible focus,
-//!     44 px targets, reduced motion; no JS, no external CSS/fonts/CDNs.
-//!   - *Fails only when it must*: a record with no usable name gives
-//!     [`BuildError::MissingName`]; missing optional data never fails — each
-//!     section has a designed fallback or is left out.
-//! - **Not here** (the integrator's): reading `prospects`, writing
-//!   `generated_sites`, serving pages (add `X-Robots-Tag: noindex` to
-//!   previews), Lighthouse (the audit stage) and screenshots.
+//! - **Input**: [`BuildSite`] — a prospect, the variant (`new` for a
+//!   business with no website, `rebuild` for a redesign of an outdated one;
+//!   by default from whether it has a working website), an optional change
+//!   request (a support ticket), its batch item and the stages after it
+//!   (normally the quality gate's `audit`, then `screenshot`).
+//! - **Reads**: `prospects` (listing facts, reviews, hours), for a rebuild
+//!   the business's current home page (the tech scan's guarded fetcher).
+//! - **Writes**, in one transaction: a new `site_versions` row (the preview
+//!   page — noindex, with the claim bar — and the customer's page —
+//!   indexable, at its live address — with the creative DNA, copy, static
+//!   checks and their hashes), `generated_sites` (one per business and
+//!   variant: subdomain, unguessable preview token, current version mirrored
+//!   for WebMagic's queries; status `draft` until the gate passes),
+//!   `prospects.creative_dna`, `brand_archetype`, `website_status`,
+//!   `routed_at`.
+//! - **Next stage**: [`pipeline::advance_on`] with the new version, so the
+//!   `audit` stage runs Lighthouse on it (the quality gate) and then
+//!   `screenshot` captures it. A version whose static checks fail stops the
+//!   chain with the reason.
+//! - **Idempotency**: the generator is deterministic (same facts and template
+//!   version, same bytes): a re-run whose page equals the current version's
+//!   stores nothing new and enqueues the same next job (its key names the
+//!   version). Builds of one prospect are serialised by a row lock.
+//! - **Errors**: a missing prospect or a business with no name is permanent;
+//!   database errors follow [`is_transient_db_error`].
+//! - **External calls**: only for a rebuild, one guarded fetch of the
+//!   current home page (an unreadable page is not an error).
 //!
-//! [`generate`] runs the whole chain; [`bench_generate`] measures it.
+//! The generator itself — creative DNA, palette repair, copy, themes,
+//! JSON-LD, static checks — is pure and lives in the submodules below;
+//! [`generate`] runs it end to end.
 
 mod bench;
 pub mod category;
@@ -41,13 +38,17 @@ pub mod config;
 pub mod copy;
 pub mod dna;
 pub mod gate;
+mod generator;
 pub mod hours;
 pub mod input;
 pub mod language;
 pub mod palette;
+mod queries;
+mod record;
 pub mod render;
 pub mod reviews;
 pub mod schema_org;
+mod settings;
 pub mod text;
 
 pub use bench::{BenchFigures, bench_generate};
@@ -55,89 +56,408 @@ pub use config::{ClaimText, GeneratorConfig, TEMPLATE_VERSION};
 pub use copy::{Copy, CopyIssue, CopyProblem, Facts, FaqItem, PrimaryAction, validate_copy, write_copy};
 pub use dna::{Archetype, CreativeDna, Persona, Section, Seed, Theme, creative_dna};
 pub use gate::{GateCheck, GateReport, check_site};
+pub use generator::{BuildError, Generated, generate};
 pub use input::{AddressInput, Business, ExistingContent, PhotoInput, ReviewInput, SiteInput, Variant};
 pub use language::Language;
 pub use palette::{ContrastCheck, Palette, Rgb, contrast_ratio};
+pub use queries::awaiting_build;
 pub use render::{RenderOptions, RenderedSite, render_site};
+pub use settings::{BuildSiteSettings, GateScores, GateThresholds};
 
-/// Why a site could not be built. Every variant is permanent: retrying the
-/// same input gives the same answer.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// The record has no name left after cleaning; a site cannot say whose
-    /// it is.
-    #[error("the business has no name")]
-    MissingName,
-    /// A render option is unusable.
-    #[error("render option {field}: {reason}")]
-    InvalidOption {
-        /// Which option.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The copy uses a fact the record lacks, or a slot that does not exist.
-    #[error("copy: {0}")]
-    Copy(CopyIssue),
-    /// Copy from outside failed [`validate_copy`].
-    #[error("copy rejected: {} problem(s), first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
-    CopyRejected(Vec<CopyIssue>),
-    /// A template failed to compile or render: a bug in this module.
-    #[error("template: {0}")]
-    Template(String),
+use base64::Engine as _;
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    pipeline::{self, AdvanceError, ChainJob, ProspectLink},
+    public_urls::PublicUrls,
+    queue::Job,
+    runtime::{Handler, JobContext, StageError, is_transient_db_error},
+    scan_jobs::BatchItem,
+    stage::{Branch, Setup, SetupError, Stage, StageJob},
+    tech_scan::{ScanTech, fetch::Fetcher},
+};
+
+/// Build (or rebuild) a business's preview site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSite {
+    /// The business (`prospects.id`).
+    pub prospect_id: i64,
+    /// New site or redesign; by default from whether the business has a
+    /// working website.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Variant>,
+    /// The support ticket whose change this build applies: its version waits
+    /// for an operator's approval before it replaces the live one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_request: Option<Uuid>,
+    /// The batch item it counts toward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchItem>,
+    /// Stages to run after this one (the gate's audit, then screenshots).
+    #[serde(default)]
+    pub then: Vec<Stage>,
 }
 
-impl BuildError {
-    /// Always `true`: the generator is pure, so a retry cannot help.
-    pub fn is_permanent(&self) -> bool {
-        true
+impl BuildSite {
+    /// A build of `prospect_id` followed by [`BuildSite::chain`].
+    pub fn new(prospect_id: i64, batch: Option<BatchItem>) -> Self {
+        Self {
+            prospect_id,
+            variant: None,
+            change_request: None,
+            batch,
+            then: Self::chain(),
+        }
+    }
+
+    /// What follows a build: the quality gate (Lighthouse through the audit
+    /// stage), then the screenshots outreach shows.
+    pub fn chain() -> Vec<Stage> {
+        vec![Stage::Audit, Stage::Screenshot]
     }
 }
 
-/// Everything one generation produced.
-#[derive(Debug, Clone)]
-pub struct Generated {
-    /// Design decisions.
-    pub dna: CreativeDna,
-    /// Texts.
-    pub copy: Copy,
-    /// The page.
-    pub site: RenderedSite,
-    /// Static checks of the page.
-    pub gate: GateReport,
+impl Job for BuildSite {
+    const QUEUE: &'static str = Stage::BuildSite.name();
+
+    fn idempotency_key(&self) -> Option<String> {
+        match (&self.change_request, &self.batch) {
+            (Some(ticket), _) => Some(format!("build_site:{}:ticket:{ticket}", self.prospect_id)),
+            (None, Some(b)) => Some(format!("build_site:{}:{}", self.prospect_id, b.scan_job_id)),
+            (None, None) => None,
+        }
+    }
+
+    fn batch_item(&self) -> Option<&BatchItem> {
+        self.batch.as_ref()
+    }
 }
 
-/// The whole deterministic chain: DNA, copy, render, gate.
-///
-/// `copy` replaces the built-in copywriter's output when given (an LLM's,
-/// say); it is checked with [`validate_copy`] first and refused with
-/// [`BuildError::CopyRejected`].
-pub fn generate(
-    input: &SiteInput,
-    config: &GeneratorConfig,
-    site_url: &str,
-    claim_url: &str,
-    indexable: bool,
-    copy: Option<Copy>,
-) -> Result<Generated, BuildError> {
-    let dna = creative_dna(input, config);
-    let copy = match copy {
-        Some(c) => {
-            validate_copy(&c).map_err(BuildError::CopyRejected)?;
-            c
+impl ChainJob for BuildSite {
+    const CHAIN_STAGE: Stage = Stage::BuildSite;
+
+    fn prospect_id(&self) -> i64 {
+        self.prospect_id
+    }
+
+    fn batch(&self) -> Option<&BatchItem> {
+        self.batch.as_ref()
+    }
+
+    fn then(&self) -> &[Stage] {
+        &self.then
+    }
+
+    fn site_version(&self) -> Option<Uuid> {
+        None
+    }
+}
+
+/// What the handler needs besides the database.
+#[derive(Debug, Clone)]
+pub struct BuildSiteDeps {
+    /// The stage's settings.
+    pub settings: BuildSiteSettings,
+    /// Where previews, claim pages and live sites are served.
+    pub urls: PublicUrls,
+    /// The guarded fetcher (a rebuild reads the current home page).
+    pub fetcher: Fetcher,
+    /// HTML nested deeper than this is cut before parsing.
+    pub max_html_depth: usize,
+}
+
+impl StageJob for BuildSite {
+    const STAGE: Stage = Stage::BuildSite;
+    const BRANCH: Branch = Branch::Preview;
+    type Settings = BuildSiteSettings;
+
+    fn build_deps(settings: &BuildSiteSettings, setup: &Setup<'_>) -> Result<BuildSiteDeps, SetupError> {
+        let tech = setup.settings::<ScanTech>();
+        Ok(BuildSiteDeps {
+            settings: settings.clone(),
+            urls: setup.platform.web.clone(),
+            fetcher: crate::tech_scan::build_fetcher(tech)?,
+            max_html_depth: tech.max_html_depth,
+        })
+    }
+
+    fn for_prospect(link: ProspectLink) -> Option<Self> {
+        Some(Self {
+            prospect_id: link.prospect_id,
+            variant: None,
+            change_request: None,
+            batch: link.batch,
+            then: link.then,
+        })
+    }
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildSiteError {
+    /// The prospect does not exist.
+    #[error("prospect {0} does not exist")]
+    UnknownProspect(i64),
+    /// The generator refused the record.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The design or copy could not be stored as JSON.
+    #[error("could not encode the version: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// Reading or writing failed.
+    #[error("database error while building a site")]
+    Database(#[from] sqlx::Error),
+    /// Enqueueing the next stage failed.
+    #[error(transparent)]
+    Advance(#[from] AdvanceError),
+}
+
+impl StageError for BuildSiteError {
+    fn is_permanent(&self) -> bool {
+        match self {
+            BuildSiteError::UnknownProspect(_) | BuildSiteError::Build(_) | BuildSiteError::Encode(_) => true,
+            BuildSiteError::Database(e) => !is_transient_db_error(e),
+            BuildSiteError::Advance(e) => e.is_permanent(),
         }
-        None => write_copy(input, &dna)?,
+    }
+}
+
+/// A preview's capability: 128 random bits, base64url (22 characters).
+pub fn new_preview_token() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The live host's label for a prospect's slug: lower-case letters, digits
+/// and dashes, at most 63 characters (a DNS label), keeping the slug's
+/// unique tail; a redesign gets its own.
+pub fn subdomain_for(slug: &str, variant: Variant) -> String {
+    let mut clean = String::with_capacity(slug.len());
+    for c in slug.to_ascii_lowercase().chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        // One dash at a time: `ab--cd` is reserved in DNS labels (IDNA).
+        if !(c == '-' && clean.ends_with('-')) {
+            clean.push(c);
+        }
+    }
+    let clean = clean.trim_matches('-').to_owned();
+    let (base, tail) = match clean.rsplit_once('-') {
+        Some((base, tail)) if !tail.is_empty() => (base.to_owned(), tail.to_owned()),
+        _ => (String::from("site"), clean.clone()),
     };
-    let options = RenderOptions::new(config, &dna, site_url, claim_url, indexable);
-    let site = render_site(input, &dna, &copy, &options)?;
-    let gate = check_site(&site);
-    Ok(Generated {
-        dna,
-        copy,
-        site,
-        gate,
+    let suffix = match variant {
+        Variant::New => tail,
+        Variant::Rebuild => format!("{tail}-r"),
+    };
+    let room = 63usize.saturating_sub(suffix.len() + 1);
+    let base: String = base.chars().take(room).collect();
+    let base = base.trim_matches('-');
+    if base.is_empty() {
+        suffix
+    } else {
+        format!("{base}-{suffix}")
+    }
+}
+
+impl Handler for BuildSite {
+    type Deps = BuildSiteDeps;
+    type Error = BuildSiteError;
+
+    #[tracing::instrument(skip_all, fields(prospect.id = self.prospect_id))]
+    async fn handle(self, ctx: &JobContext, deps: &BuildSiteDeps) -> Result<(), BuildSiteError> {
+        let mut tx = ctx.pool.begin().await?;
+        let row = queries::lock_business(&mut tx, self.prospect_id)
+            .await?
+            .ok_or(BuildSiteError::UnknownProspect(self.prospect_id))?;
+        let variant = self.variant.unwrap_or(if row.has_website == Some(true) {
+            Variant::Rebuild
+        } else {
+            Variant::New
+        });
+        let variant_name = match variant {
+            Variant::New => "new",
+            Variant::Rebuild => "rebuild",
+        };
+        let existing = match (variant, row.website_url.as_deref()) {
+            (Variant::Rebuild, Some(website)) => {
+                record::existing_content(&deps.fetcher, website, deps.max_html_depth).await
+            }
+            _ => None,
+        };
+        let input = record::site_input(&row, variant, existing);
+        let site = queries::ensure_site(
+            &mut tx,
+            row.public_id,
+            variant_name,
+            &subdomain_for(&row.slug, variant),
+            &new_preview_token(),
+        )
+        .await?;
+
+        let config = &deps.settings.generator;
+        let preview_url = deps.urls.preview(&site.preview_token);
+        let claim_url = deps.urls.claim(&site.preview_token);
+        let dna = creative_dna(&input, config);
+        let copy = write_copy(&input, &dna)?;
+        let preview = render_site(
+            &input,
+            &dna,
+            &copy,
+            &RenderOptions::new(config, &dna, &preview_url, &claim_url, false),
+        )?;
+        let live = render_site(
+            &input,
+            &dna,
+            &copy,
+            &RenderOptions::new(config, &dna, deps.urls.live(&site.subdomain), &claim_url, true),
+        )?;
+        let checks = check_site(&live);
+        let preview_checks = check_site(&preview);
+
+        let dna_json = serde_json::to_value(&dna)?;
+        let archetype = serde_json::to_value(dna.archetype)?;
+        let archetype = archetype.as_str().unwrap_or("everyman").to_owned();
+        queries::record_build(&mut *tx, row.id, &dna_json, &archetype, variant == Variant::New).await?;
+
+        // A re-run (a retry after a crash, or a rebuild with nothing new)
+        // that would store the same page reuses the current version.
+        let same = site.current_hash.as_deref() == Some(preview.content_hash.as_str())
+            && self.change_request.is_none();
+        let (version_id, number, static_failure) = if let (true, Some(id), Some(number)) =
+            (same, site.current_version_id, site.current_number)
+        {
+            let failure = (site.current_gate.as_deref() == Some("failed") && !checks.passed)
+                .then(|| static_reason(&checks, &preview_checks));
+            (id, number, failure)
+        } else {
+            let failure =
+                (!checks.passed || !preview_checks.passed).then(|| static_reason(&checks, &preview_checks));
+            let static_json =
+                serde_json::json!({ "live": checks_json(&checks), "preview": checks_json(&preview_checks) });
+            let copy_json = serde_json::to_value(&copy)?;
+            let (id, number) = queries::insert_version(
+                &mut tx,
+                &queries::NewVersion {
+                    site_id: site.id,
+                    html: &preview.html,
+                    css: &preview.css,
+                    content_hash: &preview.content_hash,
+                    live_html: &live.html,
+                    live_content_hash: &live.content_hash,
+                    template_version: &preview.template_version,
+                    creative_dna: &dna_json,
+                    copy: &copy_json,
+                    copy_source: "deterministic",
+                    copy_fallback_reason: None,
+                    prompt_setting_id: None,
+                    static_checks: &static_json,
+                    gate_status: if failure.is_some() { "failed" } else { "pending" },
+                    gate_reason: failure.as_deref(),
+                    change_request_id: self.change_request,
+                    approval_status: if self.change_request.is_some() {
+                        "pending"
+                    } else {
+                        "not_required"
+                    },
+                },
+            )
+            .await?;
+            if self.change_request.is_none() {
+                queries::make_current(&mut tx, site.id, id, number).await?;
+            }
+            (id, number, failure)
+        };
+        match &static_failure {
+            Some(reason) => pipeline::stop_chain(&mut tx, &self, reason).await?,
+            None => {
+                pipeline::advance_on(&mut tx, &ctx.enqueuer, &self, &[], Some(version_id)).await?;
+            }
+        }
+        tx.commit().await?;
+        tracing::info!(
+            site.id = %site.id,
+            site.version = number,
+            variant = variant_name,
+            theme = ?dna.theme,
+            html_bytes = preview.html.len(),
+            static_checks_passed = static_failure.is_none(),
+            "site version built"
+        );
+        Ok(())
+    }
+}
+
+fn checks_json(report: &GateReport) -> serde_json::Value {
+    serde_json::json!({
+        "passed": report.passed,
+        "html_bytes": report.html_bytes,
+        "checks": report.checks.iter().map(|c| serde_json::json!({
+            "name": c.name, "passed": c.passed, "detail": c.detail,
+        })).collect::<Vec<_>>(),
     })
+}
+
+fn static_reason(live: &GateReport, preview: &GateReport) -> String {
+    let failures: Vec<String> = live
+        .failures()
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .chain(
+            preview
+                .failures()
+                .map(|c| format!("preview {}: {}", c.name, c.detail)),
+        )
+        .collect();
+    format!("the page failed its static checks: {}", failures.join("; "))
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stage_tests {
+    use super::*;
+
+    #[test]
+    fn subdomains_are_dns_labels_that_keep_the_unique_tail() {
+        assert_eq!(
+            subdomain_for("boulangerie-muller-1a2b3c4d5e", Variant::New),
+            "boulangerie-muller-1a2b3c4d5e"
+        );
+        assert_eq!(
+            subdomain_for("boulangerie-muller-1a2b3c4d5e", Variant::Rebuild),
+            "boulangerie-muller-1a2b3c4d5e-r"
+        );
+        let long = format!("{}-0123456789", "a".repeat(300));
+        let sub = subdomain_for(&long, Variant::Rebuild);
+        assert!(sub.len() <= 63, "{sub}");
+        assert!(sub.ends_with("-0123456789-r"));
+        assert_eq!(
+            subdomain_for("Café_Ü--0123456789", Variant::New),
+            "caf-0123456789"
+        );
+    }
+
+    #[test]
+    fn preview_tokens_carry_128_bits() {
+        let a = new_preview_token();
+        assert_eq!(a.len(), 22);
+        assert_ne!(a, new_preview_token());
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+    }
+
+    #[test]
+    fn builds_of_one_ticket_or_batch_are_enqueued_once() {
+        let mut job = BuildSite::new(7, None);
+        assert_eq!(job.idempotency_key(), None);
+        job.change_request = Some(Uuid::nil());
+        assert_eq!(
+            job.idempotency_key().as_deref(),
+            Some("build_site:7:ticket:00000000-0000-0000-0000-000000000000")
+        );
+    }
+}

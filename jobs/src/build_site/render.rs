@@ -371,6 +371,9 @@ struct Page {
     claim_text: String,
     claim_link: String,
     claim_url: String,
+    /// A preview (not indexable) carries the claim bar; the customer's own
+    /// site (and the quality gate's rendering of it) does not.
+    preview: bool,
     agency: String,
     name: String,
     phone: Option<String>,
@@ -428,16 +431,19 @@ fn check_options(options: &RenderOptions) -> Result<(), BuildError> {
             reason: "must be an absolute http(s) URL".into(),
         });
     }
-    for (field, value) in [
-        ("claim_url", Some(&options.claim_url)),
-        ("og_image", options.og_image.as_ref()),
-    ] {
+    // The claim link is only on previews (the customer's own page has none).
+    let claim = (!options.indexable).then_some(&options.claim_url);
+    for (field, value) in [("claim_url", claim), ("og_image", options.og_image.as_ref())] {
         let Some(value) = value else { continue };
-        let ok = Url::parse(value).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
+        // http only on a site served over http (a local demo), from its origin.
+        let ok = Url::parse(value).is_ok_and(|u| {
+            u.host_str().is_some()
+                && (u.scheme() == "https" || (u.scheme() == "http" && u.origin() == site.origin()))
+        });
         if !ok {
             return Err(BuildError::InvalidOption {
                 field,
-                reason: "must be an absolute https URL".into(),
+                reason: "must be an absolute https URL (or http on the site's own origin)".into(),
             });
         }
     }
@@ -628,6 +634,7 @@ pub fn render_site(
         claim_text,
         claim_link: text::clip(&options.claim.link, 60),
         claim_url: options.claim_url.clone(),
+        preview: !options.indexable,
         agency,
         name: business.name.clone(),
         phone: business.phone.as_ref().map(|p| p.display.clone()),

@@ -217,13 +217,18 @@ pub async fn run_autopilot(
         run.skipped = Some(Skipped::NothingPending);
         return Ok(run);
     }
-    // A discovered lead with a site goes on through the digital branch.
-    let stages: Vec<&str> = Branch::Discovery
+    // A discovered lead with a site goes on through the digital branch; one
+    // without gets its preview site built, gated and captured.
+    let mut stages: Vec<&str> = Branch::Discovery
         .stages()
         .into_iter()
         .chain(Branch::Digital.stages())
+        .chain(std::iter::once(Stage::BuildSite))
+        .chain(crate::build_site::BuildSite::chain())
         .map(Stage::name)
         .collect();
+    let mut seen = std::collections::HashSet::new();
+    stages.retain(|s| seen.insert(*s));
     let parameters = json!({
         "claimed_by": claimant,
         "territories": claimed.iter().map(|t| json!({

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::{
     ScanTech, Stage,
+    build_site::BuildSite,
     domain::CountryCode,
     runtime::JobContext,
     scan_jobs::{self, BatchItem, ItemOutcome},
@@ -181,7 +182,7 @@ async fn store_lead(
         queries::update_lead(conn, existing.id, &lead, grid).await?;
         return Ok(LeadOutcome::Updated);
     }
-    let routed = lead.route == Route::TechScan;
+    let routed = matches!(lead.route, Route::TechScan | Route::BuildSite);
     let id = queries::insert_lead(conn, lead, grid, routed).await?;
     if routed {
         let batch = match &job.batch {
@@ -195,8 +196,12 @@ async fn store_lead(
             }
             None => None,
         };
-        let scan = ScanTech::new(id, batch, Branch::Digital.after(Stage::TechScan));
-        ctx.enqueuer.enqueue(conn, &scan).await?;
+        if lead.route == Route::TechScan {
+            let scan = ScanTech::new(id, batch, Branch::Digital.after(Stage::TechScan));
+            ctx.enqueuer.enqueue(conn, &scan).await?;
+        } else {
+            ctx.enqueuer.enqueue(conn, &BuildSite::new(id, batch)).await?;
+        }
     }
     Ok(LeadOutcome::New(lead.route))
 }

@@ -63,6 +63,8 @@ pub enum BatchKind {
     Outreach,
     /// Analytics snapshots.
     Analytics,
+    /// Preview sites built (gated and captured).
+    Build,
 }
 
 impl BatchKind {
@@ -75,6 +77,7 @@ impl BatchKind {
             BatchKind::Rescan => "rescan",
             BatchKind::Outreach => "outreach",
             BatchKind::Analytics => "analytics",
+            BatchKind::Build => "build",
         }
     }
 }

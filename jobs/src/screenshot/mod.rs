@@ -34,7 +34,22 @@
 //!     browser. A renderer crash is an error, never a hang. After
 //!     [`BrowserSlot::shutdown`] or a drop no process of the slot is left
 //!     and its profile directory is gone.
-//! - **Not here**: the job payload, the database rows, serving files.
+//!
+//! ## The stage
+//! - **Input**: [`CaptureScreenshot`] — a prospect, and the generated site
+//!   version to capture (after its quality gate passed) or none (the
+//!   prospect's own website: the "before" picture).
+//! - **Reads**: `site_versions.live_html` (served on loopback for the
+//!   capture) or `prospects.website_url`.
+//! - **Writes**, in one transaction: the version's screenshot keys, thumbnail
+//!   and perceptual hash; `generated_sites.screenshot_desktop_url` and
+//!   `screenshot_mobile_url` (media URLs served by the web role), `ready_at`,
+//!   and `status` `draft → preview`; or `prospects.site_screenshot_*`. The
+//!   files go to the [`MediaStore`] first (content-addressed, so a retry
+//!   writes nothing new).
+//! - **Next stage**: what is left of the chain (usually nothing).
+//! - **Errors**: see [`CaptureError::is_permanent`]; a version that has not
+//!   passed its gate, or a prospect without a website, is permanent.
 
 pub mod analysis;
 mod bench;
@@ -44,19 +59,22 @@ mod error;
 pub mod guard;
 mod page;
 pub mod process;
+mod queries;
 pub mod settings;
+mod stage;
 pub mod store;
 
 pub use analysis::{Analysis, PhashError, analyse, phash_distance};
 pub use bench::{BenchFigures, RunFigures, bench_captures};
 pub use browser::BrowserSlot;
 pub use error::{CaptureError, Refusal};
-pub use guard::{AllowAll, GuardRefusal, RequestGuard, ResolverGuard, guard_from_settings};
+pub use guard::{AllowAll, GuardFuture, GuardRefusal, RequestGuard, ResolverGuard, guard_from_settings};
 pub use page::{BlockedRequest, Capture, MAX_BLOCKED_LISTED};
 pub use settings::{
     AnalysisSettings, CaptureLimits, MediaStoreConfig, NetworkSettings, ScreenshotScale, ScreenshotSettings,
     Viewport,
 };
+pub use stage::{CaptureScreenshot, ScreenshotDeps, ScreenshotError, ScreenshotStep};
 pub use store::{MediaKey, MediaKind, MediaStore, StoreError, Stored};
 
 /// The two files of a kept screenshot.

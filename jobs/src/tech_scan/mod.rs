@@ -144,31 +144,7 @@ impl TechScanDeps {
                 "definition pattern skipped"
             );
         }
-        let extra_roots_pem = match &settings.extra_root_certificates {
-            Some(path) => std::fs::read(path).map_err(|source| SetupError::RootCertificates {
-                path: path.display().to_string(),
-                source,
-            })?,
-            None => Vec::new(),
-        };
-        let guard = AddressGuard::new(settings.allow_networks.clone());
-        let resolver = GuardedResolver::new(&settings.dns(), settings.resolve.clone(), guard)
-            .map_err(SetupError::Network)?;
-        let gate = Arc::new(HostGate::new(settings.per_host_delay));
-        let fetcher = Fetcher::new(
-            FetchSettings {
-                user_agent: settings.user_agent_header(),
-                connect_timeout: settings.connect_timeout,
-                request_timeout: settings.request_timeout,
-                max_redirects: settings.max_redirects,
-                max_body_bytes: settings.body_limit(),
-                max_decompressed_bytes: settings.decompressed_limit(),
-                extra_roots_pem,
-            },
-            resolver,
-            gate,
-        )
-        .map_err(SetupError::Network)?;
+        let fetcher = build_fetcher(&settings)?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Ok(Self {
             fetcher,
@@ -177,6 +153,39 @@ impl TechScanDeps {
             cpu: Arc::new(Semaphore::new(cores)),
         })
     }
+}
+
+/// The guarded, polite fetcher of these settings (their address guard,
+/// resolver pins, limits and User-Agent): the tech scan's, and any other
+/// stage's that reads prospects' websites. Needs rustls's process-wide crypto
+/// provider to be installed.
+pub fn build_fetcher(settings: &TechScanSettings) -> Result<Fetcher, SetupError> {
+    let extra_roots_pem = match &settings.extra_root_certificates {
+        Some(path) => std::fs::read(path).map_err(|source| SetupError::RootCertificates {
+            path: path.display().to_string(),
+            source,
+        })?,
+        None => Vec::new(),
+    };
+    let guard = AddressGuard::new(settings.allow_networks.clone());
+    let resolver = GuardedResolver::new(&settings.dns(), settings.resolve.clone(), guard)
+        .map_err(SetupError::Network)?;
+    let gate = Arc::new(HostGate::new(settings.per_host_delay));
+    let fetcher = Fetcher::new(
+        FetchSettings {
+            user_agent: settings.user_agent_header(),
+            connect_timeout: settings.connect_timeout,
+            request_timeout: settings.request_timeout,
+            max_redirects: settings.max_redirects,
+            max_body_bytes: settings.body_limit(),
+            max_decompressed_bytes: settings.decompressed_limit(),
+            extra_roots_pem,
+        },
+        resolver,
+        gate,
+    )
+    .map_err(SetupError::Network)?;
+    Ok(fetcher)
 }
 
 /// Why a scan failed.
