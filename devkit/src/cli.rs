@@ -66,6 +66,16 @@ pub enum BenchCommand {
     /// `Name: value` lines), parses each once, matches it --repeat times and
     /// prints the median and p99 match time per page.
     Fingerprint(BenchFingerprintArgs),
+    /// Sites per second of the deterministic site generator (DNA, copy,
+    /// render, static checks) and the size of its pages.
+    Build {
+        /// Sites generated.
+        #[arg(long, default_value_t = 3_000)]
+        sites: usize,
+        /// Threads of the second run.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Domains per second through the whole tech_scan stage against a local
     /// fleet of simulated sites (HTTPS, DNS, realistic latencies).
     ///

@@ -27,6 +27,10 @@ pub async fn run(command: BenchCommand, settings: Settings) -> anyhow::Result<Ex
         BenchCommand::Data(args) => data(settings, args).await,
         BenchCommand::Fingerprint(args) => fingerprint(settings, args),
         BenchCommand::Scan(args) => scan(settings, args).await,
+        BenchCommand::Build { sites, threads } => {
+            bench::build::run(sites, threads)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

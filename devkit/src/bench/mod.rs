@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod audit_site;
+pub mod build;
 pub mod commands;
 pub mod data;
 pub mod discover;

@@ -17,7 +17,9 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use prospector::commands::roles::RunHook;
 use prospector_jobs::{
     AuditPage, Branch, ScanTech, Stage,
+    public_urls::PublicUrls,
     scan_jobs::{self, BatchKind},
+    screenshot::{CaptureScreenshot, MediaStoreConfig},
     tech_scan::fetch::ResolveOverride,
 };
 use secrecy::SecretString;
@@ -79,6 +81,11 @@ impl Demo {
             tech.allow_networks.push(loopback);
         }
         tech.dns_records = false;
+        // Screenshots of the demo's sites stay in the checkout's scratch space.
+        settings.of_mut::<CaptureScreenshot>().store = MediaStoreConfig::Local {
+            dir: ".local/demo-media".into(),
+        };
+        let tech = settings.of_mut::<ScanTech>();
         tech.per_host_delay = Duration::from_millis(200);
 
         let rules: Vec<String> = self
@@ -187,6 +194,27 @@ impl Demo {
         println!("\nRunning the pipeline (Lighthouse takes a few seconds per site)…");
         wait_for_batches(&app.pool, &batches, app.shutdown.stop.clone()).await?;
 
+        // The leads without a working website get a preview site: built,
+        // gated by Lighthouse, captured.
+        let without_site = no_site_ids(&app.pool, &ids).await?;
+        let sites = batches::start_build_batch(
+            &app.pool,
+            &app.enqueuer,
+            &ProspectFilter {
+                ids: Some(without_site),
+                ..ProspectFilter::default()
+            },
+            None,
+            "demo: preview sites for the leads without a working website",
+        )
+        .await?;
+        println!(
+            "\nBatch {}: {} leads without a working website → build_site → audit (quality gate) → screenshot",
+            sites.scan_job_id, sites.prospects
+        );
+        wait_for_batches(&app.pool, &[sites.scan_job_id], app.shutdown.stop.clone()).await?;
+        println!("\n{}", sites_table(&app.pool, &app.settings.web).await?);
+
         let today = chrono::Utc::now()
             .with_timezone(&app.settings.analytics().time_zone)
             .date_naive();
@@ -222,6 +250,55 @@ async fn offline_ids(pool: &PgPool, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error
     )
     .fetch_all(pool)
     .await
+}
+
+async fn no_site_ids(pool: &PgPool, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM prospects WHERE id = ANY($1) AND has_website IS NOT TRUE ORDER BY id",
+        ids
+    )
+    .fetch_all(pool)
+    .await
+}
+
+async fn sites_table(pool: &PgPool, urls: &PublicUrls) -> Result<String, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT p.business_name, s.preview_token AS "token!", s.status, s.screenshot_desktop_url,
+               s.screenshot_mobile_url, v.gate_status AS "gate?", v.gate_reason,
+               v.performance_score, v.accessibility_score, v.best_practices_score, v.seo_score
+        FROM generated_sites s
+        JOIN prospects p ON p.public_id = s.business_id
+        LEFT JOIN site_versions v ON v.id = s.current_version_id
+        WHERE p.tags ? 'demo'
+        ORDER BY p.id
+        "#
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out =
+        String::from("Preview sites (Lighthouse gate: performance / accessibility / best practices / SEO)\n");
+    for r in rows {
+        let score = |s: Option<i32>| s.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        out.push_str(&format!(
+            "\n  {}  [{} {}, gate {}/{}/{}/{}]\n    preview:  {}\n",
+            r.business_name.unwrap_or_default(),
+            r.status,
+            r.gate.as_deref().unwrap_or("-"),
+            score(r.performance_score),
+            score(r.accessibility_score),
+            score(r.best_practices_score),
+            score(r.seo_score),
+            urls.preview(&r.token),
+        ));
+        if let Some(reason) = r.gate_reason {
+            out.push_str(&format!("    not ready: {reason}\n"));
+        }
+        if let (Some(desktop), Some(mobile)) = (r.screenshot_desktop_url, r.screenshot_mobile_url) {
+            out.push_str(&format!("    desktop:  {desktop}\n    mobile:   {mobile}\n"));
+        }
+    }
+    Ok(out)
 }
 
 async fn wait_for_batches(pool: &PgPool, batches: &[i64], stop: CancellationToken) -> anyhow::Result<()> {

@@ -30,9 +30,8 @@
 //!
 //! The generator itself — creative DNA, palette repair, copy, themes,
 //! JSON-LD, static checks — is pure and lives in the submodules below;
-//! [`generate`] runs it end to end.
+//! [`generate`] runs it end to end (`prospector-bench build` measures it).
 
-mod bench;
 pub mod category;
 pub mod config;
 pub mod copy;
@@ -51,7 +50,6 @@ pub mod schema_org;
 mod settings;
 pub mod text;
 
-pub use bench::{BenchFigures, bench_generate};
 pub use config::{ClaimText, GeneratorConfig, TEMPLATE_VERSION};
 pub use copy::{Copy, CopyIssue, CopyProblem, Facts, FaqItem, PrimaryAction, validate_copy, write_copy};
 pub use dna::{Archetype, CreativeDna, Persona, Section, Seed, Theme, creative_dna};

@@ -486,17 +486,3 @@ fn write_fixture_sites_for_lighthouse() {
     }
     println!("themes: {themes:?}");
 }
-
-/// Prints the generator's throughput (`cargo test --release … -- --ignored
-/// --nocapture bench_figures`).
-#[test]
-#[ignore = "benchmark: run in release and read the figures"]
-fn bench_figures() {
-    let n: usize = std::env::var("BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let f = bench_generate(n);
-    println!("{f:#?}");
-    assert_eq!(f.failures, 0);
-}

@@ -1,4 +1,5 @@
-//! Throughput of the whole generator (DNA + copy + render + gate).
+//! `prospector-bench build`: throughput of the whole site generator (DNA +
+//! copy + render + static gate) and the size of its pages.
 //!
 //! The inputs are synthesised here, one per index, cycling through
 //! categories, languages and the presence or absence of optional data, so a
@@ -10,8 +11,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::input::{AddressInput, PhotoInput, ReviewInput, SiteInput, Variant};
-use super::{GeneratorConfig, generate};
+use prospector_jobs::build_site::{
+    AddressInput, GeneratorConfig, PhotoInput, ReviewInput, SiteInput, Variant, generate,
+};
 
 /// What a run measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -147,7 +149,50 @@ mod tests {
     fn bench_inputs_all_build_and_pass_the_gate() {
         let figures = bench_generate(24);
         assert_eq!(figures.failures, 0, "{figures:?}");
-        assert!(figures.max_page_bytes <= crate::build_site::gate::MAX_PAGE_BYTES);
+        assert!(figures.max_page_bytes <= prospector_jobs::build_site::gate::MAX_PAGE_BYTES);
         assert!(figures.mean_css_bytes > 1000);
     }
+}
+
+/// `prospector-bench build`: run the generator `sites` times on one thread,
+/// then split over `threads`, and print the figures.
+pub fn run(sites: usize, threads: usize) -> anyhow::Result<()> {
+    let one = bench_generate(sites);
+    println!(
+        "bench build: {} sites on 1 thread in {:.2} s = {:.0} sites/s; pages mean {} B, max {} B (CSS mean {} B); failures {}",
+        one.sites,
+        one.elapsed.as_secs_f64(),
+        one.sites_per_second,
+        one.mean_page_bytes,
+        one.max_page_bytes,
+        one.mean_css_bytes,
+        one.failures
+    );
+    if threads > 1 {
+        let started = Instant::now();
+        let per = sites.div_ceil(threads);
+        let handles: Vec<_> = (0..threads)
+            .map(|_| std::thread::spawn(move || bench_generate(per)))
+            .collect();
+        let mut done = 0;
+        let mut failures = 0;
+        for h in handles {
+            let f = h.join().map_err(|_| anyhow::anyhow!("a bench thread panicked"))?;
+            done += f.sites;
+            failures += f.failures;
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "bench build: {done} sites on {threads} threads in {:.2} s = {:.0} sites/s; failures {failures}",
+            elapsed.as_secs_f64(),
+            done as f64 / elapsed.as_secs_f64()
+        );
+    }
+    if one.failures > 0 {
+        anyhow::bail!(
+            "{} sites failed to build or failed their static checks",
+            one.failures
+        );
+    }
+    Ok(())
 }
