@@ -603,8 +603,8 @@ async fn the_autopilot_discovers_territories_end_to_end() {
     let batch = scan_jobs::get_batch(pool, batch_id).await.unwrap().unwrap();
     assert_eq!(
         (batch.total_items, batch.processed_items, batch.failed_items),
-        (7, 2, 4),
-        "2 territories + 1 tech scan + 4 refused records"
+        (8, 2, 4),
+        "2 territories + 1 tech scan + 1 site build + 4 refused records"
     );
     let reasons: Vec<String> = scan_jobs::list_failures(pool, batch_id, 10)
         .await
