@@ -128,6 +128,24 @@ pub enum Command {
         #[command(subcommand)]
         command: GridCommand,
     },
+
+    /// Install the tools the audit stage runs (the pinned Lighthouse and its
+    /// driver, with npm) in the data directory, so this binary finds them
+    /// wherever it runs.
+    ///
+    /// Default directory: $XDG_DATA_HOME/prospector/lighthouse, else
+    /// ~/.local/share/prospector/lighthouse. A relative
+    /// audit.lighthouse.install_dir is looked for under the working
+    /// directory, then there. Needs Node.js >= 18.20 and npm; does nothing
+    /// when the directory already holds this version's install.
+    Setup {
+        /// Install here instead (then set audit.lighthouse.install_dir to it).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The npm executable.
+        #[arg(long, default_value = "npm")]
+        npm: PathBuf,
+    },
 }
 
 /// `prospector build` arguments.

@@ -44,6 +44,7 @@
 pub mod audit;
 pub mod billing;
 pub mod build_site;
+pub mod child_env;
 pub mod discover;
 pub mod domain;
 pub mod llm;

@@ -6,6 +6,7 @@ mod import;
 mod jobs;
 pub mod roles;
 mod scan;
+mod setup;
 pub mod status;
 
 use std::process::ExitCode;
@@ -29,5 +30,6 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Status { url, json } => status::run(settings, url, json).await,
         Command::Jobs { command } => jobs::run(settings, command).await,
         Command::Grid { command } => grid::run(settings, command).await,
+        Command::Setup { dir, npm } => setup::run(&settings, dir, &npm).await,
     }
 }

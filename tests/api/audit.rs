@@ -4,7 +4,8 @@
 //!
 //! Real Lighthouse runs take ~10–20 s each here, so there are few of them:
 //! lean + heavy through the worker pool (resident runner), a 404 through the
-//! pool (CLI runner), and three runs killed early (timeouts, shutdown).
+//! pool (CLI runner), a host known only by its resolver pin, and three runs
+//! killed early (timeouts, shutdown).
 
 use std::{
     collections::BTreeSet,
@@ -29,6 +30,7 @@ use prospector_jobs::{
     AuditPage, Enqueuer, Handler, JobContext, ScanTech, Stage, StageError,
     audit::{AuditDeps, AuditError, ProviderKind, RunnerKind},
     scan_jobs::{self, BatchItem, BatchKind},
+    tech_scan::fetch::ResolveOverride,
 };
 use serde_json::Value;
 use sqlx::PgPool;
@@ -519,6 +521,68 @@ async fn pages_off_the_public_internet_are_not_audited_even_by_redirect() {
         .await
         .unwrap();
     assert_eq!(reports, 0);
+}
+
+#[tokio::test]
+async fn pinned_hosts_are_audited_at_their_pin_and_a_failed_navigation_says_why() {
+    // Arrange: `pinned-bakery.test` exists only as a `tech_scan.resolve`
+    // pin to the sample site; `closed-bakery.test` is pinned to a port
+    // nothing listens on. Neither name is in any DNS.
+    let runs = work_dir();
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let mut s = settings(&db.url);
+    use_work_dir(&mut s, runs.path());
+    allow_loopback(&mut s);
+    let site = AuditSite::start().await.unwrap();
+    let served = site.url("/lean/");
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let tech = s.of_mut::<ScanTech>();
+    tech.resolve.push(ResolveOverride {
+        host: "pinned-bakery.test".to_owned(),
+        addr: format!("127.0.0.1:{}", served.port().unwrap()).parse().unwrap(),
+    });
+    tech.resolve.push(ResolveOverride {
+        host: "closed-bakery.test".to_owned(),
+        addr: closed,
+    });
+    let deps = AuditDeps::new(s.of::<AuditPage>(), s.of::<ScanTech>()).unwrap();
+    let pinned = insert_prospect(
+        &pool,
+        "pinned-bakery.test",
+        Some("http://pinned-bakery.test/lean/"),
+    )
+    .await;
+    let refused = insert_prospect(&pool, "closed-bakery.test", Some("http://closed-bakery.test/")).await;
+    let ctx = context(&pool, CancellationToken::new());
+
+    // Act
+    let audited = AuditPage::new(pinned, None, vec![]).handle(&ctx, &deps).await;
+    let failed = AuditPage::new(refused, None, vec![])
+        .handle(&ctx, &deps)
+        .await
+        .expect_err("nothing answers at the pin");
+
+    // Assert: the pinned page was loaded from its pin and stored; the other
+    // failed with Chromium's navigation error, not with the name of its
+    // error page.
+    audited.expect("the pinned host is audited");
+    let stored = profile(&pool, pinned)
+        .await
+        .expect("a profile for the pinned host");
+    assert_in_range(&stored);
+    let reason = failed.to_string();
+    assert!(matches!(failed, AuditError::Page { .. }), "{reason}");
+    assert!(
+        reason.contains(&format!("connecting to {closed}: Connection refused")),
+        "{reason}"
+    );
+    assert!(!reason.contains("chromewebdata"), "{reason}");
+    assert!(profile(&pool, refused).await.is_none());
 }
 
 async fn handler_with(runner: RunnerKind, timeout: Duration, runs: &Path) -> (TestDb, PgPool, AuditDeps) {

@@ -20,4 +20,5 @@ mod scale;
 mod scan;
 mod scheduler;
 mod schema;
+mod setup;
 mod tech_scan;

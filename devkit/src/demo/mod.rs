@@ -3,8 +3,8 @@
 //! ranked table.
 //!
 //! The sample leads' domains end in `.example` (reserved, never real). The
-//! demo maps each to its local site for the tech scan (`tech_scan.resolve`,
-//! with loopback allowed) and for Chromium (`--host-resolver-rules`), so the
+//! demo maps each to its local site with `tech_scan.resolve` (loopback
+//! allowed; the audit hands the same pins to Chromium), so the
 //! real stages run unchanged. `menuiserie-klein.example` maps to a closed
 //! port: a lead whose website does not answer.
 
@@ -16,7 +16,7 @@ use anyhow::Context;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use prospector::commands::roles::RunHook;
 use prospector_jobs::{
-    AuditPage, Branch, ScanTech, Stage,
+    Branch, ScanTech, Stage,
     public_urls::PublicUrls,
     scan_jobs::{self, BatchKind},
     screenshot::{CaptureScreenshot, MediaStoreConfig},
@@ -62,8 +62,8 @@ impl Demo {
     }
 
     /// Point the stages at the local sites: fixed addresses for the tech
-    /// scan (loopback allowed, no DNS record lookups for `.example`) and for
-    /// Chromium; and an admin token for this run when none is configured
+    /// scan and the audit's Chromium (loopback allowed, no DNS record lookups
+    /// for `.example`); and an admin token for this run when none is configured
     /// (returned, to print).
     pub fn configure(&self, settings: &mut Settings) -> Option<String> {
         let tech = settings.of_mut::<ScanTech>();
@@ -87,21 +87,6 @@ impl Demo {
         };
         let tech = settings.of_mut::<ScanTech>();
         tech.per_host_delay = Duration::from_millis(200);
-
-        let rules: Vec<String> = self
-            .sites
-            .iter()
-            .map(|s| format!("MAP {} {}", s.domain, s.address))
-            .chain(std::iter::once(format!("MAP {UNREACHABLE} {}", self.closed)))
-            .collect();
-        let flags = &mut settings.of_mut::<AuditPage>().lighthouse.chrome_flags;
-        match flags.iter_mut().find(|f| f.starts_with("--host-resolver-rules=")) {
-            Some(flag) => {
-                flag.push_str(", ");
-                flag.push_str(&rules.join(", "));
-            }
-            None => flags.push(format!("--host-resolver-rules={}", rules.join(", "))),
-        }
 
         if settings.admin.token.is_some() {
             return None;

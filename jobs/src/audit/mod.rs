@@ -124,8 +124,12 @@ impl AuditDeps {
         let guard = AddressGuard::new(tech_scan.allow_networks.clone());
         let resolver = GuardedResolver::new(&tech_scan.dns(), tech_scan.resolve.clone(), guard)
             .map_err(SetupError::Resolver)?;
+        // Chromium resolves names itself: it gets the same pins as the
+        // tech scan, or a pinned host would be scanned but not audited.
+        let mut settings = settings.clone();
+        settings.lighthouse.pin_hosts(&tech_scan.resolve);
         Ok(Self {
-            provider: AuditProvider::new(settings)?,
+            provider: AuditProvider::new(&settings)?,
             form_factor: settings.form_factor,
             timeout: settings.timeout,
             resolver,
@@ -164,19 +168,37 @@ impl Handler for AuditPage {
             () = ctx.abort.cancelled() => return Err(AuditError::Interrupted),
             audited = audit => audited?,
         };
+        let landed = audited
+            .report
+            .final_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok());
+        // Chromium's own error page (`chrome-error://chromewebdata/`): no
+        // page of the site was shown, and Lighthouse's error names why.
+        let error_page = landed.as_ref().is_some_and(reach::is_browser_error_page);
         // A redirect to a refused address: the report is of a page that
         // must not be visited, so it is not kept.
         if deps.runs_locally()
-            && let Some(landed) = audited
-                .report
-                .final_url
-                .as_deref()
-                .and_then(|u| Url::parse(u).ok())
+            && !error_page
+            && let Some(landed) = &landed
         {
-            reach::check(&deps.resolver, &landed).await?;
+            reach::check(&deps.resolver, landed).await?;
         }
         let measurements = match &audited.report.outcome {
+            Ok(_) if error_page => {
+                return Err(AuditError::Page {
+                    url: url.to_string(),
+                    error: reach::browser_error_page(),
+                });
+            }
             Ok(measurements) => measurements,
+            Err(error) if deps.runs_locally() => {
+                let error = reach::name_navigation_error(&deps.resolver, &url, error.clone()).await;
+                return Err(AuditError::Page {
+                    url: url.to_string(),
+                    error,
+                });
+            }
             Err(error) => {
                 return Err(AuditError::Page {
                     url: url.to_string(),

@@ -69,8 +69,8 @@ impl Browser {
             .arg(format!("--user-data-dir={}", data_dir.display()))
             .arg("--remote-debugging-port=0")
             .arg("--remote-debugging-address=127.0.0.1")
-            .arg("about:blank")
-            .env("TMPDIR", profile.path())
+            .arg("about:blank");
+        crate::child_env::isolate(&mut command, profile.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log));

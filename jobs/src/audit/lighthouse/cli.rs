@@ -55,9 +55,8 @@ pub(super) async fn run(
     if form_factor == FormFactor::Desktop {
         command.arg("--preset=desktop");
     }
-    command
+    crate::child_env::isolate(&mut command, dir.path())
         .env("CHROME_PATH", &settings.chrome_path)
-        .env("TMPDIR", dir.path())
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -19,6 +19,7 @@
 //! report's `runtimeError` says what went wrong with the page.
 
 mod cli;
+pub mod install;
 mod process;
 mod resident;
 
@@ -89,6 +90,16 @@ impl LighthouseRunner {
     /// A runner, after checking that Node, Lighthouse and Chromium are
     /// installed where `settings` say.
     pub fn new(mut settings: LighthouseSettings) -> Result<Self, NotInstalled> {
+        // A relative install is looked for beyond the working directory.
+        if let Ok(cwd) = std::env::current_dir() {
+            let exe = std::env::current_exe().ok();
+            settings.install_dir = install::locate(
+                &settings.install_dir,
+                &cwd,
+                install::data_dir().as_deref(),
+                exe.as_deref(),
+            );
+        }
         // Runs start in their own directory: make relative paths absolute now.
         for path in [
             &mut settings.install_dir,
@@ -133,7 +144,8 @@ impl LighthouseRunner {
     }
 }
 
-const INSTALL_HINT: &str = "scripts/test and scripts/demo install it; or run `npm ci` in tools/lighthouse";
+const INSTALL_HINT: &str =
+    "run `prospector setup` (installs it in the data directory), or `npm ci` in tools/lighthouse";
 
 fn check_installation(settings: &LighthouseSettings) -> Result<(), NotInstalled> {
     let require = |what: &'static str, path: &Path, hint: &'static str| {

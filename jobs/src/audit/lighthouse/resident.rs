@@ -175,8 +175,7 @@ impl Driver {
         for flag in chrome_flags(settings, dir.path()) {
             command.arg("--chrome-flag").arg(flag);
         }
-        command
-            .env("TMPDIR", dir.path())
+        crate::child_env::isolate(&mut command, dir.path())
             .current_dir(dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
