@@ -4,7 +4,7 @@
 //!
 //! Real Lighthouse runs take ~10–20 s each here, so there are few of them:
 //! lean + heavy through the worker pool (resident runner), a 404 through the
-//! pool (CLI runner), a host known only by its resolver pin, and three runs
+//! pool (CLI runner, then scored without its audit), a host known only by its resolver pin, and three runs
 //! killed early (timeouts, shutdown).
 
 use std::{
@@ -155,6 +155,14 @@ async fn profile(pool: &PgPool, prospect_id: i64) -> Option<Profile> {
     sqlx::query_as("SELECT * FROM prospect_performance_profiles WHERE prospect_id = $1")
         .bind(prospect_id)
         .fetch_optional(pool)
+        .await
+        .unwrap()
+}
+
+async fn audit_failure(pool: &PgPool, prospect_id: i64) -> Option<String> {
+    sqlx::query_scalar("SELECT audit_failure FROM prospects WHERE id = $1")
+        .bind(prospect_id)
+        .fetch_one(pool)
         .await
         .unwrap()
 }
@@ -361,8 +369,9 @@ async fn audits_store_profiles_reports_and_the_heavy_page_scores_worse() {
 }
 
 #[tokio::test]
-async fn a_missing_page_fails_once_with_lighthouses_code() {
-    // Arrange: the CLI runner (one `lighthouse` process per audit).
+async fn a_missing_page_ends_the_audit_with_lighthouses_code_and_is_scored_without_it() {
+    // Arrange: the CLI runner (one `lighthouse` process per audit); audit
+    // and score workers.
     let runs = work_dir();
     let app = TestApp::spawn_with(|s| {
         use_work_dir(s, runs.path());
@@ -373,39 +382,64 @@ async fn a_missing_page_fails_once_with_lighthouses_code() {
     let site = AuditSite::start().await.unwrap();
     let gone = insert_prospect(app.pool(), "gone-bakery.lu", Some(site.url("/closed/").as_str())).await;
     app.app
-        .worker_pool(&[Stage::Audit])
+        .worker_pool(&[Stage::Audit, Stage::Score])
         .map(|pool| tokio::spawn(pool.run()))
         .unwrap();
 
     // Act
     let id = enqueue(&app, &AuditPage::new(gone, None, vec![Stage::Score])).await;
 
-    // Assert: dead after one run, with the code and status as the reason.
-    wait_for(Duration::from_secs(120), "the job to be dead", || async {
+    // Assert: one run; the audit ended with Lighthouse's code and the
+    // status as the prospect's audit failure, and the chain went on to a
+    // score that says the audit is missing.
+    wait_for(Duration::from_secs(180), "the prospect to be scored", || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM prospect_scores WHERE prospect_id = $1")
+            .bind(gone)
+            .fetch_one(app.pool())
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    // apalis acknowledges after the handler's transaction: wait for it.
+    wait_for(Duration::from_secs(30), "the audit job to be done", || async {
         let status: String = sqlx::query_scalar("SELECT status FROM apalis.jobs WHERE id = $1")
             .bind(&id)
             .fetch_one(app.pool())
             .await
             .unwrap();
-        status == "Killed"
+        status == "Done"
     })
     .await;
-    let (attempts, result): (i32, Option<Value>) =
-        sqlx::query_as("SELECT attempts, last_result FROM apalis.jobs WHERE id = $1")
-            .bind(&id)
-            .fetch_one(app.pool())
-            .await
-            .unwrap();
-    assert_eq!(attempts, 1, "a permanent failure runs once");
-    let reason = result.unwrap().to_string();
-    assert!(reason.contains("ERRORED_DOCUMENT_REQUEST"), "{reason}");
-    assert!(reason.contains("404"), "{reason}");
-    assert!(profile(app.pool(), gone).await.is_none());
-    let score_jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'score'")
+    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM apalis.jobs WHERE id = $1")
+        .bind(&id)
         .fetch_one(app.pool())
         .await
         .unwrap();
-    assert_eq!(score_jobs, 0);
+    assert_eq!(attempts, 1, "a site that cannot be audited runs once");
+    let failure: Option<String> = sqlx::query_scalar("SELECT audit_failure FROM prospects WHERE id = $1")
+        .bind(gone)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let failure = failure.expect("the reason is kept on the prospect");
+    assert!(failure.contains("ERRORED_DOCUMENT_REQUEST"), "{failure}");
+    assert!(failure.contains("404"), "{failure}");
+    assert!(profile(app.pool(), gone).await.is_none());
+    let flags: Value = sqlx::query_scalar("SELECT reason_flags FROM prospect_scores WHERE prospect_id = $1")
+        .bind(gone)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let missing = flags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "audit_missing")
+        .unwrap_or_else(|| panic!("no audit_missing flag in {flags}"));
+    let observed = missing["evidence"]["observed"].as_str().unwrap();
+    assert!(observed.contains("ERRORED_DOCUMENT_REQUEST"), "{observed}");
+    assert_eq!(missing["points"], 0);
     assert_all_gone(runs.path(), &BTreeSet::new()).await;
 }
 
@@ -492,23 +526,23 @@ async fn pages_off_the_public_internet_are_not_audited_even_by_redirect() {
     let redirected = insert_prospect(&pool, "redirecting-bakery.lu", Some(&outside)).await;
     let ctx = context(&pool, CancellationToken::new());
 
-    // Act
-    let direct_error = AuditPage::new(direct, None, vec![])
+    // Act: both end (the sites cannot be audited), so the score can go on.
+    AuditPage::new(direct, None, vec![])
         .handle(&ctx, &deps)
         .await
-        .expect_err("a loopback page is refused");
-    let redirect_error = AuditPage::new(redirected, None, vec![])
+        .unwrap();
+    AuditPage::new(redirected, None, vec![])
         .handle(&ctx, &deps)
         .await
-        .expect_err("a redirect to loopback is refused");
+        .unwrap();
 
-    // Assert: refused for good with the address and the setting named; the
-    // loopback page was never requested; the redirecting site was (the
-    // redirect is only known after the run), and nothing was stored.
-    for error in [&direct_error, &redirect_error] {
-        assert!(matches!(error, AuditError::Reach(_)), "{error}");
-        assert!(error.is_permanent(), "{error}");
-        let reason = error.to_string();
+    // Assert: refused with the address and the setting named, kept as the
+    // prospects' audit failures; the loopback page was never requested; the
+    // redirecting site was (the redirect is only known after the run), and
+    // nothing was stored.
+    for prospect in [direct, redirected] {
+        let reason = audit_failure(&pool, prospect).await.expect("a recorded failure");
+        assert!(reason.contains("not audited"), "{reason}");
         assert!(reason.contains("127.0.0.1"), "{reason}");
         assert!(reason.contains("allow_networks"), "{reason}");
     }
@@ -562,21 +596,21 @@ async fn pinned_hosts_are_audited_at_their_pin_and_a_failed_navigation_says_why(
 
     // Act
     let audited = AuditPage::new(pinned, None, vec![]).handle(&ctx, &deps).await;
-    let failed = AuditPage::new(refused, None, vec![])
+    AuditPage::new(refused, None, vec![])
         .handle(&ctx, &deps)
         .await
-        .expect_err("nothing answers at the pin");
+        .expect("a site that cannot be audited ends its audit");
 
     // Assert: the pinned page was loaded from its pin and stored; the other
-    // failed with Chromium's navigation error, not with the name of its
+    // failed with what the connection said, not with the name of Chromium's
     // error page.
     audited.expect("the pinned host is audited");
     let stored = profile(&pool, pinned)
         .await
         .expect("a profile for the pinned host");
     assert_in_range(&stored);
-    let reason = failed.to_string();
-    assert!(matches!(failed, AuditError::Page { .. }), "{reason}");
+    assert_eq!(audit_failure(&pool, pinned).await, None);
+    let reason = audit_failure(&pool, refused).await.expect("a recorded failure");
     assert!(
         reason.contains(&format!("connecting to {closed}: Connection refused")),
         "{reason}"

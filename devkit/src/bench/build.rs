@@ -141,7 +141,6 @@ pub fn bench_generate(n: usize) -> BenchFigures {
     }
 }
 
-
 /// `prospector-bench build`: run the generator `sites` times on one thread,
 /// then split over `threads`, and print the figures.
 pub fn run(sites: usize, threads: usize) -> anyhow::Result<()> {

@@ -67,6 +67,21 @@ pub enum AuditError {
     Advance(#[from] AdvanceError),
 }
 
+impl AuditError {
+    /// Whether the error is about the prospect's site (its address, its
+    /// page, what Lighthouse could make of it), not about us: such a
+    /// permanent failure ends the audit, and the score goes on without it.
+    pub fn is_about_the_site(&self) -> bool {
+        matches!(
+            self,
+            AuditError::Target(_)
+                | AuditError::Reach(_)
+                | AuditError::Page { .. }
+                | AuditError::PageSpeed(PageSpeedError::Page(_))
+        )
+    }
+}
+
 impl StageError for AuditError {
     fn is_permanent(&self) -> bool {
         match self {

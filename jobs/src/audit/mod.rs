@@ -60,7 +60,7 @@ pub use settings::{
 use crate::{
     build_site::{BuildSite, GateThresholds},
     pipeline::{self, ProspectJob, ProspectLink, ProspectStage},
-    runtime::{Handler, JobContext},
+    runtime::{Handler, JobContext, StageError},
     stage::{Branch, Setup, SetupError as StageSetupError, Stage, StageJob},
     tech_scan::{
         ScanTech, TechScanSettings,
@@ -152,6 +152,18 @@ impl Handler for AuditPage {
         if let Some(version) = self.site_version {
             return gate::run(&self, version, ctx, deps).await;
         }
+        match self.audit_site(ctx, deps).await {
+            Err(error) if error.is_permanent() && error.is_about_the_site() => {
+                self.score_without_audit(ctx, &error).await
+            }
+            result => result,
+        }
+    }
+}
+
+impl AuditPage {
+    /// Measure the prospect's site and store the results with the next job.
+    async fn audit_site(&self, ctx: &JobContext, deps: &AuditDeps) -> Result<(), AuditError> {
         let target = queries::load_target(&ctx.pool, self.prospect_id)
             .await?
             .ok_or(AuditError::UnknownProspect(self.prospect_id))?;
@@ -216,7 +228,7 @@ impl Handler for AuditPage {
         queries::upsert_performance_profile(&mut tx, self.prospect_id, source, measurements).await?;
         queries::upsert_audit_report(&mut tx, self.prospect_id, source, &audited.archive).await?;
         queries::mark_audited(&mut tx, self.prospect_id).await?;
-        let next = pipeline::advance(&mut tx, &ctx.enqueuer, &self, &[]).await?;
+        let next = pipeline::advance(&mut tx, &ctx.enqueuer, self, &[]).await?;
         tx.commit().await?;
 
         tracing::info!(
@@ -226,6 +238,21 @@ impl Handler for AuditPage {
             next = ?next,
             "audit stored"
         );
+        Ok(())
+    }
+
+    /// The site cannot be audited (a 404, a refused address, a page that
+    /// does not load): record why and go on to the next stages, so the
+    /// prospect is scored from its tech profile and the score says the
+    /// audit is missing. The job ends without error; the reason is on the
+    /// prospect (`audit_failure`) and in the score's evidence.
+    async fn score_without_audit(&self, ctx: &JobContext, error: &AuditError) -> Result<(), AuditError> {
+        let reason = crate::runtime::error_chain(error);
+        let mut tx = ctx.pool.begin().await?;
+        queries::record_failure(&mut tx, self.prospect_id, &reason).await?;
+        let next = pipeline::advance(&mut tx, &ctx.enqueuer, self, &[]).await?;
+        tx.commit().await?;
+        tracing::warn!(reason = %reason, next = ?next, "the site could not be audited; scoring without the audit");
         Ok(())
     }
 }

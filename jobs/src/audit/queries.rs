@@ -121,8 +121,25 @@ pub async fn upsert_audit_report(
 /// Stamp `prospects.last_audit_at`.
 pub async fn mark_audited(conn: &mut PgConnection, prospect_id: i64) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "UPDATE prospects SET last_audit_at = now() WHERE id = $1",
+        "UPDATE prospects SET last_audit_at = now(), audit_failure = NULL, audit_failed_at = NULL WHERE id = $1",
         prospect_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Record why the prospect's site could not be audited (its score goes on
+/// without the audit).
+pub async fn record_failure(
+    conn: &mut PgConnection,
+    prospect_id: i64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE prospects SET audit_failure = $2, audit_failed_at = now() WHERE id = $1",
+        prospect_id,
+        reason
     )
     .execute(conn)
     .await?;

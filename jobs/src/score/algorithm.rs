@@ -106,6 +106,7 @@ rules! {
     ParkedDomain => "parked_domain", TechnicalHealth, Problem, 30;
     SocialOnly => "social_only", TechnicalHealth, Problem, 30;
     NoWebsite => "no_website", TechnicalHealth, Problem, 30;
+    AuditMissing => "audit_missing", TechnicalHealth, Signal, 0;
     // Modernity
     OutdatedCms => "outdated_cms", Modernity, Problem, 10;
     OutdatedPlatform => "outdated_platform", Modernity, Problem, 6;
@@ -374,6 +375,8 @@ pub fn score(facts: &ScoreFacts, config: &ScoreConfig) -> ScoreCard {
             );
             no_working_site(facts, &mut flags, "no website is known");
         }
+        // Not scanned: only an audit that failed is known.
+        Website::Unknown if facts.audit_failure.is_some() => audit_missing(facts, &mut flags),
         Website::Unknown => {}
     }
     business_value(facts, &mut flags);
@@ -412,6 +415,22 @@ fn no_working_site(facts: &ScoreFacts, flags: &mut Flags<'_>, observed: &str) {
         },
         observed,
         json!({ "domain": facts.domain }),
+    );
+}
+
+/// A site scored without its audit (it failed for good, or has not run):
+/// say so, with why.
+fn audit_missing(facts: &ScoreFacts, flags: &mut Flags<'_>) {
+    let observed = match &facts.audit_failure {
+        Some(reason) => format!("no Lighthouse audit: {reason}"),
+        None => "no Lighthouse audit yet".to_owned(),
+    };
+    flags.raise(
+        Rule::AuditMissing,
+        "Your website's speed and phone-friendliness could not be measured",
+        "audit",
+        observed,
+        json!({ "audit_failure": facts.audit_failure }),
     );
 }
 
@@ -525,6 +544,8 @@ fn live_site(facts: &ScoreFacts, final_url: &str, flags: &mut Flags<'_>) {
                 json!({ "audit": "accessibility", "score": a11y }),
             );
         }
+    } else {
+        audit_missing(facts, flags);
     }
 
     // Outdated software: one flag per kind, citing every outdated product.

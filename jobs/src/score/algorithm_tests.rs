@@ -33,6 +33,7 @@ fn live(domain: &str) -> ScoreFacts {
         }),
         technologies: vec![],
         performance: None,
+        audit_failure: None,
         contacts: Contacts::default(),
         listing: Listing::default(),
         has_address: false,
@@ -194,6 +195,7 @@ fn an_offline_capture_uses_the_offline_table() {
         https: None,
         technologies: vec![],
         performance: None,
+        audit_failure: None,
         contacts: Contacts {
             emails: 0,
             phones: 1,
@@ -373,4 +375,41 @@ proptest! {
             which, before.score, after.score, codes(&before), codes(&after)
         );
     }
+}
+
+#[test]
+fn a_site_scored_without_its_audit_says_why_and_the_signal_adds_nothing() {
+    // Arrange: the same live site, audited; not audited; its audit failed.
+    let mut audited = live("bakery.lu");
+    audited.performance = Some(perf(95, true));
+    let not_yet = live("bakery.lu");
+    let mut failed = live("bakery.lu");
+    failed.audit_failure =
+        Some("Lighthouse could not audit https://bakery.lu/: … (ERRORED_DOCUMENT_REQUEST)".into());
+    let config = ScoreConfig::default();
+
+    // Act
+    let (audited, not_yet, failed) = (
+        score(&audited, &config),
+        score(&not_yet, &config),
+        score(&failed, &config),
+    );
+
+    // Assert
+    assert!(!codes(&audited).contains(&"audit_missing"));
+    let missing = |card: &ScoreCard| {
+        card.flags
+            .iter()
+            .find(|f| f.code == "audit_missing")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(missing(&not_yet).evidence.observed, "no Lighthouse audit yet");
+    let flag = missing(&failed);
+    assert!(
+        flag.evidence.observed.contains("ERRORED_DOCUMENT_REQUEST"),
+        "{flag:?}"
+    );
+    assert_eq!((flag.points, flag.kind), (0, FlagKind::Signal));
+    assert_eq!(not_yet.score, failed.score, "the reason changes no points");
 }

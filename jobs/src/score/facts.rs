@@ -148,6 +148,9 @@ pub struct ScoreFacts {
     pub technologies: Vec<Technology>,
     /// Lighthouse results (when audited).
     pub performance: Option<Performance>,
+    /// Why the site's audit failed for good, when it did.
+    #[serde(default)]
+    pub audit_failure: Option<String>,
     /// Contact details.
     pub contacts: Contacts,
     /// Maps listing.

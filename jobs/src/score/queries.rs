@@ -38,6 +38,7 @@ struct FactsRow {
     social_profile_url: Option<String>,
     tech_stack_json: Option<Value>,
     audited: bool,
+    audit_failure: Option<String>,
     performance_score: Option<i32>,
     accessibility_score: Option<i32>,
     seo_score: Option<i32>,
@@ -244,6 +245,7 @@ fn facts_from(row: FactsRow, today: NaiveDate) -> ScoreFacts {
         website,
         https,
         performance,
+        audit_failure: row.audit_failure,
         contacts,
         listing: Listing {
             rating: row.rating,

@@ -163,6 +163,7 @@ fn translated(rule: Rule, language: Language, data: &Value) -> Option<&'static s
         // Not problems: never quoted (filtered before), listed so the match
         // stays exhaustive.
         Rule::ModernSite
+        | Rule::AuditMissing
         | Rule::HasWebsite
         | Rule::Ecommerce
         | Rule::ShortDomain

@@ -25,6 +25,7 @@ SELECT
     t.social_profile_url,
     t.tech_stack_json                       AS "tech_stack_json?",
     (f.prospect_id IS NOT NULL)             AS "audited!",
+    p.audit_failure,
     f.performance_score,
     f.accessibility_score,
     f.seo_score,
