@@ -175,3 +175,62 @@ async fn a_real_prometheus_scrapes_queue_depth_and_job_series() {
     )
     .await;
 }
+
+/// `prospector_queue_jobs{queue,state}` in a scrape.
+fn queue_gauge(text: &str, queue: &str, state: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with("prospector_queue_jobs{"))
+        .find(|l| l.contains(&format!("queue=\"{queue}\"")) && l.contains(&format!("state=\"{state}\"")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn enqueue_snapshot(app: &TestApp, day: u32) {
+    let mut conn = app.pool().acquire().await.unwrap();
+    app.app
+        .enqueuer
+        .enqueue(
+            &mut conn,
+            &SnapshotAnalytics {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 1, day).unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn scrapes_within_the_cache_window_read_the_database_once() {
+    // Arrange: a long cache window; one scrape reads the queues.
+    let app = TestApp::spawn_with(|s| s.admin.metrics_cache = Duration::from_secs(3600)).await;
+    let first = app.metrics_text().await;
+    assert_eq!(
+        queue_gauge(&first, "snapshot_analytics", "pending"),
+        Some(0.0),
+        "{first}"
+    );
+
+    // Act: the queue changes, then many scrapes come at once.
+    enqueue_snapshot(&app, 2).await;
+    let scrapes = futures::future::join_all((0..20).map(|_| app.metrics_text())).await;
+
+    // Assert: every one shows the first read (no scrape ran the read model).
+    for text in &scrapes {
+        assert_eq!(queue_gauge(text, "snapshot_analytics", "pending"), Some(0.0));
+    }
+}
+
+#[tokio::test]
+async fn a_scrape_after_the_cache_window_reads_the_queues_again() {
+    // Arrange
+    let app = TestApp::spawn_with(|s| s.admin.metrics_cache = Duration::from_millis(300)).await;
+    let first = app.metrics_text().await;
+    assert_eq!(queue_gauge(&first, "snapshot_analytics", "pending"), Some(0.0));
+    // Act
+    enqueue_snapshot(&app, 3).await;
+    // Assert: the new job shows once the window is over.
+    wait_for(Duration::from_secs(10), "the pending job in /metrics", || async {
+        queue_gauge(&app.metrics_text().await, "snapshot_analytics", "pending") == Some(1.0)
+    })
+    .await;
+}
