@@ -111,6 +111,14 @@ pub struct DatabaseSettings {
     /// Wait for a free connection at most this long.
     #[serde(with = "humantime_serde")]
     pub acquire_timeout: Duration,
+    /// Connect only over TLS with a certificate that verifies for the host
+    /// (`sslmode=verify-full`), whatever the URL says. On in production.
+    #[serde(default)]
+    pub require_tls: bool,
+    /// CA certificates (PEM) to verify the server with, instead of the
+    /// system's roots.
+    #[serde(default)]
+    pub ssl_root_cert: Option<PathBuf>,
 }
 
 /// Admin HTTP settings.
@@ -126,6 +134,14 @@ pub struct AdminSettings {
     /// often (scrapes in between get the last read).
     #[serde(with = "humantime_serde", default = "default_metrics_cache")]
     pub metrics_cache: Duration,
+    /// Failed token attempts allowed per client address and minute before
+    /// the protected routes answer 429 (0: no limit).
+    #[serde(default = "default_auth_failures_per_minute")]
+    pub auth_failures_per_minute: u32,
+}
+
+fn default_auth_failures_per_minute() -> u32 {
+    10
 }
 
 fn default_metrics_cache() -> Duration {

@@ -6,7 +6,7 @@ use apalis_postgres::PostgresStorage;
 use secrecy::ExposeSecret;
 use sqlx::{
     ConnectOptions, Connection, PgConnection, PgPool,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
 };
 
 use crate::config::DatabaseSettings;
@@ -32,8 +32,15 @@ pub enum DbError {
 }
 
 /// Connection options from settings (the URL never reaches the logs).
+/// `database.require_tls` overrides the URL's `sslmode` with `verify-full`.
 pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, DbError> {
-    let options = PgConnectOptions::from_str(settings.url.expose_secret()).map_err(DbError::Url)?;
+    let mut options = PgConnectOptions::from_str(settings.url.expose_secret()).map_err(DbError::Url)?;
+    if settings.require_tls {
+        options = options.ssl_mode(PgSslMode::VerifyFull);
+    }
+    if let Some(ca) = &settings.ssl_root_cert {
+        options = options.ssl_root_cert(ca);
+    }
     Ok(options
         .application_name("prospector")
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(5)))
@@ -111,4 +118,45 @@ pub async fn migrations_current(pool: &PgPool) -> Result<bool, sqlx::Error> {
         .iter()
         .filter(|m| m.migration_type.is_up_migration())
         .all(|m| applied.binary_search(&m.version).is_ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::SecretString;
+
+    use super::*;
+
+    fn settings(url: &str, require_tls: bool) -> DatabaseSettings {
+        DatabaseSettings {
+            url: SecretString::from(url.to_owned()),
+            max_connections: 1,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(1),
+            require_tls,
+            ssl_root_cert: None,
+        }
+    }
+
+    #[test]
+    fn require_tls_makes_every_connection_verify_the_server() {
+        for url in [
+            "postgres://u@db.example/p",
+            "postgres://u@db.example/p?sslmode=disable",
+            "postgres://u@db.example/p?sslmode=prefer",
+        ] {
+            let options = connect_options(&settings(url, true)).unwrap();
+            assert!(
+                matches!(options.get_ssl_mode(), PgSslMode::VerifyFull),
+                "{url}: {:?}",
+                options.get_ssl_mode()
+            );
+        }
+        let options = connect_options(&settings("postgres://u@db.example/p?sslmode=disable", false)).unwrap();
+        assert!(
+            matches!(options.get_ssl_mode(), PgSslMode::Disable),
+            "the URL decides otherwise"
+        );
+    }
 }

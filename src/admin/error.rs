@@ -14,6 +14,9 @@ pub enum AdminError {
     /// Missing or wrong bearer token.
     #[error("a valid bearer token is required")]
     Unauthorized,
+    /// Too many failed token attempts from this address; retry after this.
+    #[error("too many failed attempts; retry in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(std::time::Duration),
     /// No token configured on the server.
     #[error("admin API disabled: no admin token is configured (set PROSPECTOR__ADMIN__TOKEN)")]
     NoTokenConfigured,
@@ -48,6 +51,7 @@ impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = match &self {
             AdminError::Unauthorized | AdminError::NoTokenConfigured => StatusCode::UNAUTHORIZED,
+            AdminError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
@@ -61,6 +65,14 @@ impl IntoResponse for AdminError {
             self.to_string()
         };
         let mut response = (status, Json(json!({ "error": message }))).into_response();
+        if let AdminError::TooManyAttempts(wait) = &self {
+            let seconds = wait.as_secs().max(1).to_string();
+            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

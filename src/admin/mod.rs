@@ -18,7 +18,8 @@
 //! | `PUT /api/autopilot`               | bearer | change them at runtime                 |
 //!
 //! Protected routes compare `Authorization: Bearer …` with `admin.token`
-//! in constant time; with no token configured they refuse every request.
+//! in constant time and throttle failed attempts per client address
+//! ([`auth`]); with no token configured they refuse every request.
 
 mod audit_reports;
 mod auth;
@@ -56,6 +57,8 @@ pub struct AdminState {
     pub settings: Arc<Settings>,
     /// The bearer token, if configured.
     pub token: Option<Arc<SecretString>>,
+    /// Failed token attempts per client address.
+    auth_throttle: Arc<auth::AuthThrottle>,
     /// The last status read for `/metrics`, and when it was made.
     metrics_report: Arc<tokio::sync::Mutex<Option<CachedReport>>>,
 }
@@ -67,7 +70,9 @@ impl AdminState {
     /// State from settings.
     pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
         let token = settings.admin.token.clone().map(Arc::new);
+        let auth_throttle = Arc::new(auth::AuthThrottle::new(settings.admin.auth_failures_per_minute));
         Self {
+            auth_throttle,
             pool,
             settings,
             token,
@@ -149,7 +154,11 @@ pub fn metrics_router(state: AdminState) -> Router {
 
 /// Serve `router` until `stop` is cancelled.
 pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
+    // Connection info gives the auth throttle each client's address.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop.cancelled_owned())
+    .await
 }

@@ -420,3 +420,86 @@ async fn the_prospect_list_pages_across_scored_and_unscored_like_one_ordered_que
         }
     }
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_in_any_case() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let url = format!("{}/api/status", app.address);
+    // Act / Assert
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = app
+            .http
+            .get(&url)
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "scheme {scheme}");
+    }
+    let basic = app
+        .http
+        .get(&url)
+        .header("authorization", format!("Basic {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401, "another scheme is refused");
+}
+
+#[tokio::test]
+async fn failed_token_attempts_are_throttled_per_client_address() {
+    // Arrange: three failures a minute allowed.
+    let app = TestApp::spawn_with(|s| s.admin.auth_failures_per_minute = 3).await;
+    let url = format!("{}/api/status", app.address);
+    let with_token = |token: &'static str| app.http.get(&url).bearer_auth(token).send();
+
+    // Act: three wrong tokens of different lengths.
+    for wrong in [
+        "x",
+        "test-admin-token-0123456788",
+        "test-admin-token-0123456789-and-more",
+    ] {
+        assert_eq!(with_token(wrong).await.unwrap().status(), 401, "{wrong}");
+    }
+
+    // Assert: this address is now refused, even with the right token, and
+    // told when to come back; the open routes still answer.
+    let throttled = with_token(TOKEN).await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    let retry_after: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(with_token("x").await.unwrap().status(), 429);
+    let health = app
+        .http
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn a_right_token_does_not_count_as_a_failure() {
+    let app = TestApp::spawn_with(|s| s.admin.auth_failures_per_minute = 2).await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/status").await.status(), 200);
+    }
+    let wrong = app
+        .http
+        .get(format!("{}/api/status", app.address))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(
+        app.get("/api/status").await.status(),
+        200,
+        "one failure is under the limit"
+    );
+}
