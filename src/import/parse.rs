@@ -79,12 +79,18 @@ pub struct LeadRecord {
     pub business_name: Option<String>,
     /// Normalised domain (required digital).
     pub domain: Option<Domain>,
+    /// The website URL as given, when it says more than the domain (a
+    /// scheme or a path: `http://example.com/fr/`); the scan fetches it.
+    pub website_url: Option<String>,
     /// Where the lead came from.
     pub source: String,
     /// E-mail.
     pub email: Option<EmailAddress>,
     /// Phone, as written.
     pub phone: Option<String>,
+    /// The phone in E.164 (`+35226123456`), when it is a valid number
+    /// (numbers without `+` are read as numbers of the lead's country).
+    pub phone_e164: Option<String>,
     /// Street address.
     pub address: Option<String>,
     /// City.
@@ -341,10 +347,34 @@ impl Fields {
     }
 }
 
+/// The URL to fetch for a domain column's value, when the value is more
+/// than the bare domain (a scheme, a path or a query): kept as given (host
+/// lower-cased), with `https://` when it names no scheme.
+fn given_website_url(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let with_scheme = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("https://{raw}")
+    };
+    let url = url::Url::parse(&with_scheme).ok()?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    if (bare && !raw.contains("://")) || !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let mut url = url;
+    url.set_fragment(None);
+    let text = url.to_string();
+    (text.len() <= 500).then_some(text)
+}
+
 fn build_record(mut fields: Fields, defaults: &RowDefaults) -> Result<LeadRecord, String> {
-    let domain = match fields.take("domain") {
-        Some(raw) => Some(Domain::parse(&raw).map_err(|e| format!("invalid domain: {e}"))?),
-        None => None,
+    let (domain, website_url) = match fields.take("domain") {
+        Some(raw) => (
+            Some(Domain::parse(&raw).map_err(|e| format!("invalid domain: {e}"))?),
+            given_website_url(&raw),
+        ),
+        None => (None, None),
     };
     let business_name = fields.text("business_name", "business name", 255)?;
     let channel = match fields.take("channel").map(|c| c.to_ascii_lowercase()) {
@@ -414,10 +444,15 @@ fn build_record(mut fields: Fields, defaults: &RowDefaults) -> Result<LeadRecord
     {
         return Err(format!("phone `{p}` has no digits"));
     }
+    let phone_e164 = phone
+        .as_deref()
+        .and_then(|p| prospector_jobs::discover::dedup::phone_e164(p, country));
     Ok(LeadRecord {
         channel,
         business_name,
         domain,
+        website_url,
+        phone_e164,
         source: fields
             .text("source", "source", 100)?
             .unwrap_or_else(|| defaults.source.clone()),
@@ -451,6 +486,46 @@ mod tests {
         rows.iter()
             .filter_map(|r| r.result.as_ref().err().map(|e| (r.line, e.clone())))
             .collect()
+    }
+
+    #[test]
+    fn a_url_with_a_scheme_or_a_path_is_kept_for_fetching() {
+        for (raw, expected) in [
+            ("http://Example.com/fr/", Some("http://example.com/fr/")),
+            (
+                "https://www.shop.lu/contact#team",
+                Some("https://www.shop.lu/contact"),
+            ),
+            (
+                "shop.lu/boutique?lang=fr",
+                Some("https://shop.lu/boutique?lang=fr"),
+            ),
+            ("http://example.com", Some("http://example.com/")),
+            ("example.com", None),
+            ("example.com/", None),
+        ] {
+            assert_eq!(given_website_url(raw).as_deref(), expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn phones_are_stored_in_e164_when_valid() {
+        let text =
+            "name,phone,country\nA,+352 26 12 34 56,LU\nB,26 12 34 56,\nC,621 123 456,LU\nD,call 12,LU\n";
+        let (rows, _) = parse(text, ImportFormat::Csv, &defaults()).unwrap();
+        let e164: Vec<Option<String>> = rows
+            .iter()
+            .map(|r| r.result.as_ref().unwrap().phone_e164.clone())
+            .collect();
+        assert_eq!(
+            e164,
+            [
+                Some("+35226123456".to_owned()),
+                Some("+35226123456".to_owned()),
+                Some("+352621123456".to_owned()),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -149,3 +149,66 @@ async fn an_unreadable_file_is_an_error_that_imports_nothing() {
     assert!(stderr.contains("cannot read"), "{stderr}");
     assert_eq!(count(&pool, "SELECT count(*) FROM prospects").await, 0);
 }
+
+#[tokio::test]
+async fn an_imported_lead_keeps_its_url_phone_in_e164_and_says_it_has_a_website() {
+    // Arrange
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leads.csv");
+    std::fs::write(
+        &file,
+        "domain,name,phone,country\n\
+         http://Example.com/fr/,Example,+352 26 12 34 56,LU\n\
+         plain.lu,Plain,26 12 34 56,LU\n\
+         shop.lu/boutique?lang=fr,Shop,call us at 1,LU\n",
+    )
+    .unwrap();
+
+    // Act
+    let (code, stdout, stderr) = import(&db, &file, &[]).await;
+
+    // Assert
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let rows: Vec<(String, Option<String>, Option<String>, String)> = sqlx::query_as(
+        "SELECT domain_name, website_url, phone_e164, website_status FROM prospects ORDER BY domain_name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (
+                "example.com".to_owned(),
+                Some("http://example.com/fr/".to_owned()),
+                Some("+35226123456".to_owned()),
+                "existing".to_owned()
+            ),
+            (
+                "plain.lu".to_owned(),
+                Some("https://plain.lu".to_owned()),
+                Some("+35226123456".to_owned()),
+                "existing".to_owned()
+            ),
+            (
+                "shop.lu".to_owned(),
+                Some("https://shop.lu/boutique?lang=fr".to_owned()),
+                None,
+                "existing".to_owned()
+            ),
+        ]
+    );
+
+    // A second import of the bare domain keeps the URL it was given first.
+    std::fs::write(&file, "domain\nexample.com\n").unwrap();
+    let (code, _, stderr) = import(&db, &file, &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let url: Option<String> =
+        sqlx::query_scalar("SELECT website_url FROM prospects WHERE domain_name = 'example.com'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(url.as_deref(), Some("http://example.com/fr/"));
+}

@@ -252,7 +252,7 @@ pub async fn record_build(
         UPDATE prospects SET
             creative_dna = $2,
             brand_archetype = $3,
-            website_status = CASE WHEN $4 AND website_status IN ('none', 'generating') THEN 'generated'
+            website_status = CASE WHEN $4 AND website_status IN ('none', 'existing', 'generating') THEN 'generated'
                                   ELSE website_status END,
             routed_at = coalesce(routed_at, now())
         WHERE id = $1
