@@ -59,6 +59,7 @@ async fn enqueue_jobs(pool: &PgPool, work_ms: &[u32]) -> i64 {
                 item_key: format!("item-{seq}"),
                 prospect_id: None,
             }),
+            abort: false,
         })
         .collect();
     let enqueuer = Enqueuer::new(settings("postgres://unused/x").queue_policies());
@@ -286,4 +287,88 @@ async fn sigterm_hands_back_fetched_jobs_that_had_not_started() {
     assert!(locked_by_process(&pool, pid).await.is_empty());
     let summary = scan_jobs::get_batch(&pool, batch).await.unwrap().unwrap();
     assert_eq!((summary.processed_items, summary.failed_items), (1, 0));
+}
+
+#[tokio::test]
+async fn a_job_that_crashes_its_worker_is_killed_after_its_attempts() {
+    // Arrange: a poison job with two attempts.
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let enqueuer = Enqueuer::new(settings("postgres://unused/x").queue_policies());
+    let poison = BenchJob {
+        seq: 1,
+        work_ms: 0,
+        batch: None,
+        abort: true,
+    };
+    let id = enqueuer
+        .enqueue(&mut *pool.acquire().await.unwrap(), &poison)
+        .await
+        .unwrap()
+        .job_id()
+        .unwrap()
+        .to_owned();
+    sqlx::query("UPDATE apalis.jobs SET max_attempts = 2 WHERE id = $1")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let status = || async {
+        sqlx::query_as::<_, (String, Option<Value>)>(
+            "SELECT status, last_result FROM apalis.jobs WHERE id = $1",
+        )
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+
+    // Act: start worker processes one after another, each after the last
+    // one died, until the job is dead (at most four).
+    let mut crashed = 0;
+    let mut survivor = None;
+    for _ in 0..4 {
+        let mut worker = bench_worker(&db, "1", "1", "5s");
+        let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Some(exit) = worker.try_wait().unwrap() {
+                    return Some(exit);
+                }
+                if status().await.0 == "Killed" {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .expect("the worker crashes or the job dies within 30 s");
+        match outcome {
+            Some(exit) => {
+                assert!(!exit.success(), "the poison job aborts its worker: {exit}");
+                crashed += 1;
+            }
+            None => {
+                survivor = Some(worker);
+                break;
+            }
+        }
+    }
+
+    // Assert: two crashes, then the job is killed with the reason and the
+    // third worker lives on.
+    assert_eq!(crashed, 2, "the job ran once per attempt");
+    let mut survivor = survivor.expect("the job was killed instead of crashing a third worker");
+    let (state, result) = status().await;
+    assert_eq!(state, "Killed");
+    let result = result.map(|r| r.to_string()).unwrap_or_default();
+    assert!(
+        result.contains("crashed its worker 2 times"),
+        "last_result: {result}"
+    );
+    assert!(
+        survivor.try_wait().unwrap().is_none(),
+        "the worker that killed it is still running"
+    );
+    signal(&survivor, Signal::SIGTERM);
+    let _ = tokio::time::timeout(Duration::from_secs(20), survivor.wait()).await;
 }

@@ -7,11 +7,21 @@
 //! | transient, attempts left           | `Failed`, `run_at` = now + backoff      | `retried`    |
 //! | transient, last attempt            | `Failed`, attempts = max (dead)         | `dead`       |
 //! | permanent (or undecodable, panic)  | `Killed` (dead), reason kept            | `failed`     |
-//! | `wait(d)`                          | `Pending`, `run_at` = now + d           | `deferred`   |
-//! | shutdown grace over                | `Pending`, `run_at` = now               | `interrupted`|
+//! | `wait(d)`                          | `Pending`, `run_at` = now + d, attempt not charged | `deferred`   |
+//! | shutdown grace over                | `Pending`, `run_at` = now, attempt not charged     | `interrupted`|
+//! | fetched after its worker crashed with no attempts left | `Killed` (dead), "crashed its worker N times" | `failed` |
 //!
 //! A job that ends dead and belongs to a batch records its item as failed
 //! with the reason, so the batch still finishes.
+//!
+//! Attempts: apalis counts a run when it acknowledges it. Deferrals and
+//! shutdown hand-backs release the row themselves ([`rows::release_uncharged`]),
+//! so the acknowledgement finds no row of this worker and the job keeps its
+//! attempts. A worker process that dies mid-job is not acknowledged either:
+//! apalis's orphan rescue puts the job back as `Pending` with one more
+//! attempt (a trigger counts it as a crash), and a `Pending` job is fetched
+//! whatever its attempts, so the check at the start of [`execute`] is what
+//! stops a job that crashes every worker it runs on.
 
 use std::{
     convert::Infallible,
@@ -141,6 +151,18 @@ async fn run<H: Handler>(
         }
     };
     let batch = job.batch_item().cloned().or(batch);
+    if meta.attempt > meta.max_attempts {
+        // Only an orphan rescue brings a job back past its last attempt.
+        let crashes = match rows::worker_crashes(&runtime.pool, &meta.id).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the job's crash count");
+                meta.attempt - 1
+            }
+        };
+        let reason = format!("crashed its worker {crashes} times");
+        return fail_permanently::<H>(runtime, batch.as_ref(), reason).await;
+    }
 
     let ctx = JobContext {
         pool: runtime.pool.clone(),
@@ -162,9 +184,7 @@ async fn run<H: Handler>(
     match result {
         // Shutdown: put the job straight back; it did not fail.
         None => {
-            if let Err(e) = rows::delay_next_run(&runtime.pool, &meta.id, Duration::ZERO).await {
-                tracing::warn!(error = %e, "could not reschedule an interrupted job; it will be re-queued when this worker's heartbeat expires");
-            }
+            release(runtime, meta, Duration::ZERO, "interrupted by shutdown").await;
             tracing::info!("job interrupted by shutdown; back on the queue");
             (
                 Outcome::Interrupted,
@@ -199,9 +219,7 @@ async fn handle_error<H: Handler>(
 ) -> (Outcome, Result<(), BoxDynError>) {
     let reason = error_chain(error);
     if let Some(wait) = error.wait() {
-        if let Err(e) = rows::delay_next_run(&runtime.pool, &meta.id, wait).await {
-            tracing::warn!(error = %e, "could not defer the job; it will run again now");
-        }
+        release(runtime, meta, wait, &reason).await;
         tracing::info!(reason = %reason, wait_seconds = wait.as_secs_f64(), "job deferred");
         return (
             Outcome::Deferred,
@@ -212,6 +230,21 @@ async fn handle_error<H: Handler>(
         return fail_permanently::<H>(runtime, batch, reason).await;
     }
     retry_or_die::<H>(runtime, meta, batch, reason, error.retry_after()).await
+}
+
+/// Back on the queue after `delay`, without using up an attempt.
+async fn release<H: Handler>(runtime: &QueueRuntime<H>, meta: &JobMeta, delay: Duration, reason: &str) {
+    match rows::release_uncharged(&runtime.pool, &meta.id, &meta.worker, delay, reason).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!("the job was no longer held by this worker when it was put back"),
+        Err(e) => {
+            // apalis's acknowledgement still puts it back (charging an attempt).
+            tracing::warn!(error = %e, "could not put the job back uncharged");
+            if let Err(e) = rows::delay_next_run(&runtime.pool, &meta.id, delay).await {
+                tracing::warn!(error = %e, "could not delay the job either; it will run again now");
+            }
+        }
+    }
 }
 
 async fn retry_or_die<H: Handler>(

@@ -22,9 +22,11 @@ struct Scripted {
     transient: u32,
     #[serde(default)]
     permanent: bool,
-    /// Ask to run again later (once) without failing.
+    /// Ask to run again later (once, or `waits` times) without failing.
     #[serde(default)]
     wait_ms: u64,
+    #[serde(default)]
+    waits: u32,
     #[serde(default)]
     panic: bool,
     #[serde(default)]
@@ -40,6 +42,7 @@ impl Scripted {
             transient: 0,
             permanent: false,
             wait_ms: 0,
+            waits: 0,
             panic: false,
             sleep_ms: 0,
             batch: None,
@@ -104,10 +107,15 @@ impl Handler for Scripted {
         if self.permanent {
             return Err(ScriptedError::Permanent);
         }
-        if self.wait_ms > 0 && runs == 1 {
+        let waits = if self.wait_ms > 0 {
+            i64::from(self.waits.max(1))
+        } else {
+            0
+        };
+        if runs <= waits {
             return Err(ScriptedError::Wait(Duration::from_millis(self.wait_ms)));
         }
-        if runs <= i64::from(self.transient) {
+        if runs - waits <= i64::from(self.transient) {
             return Err(ScriptedError::Transient);
         }
         if let Some(item) = &self.batch {
@@ -490,4 +498,30 @@ async fn operators_cancel_waiting_jobs_and_retry_cancelled_ones() {
     wait_status(app.pool(), &id, "Done", Duration::from_secs(10)).await;
     let summary = scan_jobs::get_batch(app.pool(), batch).await.unwrap().unwrap();
     assert_eq!((summary.processed_items, summary.failed_items), (1, 0));
+}
+
+#[tokio::test]
+async fn deferrals_do_not_use_up_attempts() {
+    // Arrange: two attempts; a job that waits three times (a spent budget),
+    // then fails once, then succeeds.
+    let app = app_with_queue(2, Duration::from_millis(100)).await;
+    start_workers(&app);
+    let mut job = Scripted::new("patient");
+    job.wait_ms = 50;
+    job.waits = 3;
+    job.transient = 1;
+
+    // Act
+    let id = enqueue(&app, &job).await;
+
+    // Assert: it still had both attempts when it really ran.
+    wait_status(app.pool(), &id, "Done", Duration::from_secs(20)).await;
+    let attempts: Vec<i32> =
+        sqlx::query_scalar("SELECT attempt FROM test_runs WHERE job = 'patient' ORDER BY at")
+            .fetch_all(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(attempts, [1, 1, 1, 1, 2], "three deferrals, a failure, a success");
+    let (_, charged, _) = job_row(app.pool(), &id).await;
+    assert_eq!(charged, 2, "only the two real runs were charged");
 }

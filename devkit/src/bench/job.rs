@@ -2,7 +2,8 @@
 //! tests push through the real queue machinery.
 //!
 //! - **Input**: [`BenchJob`] — a sequence number, optional simulated work
-//!   (`work_ms` of sleep) and an optional batch item.
+//!   (`work_ms` of sleep), an optional batch item, and `abort` (the job
+//!   aborts its worker process: a poison job for the fault tests).
 //! - **Writes**: nothing, unless it belongs to a batch: then its item outcome,
 //!   so the fault tests can check that every item is counted exactly once.
 //! - **Errors**: database errors only (transient when the connection is lost).
@@ -41,6 +42,9 @@ pub struct BenchJob {
     /// The batch item it counts toward.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<BatchItem>,
+    /// Abort the worker process (a poison job, for the fault tests).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub abort: bool,
 }
 
 impl Job for BenchJob {
@@ -71,6 +75,10 @@ impl Handler for BenchJob {
     type Error = BenchError;
 
     async fn handle(self, ctx: &JobContext, _deps: &()) -> Result<(), Self::Error> {
+        if self.abort {
+            // A job that takes its worker process down with it.
+            std::process::abort();
+        }
         if self.work_ms > 0 {
             tokio::time::sleep(Duration::from_millis(u64::from(self.work_ms))).await;
         }

@@ -96,6 +96,7 @@ async fn run_one(
             seq,
             work_ms: 0,
             batch: None,
+            abort: false,
         })
         .collect();
     let started = Instant::now();
@@ -169,6 +170,7 @@ async fn measure(
             seq: u64::MAX - seq,
             work_ms: 0,
             batch: None,
+            abort: false,
         };
         enqueuer.enqueue(&mut conn, &job).await?;
     }
