@@ -302,7 +302,7 @@ async fn a_job_that_crashes_its_worker_is_killed_after_its_attempts() {
         abort: true,
     };
     let id = enqueuer
-        .enqueue(&mut *pool.acquire().await.unwrap(), &poison)
+        .enqueue(&mut pool.acquire().await.unwrap(), &poison)
         .await
         .unwrap()
         .job_id()
