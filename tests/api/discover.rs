@@ -540,6 +540,11 @@ async fn the_autopilot_discovers_territories_end_to_end() {
     assert_eq!(schmit["registrable_domain"], "plomberie-schmit.lu");
     assert!(schmit["routed_at"].is_string());
     assert_eq!(
+        (schmit["website_status"].as_str(), ana["website_status"].as_str()),
+        (Some("existing"), Some("none")),
+        "a lead with its own website is not one ready for a generated site"
+    );
+    assert_eq!(
         count(
             pool,
             "SELECT count(*) FROM businesses WHERE name = 'Plomberie Schmit' AND channel = 'maps'"

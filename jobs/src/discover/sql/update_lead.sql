@@ -11,6 +11,8 @@ UPDATE prospects p SET
     phone = coalesce($8, p.phone),
     phone_e164 = coalesce($9, p.phone_e164),
     website_url = coalesce($10, p.website_url),
+    website_status = CASE WHEN $10::text IS NOT NULL AND p.website_status = 'none' THEN 'existing'
+                          ELSE p.website_status END,
     domain_name = coalesce(p.domain_name,
         CASE WHEN EXISTS (SELECT 1 FROM prospects o WHERE o.domain_name = $11) THEN NULL ELSE $11 END),
     registrable_domain = coalesce($12, p.registrable_domain),
