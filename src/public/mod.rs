@@ -7,6 +7,7 @@
 //! | `Host: {slug}.{web.sites_domain}` | a live site (or its paused page); 404 otherwise  |
 //! | `GET/POST /claim/{token}`, `GET /sites/{id}/paid`, `…/cancelled` | claiming a preview and paying it ([`claim`]) |
 //! | `POST /webhooks/recurrente`       | Recurrente's Svix-signed webhooks ([`webhooks`]) |
+//! | `Host: {slug}.…` `GET/POST /support` | a live site's change requests ([`support`]) |
 //!
 //! Nothing here needs a login: a preview's 128-bit token is its capability,
 //! media keys are content hashes, and live sites are public. Unknown tokens,
@@ -16,6 +17,7 @@ pub mod claim;
 mod media;
 mod queries;
 mod sites;
+pub mod support;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, count, wait_for};
+use crate::helpers::{TOKEN, TestApp, assert_enqueued, count, wait_for};
 
 const PUBLIC_KEY: &str = "pk_test_local";
 const SECRET_KEY: &str = "sk_test_local";
@@ -92,6 +92,20 @@ async fn shop(with_server: bool, configure: impl FnOnce(&mut BillingSettings) + 
     }
 }
 
+fn build_deps(app: &TestApp) -> <BuildSite as Handler>::Deps {
+    let settings = &app.app.settings;
+    let platform = settings.platform();
+    BuildSite::build_deps(
+        settings.of::<BuildSite>(),
+        &prospector_jobs::Setup {
+            stages: &settings.pipeline,
+            platform: &platform,
+            worker: settings.worker("build_site"),
+        },
+    )
+    .unwrap()
+}
+
 /// A business and its preview, built by the real build_site handler.
 async fn build_site(app: &TestApp) -> (Uuid, String, String) {
     let pool = app.pool();
@@ -103,22 +117,11 @@ async fn build_site(app: &TestApp) -> (Uuid, String, String) {
     .fetch_one(pool)
     .await
     .unwrap();
-    let settings = &app.app.settings;
-    let platform = settings.platform();
-    let deps = BuildSite::build_deps(
-        settings.of::<BuildSite>(),
-        &prospector_jobs::Setup {
-            stages: &settings.pipeline,
-            platform: &platform,
-            worker: settings.worker("build_site"),
-        },
-    )
-    .unwrap();
     BuildSite {
         then: vec![],
         ..BuildSite::new(id, None)
     }
-    .handle(&app.job_context(), &deps)
+    .handle(&app.job_context(), &build_deps(app))
     .await
     .unwrap();
     sqlx::query_as("SELECT id, preview_token, subdomain FROM generated_sites")
@@ -587,4 +590,118 @@ async fn a_cancel_delivered_before_its_create_keeps_the_subscription_cancelled_a
     assert_eq!(rows["purchased"], 1);
     shop.wait_status("paused", Duration::from_secs(20)).await;
     assert_eq!(shop.live_page().await.status(), 503);
+}
+
+async fn versions(pool: &PgPool, site_id: Uuid) -> Value {
+    sqlx::query_scalar(
+        r#"
+        SELECT jsonb_build_object(
+            'current', (SELECT v.version FROM site_versions v JOIN generated_sites s ON s.current_version_id = v.id WHERE s.id = $1),
+            'live', (SELECT v.version FROM site_versions v JOIN generated_sites s ON s.live_version_id = v.id WHERE s.id = $1),
+            'pending', (SELECT jsonb_agg(version) FROM site_versions WHERE site_id = $1 AND approval_status = 'pending'),
+            'tickets', (SELECT jsonb_agg(status) FROM support_tickets WHERE site_id = $1))
+        "#,
+    )
+    .bind(site_id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_change_request_from_the_live_site_makes_a_version_that_goes_live_only_after_approval() {
+    let shop = shop(false, |_| {}).await;
+    let pool = shop.pool();
+    let secret = shop.secret.clone();
+    let create = subscription_event("subscription.create", shop.site_id, Utc::now());
+    assert_eq!(
+        shop.deliver(&secret, "msg_create", Utc::now().timestamp(), &create)
+            .await,
+        200
+    );
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    let host = format!("{}.sites.localhost", shop.subdomain);
+    let support = |body: Option<String>| {
+        let request = match &body {
+            Some(_) => shop.http.post(format!("{}/support", shop.app.address)),
+            None => shop.http.get(format!("{}/support", shop.app.address)),
+        };
+        let request = request
+            .header(header::HOST, &host)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        async move {
+            match body {
+                Some(body) => request.body(body).send().await.unwrap(),
+                None => request.send().await.unwrap(),
+            }
+        }
+    };
+
+    // The form on the live host; only the customer's e-mail opens a ticket.
+    let form = support(None).await;
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains("Ask for a change"));
+    let stranger = support(Some(
+        "email=someone%40else.example&request=Change+the+phone".into(),
+    ))
+    .await;
+    assert_eq!(stranger.status(), 422);
+    let empty = support(Some("email=duena%40laespiga.example&request=+".into())).await;
+    assert_eq!(empty.status(), 422);
+    assert_eq!(count(pool, "SELECT count(*) FROM support_tickets").await, 0);
+    let opened = support(Some(
+        "email=Duena%40LaEspiga.example&request=Please+add+our+new+phone+number".into(),
+    ))
+    .await;
+    assert_eq!(opened.status(), 200);
+    let ticket: Uuid = sqlx::query_scalar("SELECT id FROM support_tickets")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+
+    // Its build: a new version, pending approval; the live one is unchanged.
+    let build = assert_enqueued::<BuildSite>(pool, |j| j.change_request == Some(ticket)).await;
+    build
+        .handle(&shop.app.job_context(), &build_deps(&shop.app))
+        .await
+        .unwrap();
+    assert_eq!(
+        versions(pool, shop.site_id).await,
+        json!({"current": 1, "live": 1, "pending": [2], "tickets": ["open"]})
+    );
+    assert_eq!(shop.live_page().await.status(), 200);
+
+    // The operator approves it: it is current and live, the ticket done.
+    let pending: Uuid = sqlx::query_scalar("SELECT id FROM site_versions WHERE version = 2")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let path = format!("/api/site-versions/{pending}/approve");
+    let anonymous = shop
+        .http
+        .post(format!("{}{path}", shop.app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        versions(pool, shop.site_id).await["live"],
+        1,
+        "not live without an operator"
+    );
+    let approved = shop
+        .http
+        .post(format!("{}{path}", shop.app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+    assert_eq!(
+        versions(pool, shop.site_id).await,
+        json!({"current": 2, "live": 2, "pending": null, "tickets": ["completed"]})
+    );
+    let again = shop.app.post(&path).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(shop.live_page().await.status(), 200);
 }
