@@ -705,3 +705,23 @@ async fn a_change_request_from_the_live_site_makes_a_version_that_goes_live_only
     assert_eq!(again.status(), 409);
     assert_eq!(shop.live_page().await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_demo_customer_claims_pays_both_checkouts_and_its_site_goes_live() {
+    use prospector_devkit::demo::billing;
+
+    let shop = shop(true, |_| {}).await;
+    let site = billing::claimable_site(shop.pool()).await.unwrap().unwrap();
+    assert_eq!(site.id, shop.site_id);
+    let web = shop.app.address.trim_start_matches("http://").parse().unwrap();
+
+    let live = billing::claim_and_pay(shop.pool(), &shop.app.app.settings.web, web, shop.server(), &site)
+        .await
+        .unwrap();
+
+    assert_eq!(live, shop.app.app.settings.web.live(&shop.subdomain));
+    assert_eq!(shop.site_status().await, "live");
+    assert_eq!(shop.live_page().await.status(), 200);
+    assert_eq!(shop.server().checkout_ids().len(), 2);
+    assert!(billing::claimable_site(shop.pool()).await.unwrap().is_none());
+}
