@@ -141,19 +141,6 @@ pub fn bench_generate(n: usize) -> BenchFigures {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bench_inputs_all_build_and_pass_the_gate() {
-        let figures = bench_generate(24);
-        assert_eq!(figures.failures, 0, "{figures:?}");
-        assert!(figures.max_page_bytes <= prospector_jobs::build_site::gate::MAX_PAGE_BYTES);
-        assert!(figures.mean_css_bytes > 1000);
-    }
-}
-
 /// `prospector-bench build`: run the generator `sites` times on one thread,
 /// then split over `threads`, and print the figures.
 pub fn run(sites: usize, threads: usize) -> anyhow::Result<()> {
@@ -195,4 +182,17 @@ pub fn run(sites: usize, threads: usize) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_inputs_all_build_and_pass_the_gate() {
+        let figures = bench_generate(24);
+        assert_eq!(figures.failures, 0, "{figures:?}");
+        assert!(figures.max_page_bytes <= prospector_jobs::build_site::gate::MAX_PAGE_BYTES);
+        assert!(figures.mean_css_bytes > 1000);
+    }
 }

@@ -214,3 +214,90 @@ impl Handler for BillingTask {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::HashMap, time::Duration};
+
+    use super::*;
+    use crate::queue::WorkerSettings;
+
+    const SECTION: &str = r#"
+base_url = "https://app.recurrente.com"
+currency = "GTQ"
+grace_period = "14d"
+success_url = "https://agency.example/sites/{site_id}/paid?step={step}"
+cancel_url = "https://agency.example/sites/{site_id}/cancelled?step={step}"
+setup_fee = { name = "Setup", amount_cents = 390000 }
+monthly_plan = { name = "Plan", amount_cents = 79900 }
+"#;
+
+    fn worker() -> WorkerSettings {
+        WorkerSettings {
+            workers: 1,
+            concurrency: 1,
+            batch_size: 1,
+            max_attempts: 3,
+            priority: 0,
+            timeout: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(8),
+        }
+    }
+
+    fn check(env: &[(&str, &str)]) -> Result<BillingSettings, InvalidSetting> {
+        let mut settings: BillingSettings = toml::from_str(SECTION).unwrap();
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let worker = worker();
+        settings.check(&CheckContext {
+            env: &env,
+            worker: &worker,
+        })?;
+        Ok(settings)
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_and_bad_ones_name_their_variable() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let none = check(&[]).unwrap();
+        assert!(none.client().unwrap().is_none(), "no keys: no client");
+        assert_eq!(none.webhook_verifier().unwrap().secret_count(), 0, "fails closed");
+
+        let set = check(&[
+            (PUBLIC_KEY_VAR, "pk_test_abc"),
+            (SECRET_KEY_VAR, "sk_test_def"),
+            (WEBHOOK_SECRETS_VAR, "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"),
+        ])
+        .unwrap();
+        assert!(set.client().unwrap().is_some());
+        assert_eq!(set.webhook_verifier().unwrap().secret_count(), 1);
+
+        let mixed = check(&[(PUBLIC_KEY_VAR, "pk_test_abc"), (SECRET_KEY_VAR, "sk_live_def")]).unwrap_err();
+        assert_eq!(mixed.key, SECRET_KEY_VAR);
+        assert!(!mixed.to_string().contains("sk_live_def"), "{mixed}");
+        let bad = check(&[(WEBHOOK_SECRETS_VAR, "not-a-secret")]).unwrap_err();
+        assert_eq!(bad.key, WEBHOOK_SECRETS_VAR);
+        assert_eq!(bad.clone().within("billing").key, WEBHOOK_SECRETS_VAR);
+    }
+
+    #[test]
+    fn jobs_are_unique_per_event_and_per_lapse() {
+        let process = BillingTask::Process {
+            svix_id: "msg_1".into(),
+        };
+        assert_eq!(process.idempotency_key().as_deref(), Some("billing:event:msg_1"));
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let site_id = Uuid::nil();
+        let lapse = BillingTask::Lapse {
+            site_id,
+            ended_at: at,
+        };
+        let later = BillingTask::Lapse {
+            site_id,
+            ended_at: at + chrono::Duration::seconds(1),
+        };
+        assert_ne!(lapse.idempotency_key(), later.idempotency_key());
+        let json = serde_json::to_value(&process).unwrap();
+        assert_eq!(json, serde_json::json!({"kind": "process", "svix_id": "msg_1"}));
+    }
+}
