@@ -513,7 +513,11 @@ async fn forged_stale_unsigned_and_unconfigured_webhooks_are_refused_and_nothing
     // An event type we do not handle is stored and ignored.
     let unified = r#"{"event_type":"intent.succeeded","id":"in_1","type":"payment"}"#;
     assert_eq!(shop.deliver(&vector, "msg_unified", now, unified).await, 200);
-    shop.wait_processed(2).await;
+    // A payment on a checkout that is not ours (no site in its metadata).
+    let foreign = r#"{"event_type":"payment_intent.succeeded","id":"pa_other","amount_in_cents":5000,
+        "currency":"GTQ","checkout":{"id":"ch_other","metadata":{}},"customer":{"id":"us_other","email":"x@y.example"}}"#;
+    assert_eq!(shop.deliver(&vector, "msg_foreign", now, foreign).await, 200);
+    shop.wait_processed(3).await;
     let outcomes: Vec<(String, Option<String>, String)> =
         sqlx::query_as("SELECT svix_id, event_type, outcome FROM billing_events ORDER BY svix_id")
             .fetch_all(shop.pool())
@@ -524,14 +528,20 @@ async fn forged_stale_unsigned_and_unconfigured_webhooks_are_refused_and_nothing
         vec![
             (VECTOR_ID.to_owned(), None, "malformed".to_owned()),
             (
+                "msg_foreign".to_owned(),
+                Some("payment_intent.succeeded".to_owned()),
+                "ignored".to_owned()
+            ),
+            (
                 "msg_unified".to_owned(),
                 Some("intent.succeeded".to_owned()),
                 "ignored".to_owned()
             ),
         ]
     );
-    assert_eq!(nothing_written(shop.pool()).await, (2, 2));
+    assert_eq!(nothing_written(shop.pool()).await, (3, 3));
     assert_eq!(count(shop.pool(), "SELECT count(*) FROM payments").await, 0);
+    assert_eq!(count(shop.pool(), "SELECT count(*) FROM customers").await, 0);
 
     // No secret configured: every delivery is refused, nothing is written.
     let closed = self::shop(false, |b: &mut BillingSettings| b.webhook_secrets = None).await;

@@ -57,8 +57,26 @@ pub(super) async fn process(ctx: &JobContext, deps: &BillingDeps, svix_id: &str)
         tracing::info!(event_type = event.event_type(), "billing event ignored");
         return Ok(());
     }
-    // Linking may ask Recurrente: done before any lock is taken.
-    let site_id = link(ctx, deps, &event).await?;
+    // Linking may ask Recurrente: done before any lock is taken. A payment
+    // that names no site of ours is someone else's checkout on the account;
+    // a subscription event may be waiting for its payment's event, so it is
+    // retried, and set aside on its last attempt.
+    let site_id = match link(ctx, deps, &event).await {
+        Ok(site_id) => site_id,
+        Err(e @ BillingError::Unlinked { .. }) if payment_family(&event) || ctx.is_last_attempt() => {
+            let mut tx = ctx.pool.begin().await?;
+            if queries::lock_event(&mut tx, svix_id).await? == Some(false) {
+                queries::finish_event(&mut tx, svix_id, "ignored", None, Some(&e.to_string())).await?;
+            }
+            tx.commit().await?;
+            tracing::warn!(
+                event_type = event.event_type(),
+                "billing event names no site of ours; ignored"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let at = occurred_at(&event).unwrap_or(stored.signed_at);
 
     let mut tx = ctx.pool.begin().await?;
@@ -102,6 +120,15 @@ pub(super) async fn process(ctx: &JobContext, deps: &BillingDeps, svix_id: &str)
     tx.commit().await?;
     tracing::info!(event_type = event.event_type(), site.id = %site.id, "billing event applied");
     Ok(())
+}
+
+fn payment_family(event: &WebhookEvent) -> bool {
+    matches!(
+        event,
+        WebhookEvent::PaymentIntentSucceeded(_)
+            | WebhookEvent::PaymentIntentFailed(_)
+            | WebhookEvent::BankTransferSucceeded(_)
+    )
 }
 
 /// When the event happened: its `created_at`.
