@@ -7,7 +7,10 @@ use prospector_jobs::{Enqueuer, Stage};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-use prospector_jobs::screenshot::{CaptureScreenshot, MediaStore};
+use prospector_jobs::{
+    billing::BillingTask,
+    screenshot::{CaptureScreenshot, MediaStore},
+};
 
 use crate::{
     admin::{self, AdminState},
@@ -90,10 +93,28 @@ impl Application {
                 None
             }
         };
+        let billing = self.settings.of::<BillingTask>();
+        let client = billing.client().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the Recurrente client cannot be built; claims answer 503");
+            None
+        });
+        // The secrets were checked when the settings were loaded.
+        let verifier = billing.webhook_verifier().unwrap_or_default();
+        if verifier.secret_count() == 0 {
+            tracing::warn!(
+                "no webhook secret configured (PROSPECTOR__BILLING__WEBHOOK_SECRETS): every webhook is refused"
+            );
+        }
         PublicState {
             pool: self.pool.clone(),
             urls: Arc::new(self.settings.web.clone()),
             media,
+            enqueuer: self.enqueuer.clone(),
+            billing: Arc::new(public::PublicBilling {
+                settings: billing.clone(),
+                verifier,
+                client,
+            }),
         }
     }
 

@@ -60,6 +60,7 @@ pub mod screenshot;
 pub mod send_email;
 pub mod snapshot_analytics;
 pub mod stage;
+pub mod support;
 pub mod tech_scan;
 
 pub use audit::AuditPage;

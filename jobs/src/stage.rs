@@ -26,9 +26,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
-    audit::AuditPage, build_site::BuildSite, discover::DiscoverBusinesses, domain::CountryCode,
-    pipeline::ProspectLink, queue::WorkerSettings, runtime::Handler, score::ScoreProspect,
-    screenshot::CaptureScreenshot, snapshot_analytics::SnapshotAnalytics, tech_scan::ScanTech,
+    audit::AuditPage, billing::BillingTask, build_site::BuildSite, discover::DiscoverBusinesses,
+    domain::CountryCode, pipeline::ProspectLink, queue::WorkerSettings, runtime::Handler,
+    score::ScoreProspect, screenshot::CaptureScreenshot, snapshot_analytics::SnapshotAnalytics,
+    tech_scan::ScanTech,
 };
 
 /// A pipeline stage. Each stage owns exactly one queue, named like the stage.
@@ -52,6 +53,8 @@ pub enum Stage {
     BuildSite,
     /// Desktop and mobile screenshots of a generated site or a prospect's site.
     Screenshot,
+    /// Recurrente webhooks applied: customers, payments, live and paused sites.
+    Billing,
     /// Daily metrics snapshot.
     SnapshotAnalytics,
 }
@@ -80,6 +83,7 @@ impl Stage {
             Stage::Score => "score",
             Stage::BuildSite => "build_site",
             Stage::Screenshot => "screenshot",
+            Stage::Billing => "billing",
             Stage::SnapshotAnalytics => "snapshot_analytics",
         }
     }
@@ -103,6 +107,7 @@ impl Stage {
             Stage::Score => visitor.visit::<ScoreProspect>(),
             Stage::BuildSite => visitor.visit::<BuildSite>(),
             Stage::Screenshot => visitor.visit::<CaptureScreenshot>(),
+            Stage::Billing => visitor.visit::<BillingTask>(),
             Stage::SnapshotAnalytics => visitor.visit::<SnapshotAnalytics>(),
         }
     }
@@ -214,6 +219,8 @@ pub enum Branch {
     Preview,
     /// Scheduled reporting over the whole database.
     Reporting,
+    /// Customers: payments and the life of a sold site.
+    Customers,
 }
 
 impl Branch {

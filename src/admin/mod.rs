@@ -16,6 +16,8 @@
 //! | `GET /api/prospects/{id}/audit-report` | bearer | the latest full audit report (JSON, gzip) |
 //! | `GET /api/autopilot`               | bearer | autopilot switch, daily target, grid   |
 //! | `PUT /api/autopilot`               | bearer | change them at runtime                 |
+//! | `POST /api/site-versions/{id}/approve` | bearer | a change request's version goes live |
+//! | `POST /api/site-versions/{id}/reject`  | bearer | refuse it                            |
 //!
 //! Protected routes compare `Authorization: Bearer …` with `admin.token`
 //! in constant time and throttle failed attempts per client address
@@ -30,6 +32,7 @@ mod jobs;
 mod metrics;
 mod prospects;
 mod scan_jobs;
+mod site_versions;
 mod status;
 
 use std::{sync::Arc, time::Duration};
@@ -126,6 +129,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
         .route("/api/prospects/{id}/audit-report", get(audit_reports::get_report))
         .route("/api/autopilot", get(autopilot::get).put(autopilot::put))
+        .route("/api/site-versions/{id}/approve", post(site_versions::approve))
+        .route("/api/site-versions/{id}/reject", post(site_versions::reject))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -71,8 +71,12 @@ pub async fn serve_live_sites(State(state): State<PublicState>, request: Request
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    // A site is one page: anything but its root is not ours to serve.
+    // A site is one page and its support form: anything else is not ours
+    // to serve.
     let path = request.uri().path();
+    if path == "/support" {
+        return super::support::handle(&state, slug.as_deref(), &bare_host, request).await;
+    }
     if !matches!(path, "/" | "/index.html") {
         return not_found();
     }
@@ -140,7 +144,7 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

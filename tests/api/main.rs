@@ -7,6 +7,7 @@ mod analytics;
 mod audit;
 mod build_site;
 mod cluster;
+mod customers;
 mod discover;
 mod faults;
 mod helpers;

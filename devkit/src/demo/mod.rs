@@ -7,10 +7,14 @@
 //! allowed; the audit hands the same pins to Chromium), so the
 //! real stages run unchanged. `menuiserie-klein.example` maps to a closed
 //! port: a lead whose website does not answer.
+//!
+//! Payments go to a local Recurrente-compatible server ([`billing`]): a
+//! demo business claims its preview, pays both checkouts, and goes live.
 
+pub mod billing;
 pub mod sites;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
@@ -45,15 +49,24 @@ const UNREACHABLE: &str = "menuiserie-klein.example";
 pub struct Demo {
     sites: Vec<DemoSite>,
     closed: SocketAddr,
+    recurrente: Arc<prospector_jobs::billing::local_server::RunningLocalRecurrente>,
+    webhook_secret: prospector_jobs::billing::SigningSecret,
 }
 
 impl Demo {
     /// Serve the sample sites on loopback.
-    pub async fn start(stop: CancellationToken) -> std::io::Result<Self> {
+    pub async fn start(stop: CancellationToken) -> anyhow::Result<Self> {
         let sites = sites::serve(stop).await?;
         // A port that was free a moment ago: connections are refused.
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await?.local_addr()?;
-        Ok(Self { sites, closed })
+        let webhook_secret = billing::new_secret()?;
+        let recurrente = Arc::new(billing::start_recurrente(webhook_secret.clone()).await?);
+        Ok(Self {
+            sites,
+            closed,
+            recurrente,
+            webhook_secret,
+        })
     }
 
     /// The sites and where they listen.
@@ -87,6 +100,8 @@ impl Demo {
         };
         let tech = settings.of_mut::<ScanTech>();
         tech.per_host_delay = Duration::from_millis(200);
+
+        billing::configure(settings, &self.recurrente, self.webhook_secret.to_whsec());
 
         if settings.admin.token.is_some() {
             return None;
@@ -199,6 +214,14 @@ impl Demo {
         );
         wait_for_batches(&app.pool, &[sites.scan_job_id], app.shutdown.stop.clone()).await?;
         println!("\n{}", sites_table(&app.pool, &app.settings.web).await?);
+
+        match billing::claimable_site(&app.pool).await? {
+            Some(site) => {
+                billing::claim_and_pay(&app.pool, &app.settings.web, address, &self.recurrente, &site)
+                    .await?;
+            }
+            None => println!("\nNo preview site to claim."),
+        }
 
         let today = chrono::Utc::now()
             .with_timezone(&app.settings.analytics().time_zone)

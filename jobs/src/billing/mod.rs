@@ -41,9 +41,13 @@
 //!   a site is bought with two checkouts, in order ([`checkout_chain`]);
 //!   both carry the site id in metadata ([`link`]).
 //!
-//! **Not here** (the integrator's): the `POST /webhooks/recurrente`
-//! handler, the event ledger table, the job that processes events, the
-//! lifecycle SQL, and the reconciliation poller.
+//! The integration with the rest of Prospector: [`ledger`] stores a
+//! verified delivery once by its `svix-id` and enqueues its processing
+//! (the web role's `POST /webhooks/recurrente` calls it), [`lifecycle`] is
+//! the `billing` stage that applies events (customers, subscriptions,
+//! payments, live and paused sites), and [`claims`] starts the checkout
+//! chain from a preview's claim page. **Not here**: the reconciliation
+//! poller.
 //!
 //! [`local_server`] is a Recurrente-compatible HTTP server for tests and the
 //! demo: it speaks the documented wire format and delivers Svix-signed
@@ -51,8 +55,11 @@
 //! uses it.
 
 pub mod checkout;
+pub mod claims;
 pub mod events;
 pub mod ids;
+pub mod ledger;
+pub mod lifecycle;
 pub mod link;
 pub mod local_server;
 pub mod plans;
@@ -65,6 +72,7 @@ pub use checkout::{
 };
 pub use events::{EventError, WebhookEvent};
 pub use ids::{CheckoutId, InvalidId, PaymentIntentId, SubscriptionId};
+pub use lifecycle::{BillingDeps, BillingError, BillingTask};
 pub use link::{CheckoutStep, SiteLink};
 pub use plans::{BillingSettings, BillingSettingsError, PlanError, SiteCheckout, checkout_chain};
 pub use recurrente::{

@@ -1,0 +1,737 @@
+//! Customers: a business claims its preview, pays the setup fee and the
+//! monthly plan on the local Recurrente-compatible server (real HTTP, real
+//! Svix-signed webhooks), its site goes live on its host, and lapses after
+//! the grace period once the subscription ends.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use prospector_jobs::{
+    Handler, Stage, StageJob,
+    billing::{
+        BillingSettings, BillingTask, SigningSecret,
+        local_server::{
+            DeliveryOptions, DeliveryOutcome, LocalRecurrente, LocalRecurrenteConfig, Payer,
+            RunningLocalRecurrente, SubscriptionChange,
+        },
+        sign,
+    },
+    build_site::BuildSite,
+};
+use reqwest::{StatusCode, header};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{TOKEN, TestApp, assert_enqueued, count, wait_for};
+
+const PUBLIC_KEY: &str = "pk_test_local";
+const SECRET_KEY: &str = "sk_test_local";
+const GRACE: Duration = Duration::from_secs(2);
+
+/// The app with billing pointed at `recurrente` (when given), a built
+/// preview, and billing workers.
+struct Shop {
+    app: TestApp,
+    recurrente: Option<RunningLocalRecurrente>,
+    secret: SigningSecret,
+    site_id: Uuid,
+    token: String,
+    subdomain: String,
+    /// Follows no redirects (the tests read `Location`).
+    http: reqwest::Client,
+}
+
+async fn shop(with_server: bool, configure: impl FnOnce(&mut BillingSettings) + Send + 'static) -> Shop {
+    prospector::tls::init();
+    let secret = SigningSecret::from_bytes(vec![0x42; 32]).unwrap();
+    let recurrente = if with_server {
+        let server =
+            LocalRecurrente::new(LocalRecurrenteConfig::new(PUBLIC_KEY, SECRET_KEY, secret.clone())).unwrap();
+        Some(server.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap())
+    } else {
+        None
+    };
+    let base_url = recurrente.as_ref().map(|r| r.base_url().clone());
+    let whsec = secret.to_whsec();
+    let app = TestApp::spawn_with(move |s| {
+        let billing = s.of_mut::<BillingTask>();
+        if let Some(base_url) = base_url {
+            billing.base_url = base_url;
+        }
+        billing.public_key = Some(SecretString::from(PUBLIC_KEY));
+        billing.secret_key = Some(SecretString::from(SECRET_KEY));
+        billing.webhook_secrets = Some(whsec);
+        billing.grace_period = GRACE;
+        billing.max_retries = 0;
+        configure(billing);
+        let worker = s.worker_mut(Stage::Billing.name());
+        worker.backoff_base = Duration::from_millis(300);
+        worker.backoff_max = Duration::from_secs(1);
+    })
+    .await;
+    if let Some(server) = &recurrente {
+        server.set_webhook_url(Some(
+            format!("{}/webhooks/recurrente", app.address).parse().unwrap(),
+        ));
+    }
+    let (site_id, token, subdomain) = build_site(&app).await;
+    app.start_workers(&[Stage::Billing]);
+    Shop {
+        app,
+        recurrente,
+        secret,
+        site_id,
+        token,
+        subdomain,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+fn build_deps(app: &TestApp) -> <BuildSite as Handler>::Deps {
+    let settings = &app.app.settings;
+    let platform = settings.platform();
+    BuildSite::build_deps(
+        settings.of::<BuildSite>(),
+        &prospector_jobs::Setup {
+            stages: &settings.pipeline,
+            platform: &platform,
+            worker: settings.worker("build_site"),
+        },
+    )
+    .unwrap()
+}
+
+/// A business and its preview, built by the real build_site handler.
+async fn build_site(app: &TestApp) -> (Uuid, String, String) {
+    let pool = app.pool();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO prospects (channel, business_name, category, city, country, opening_hours) \
+         VALUES ('maps', 'Panadería La Espiga', 'bakery', 'Antigua Guatemala', 'GT', \
+                 '[\"Monday: 7:00 AM – 6:00 PM\"]') RETURNING id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    BuildSite {
+        then: vec![],
+        ..BuildSite::new(id, None)
+    }
+    .handle(&app.job_context(), &build_deps(app))
+    .await
+    .unwrap();
+    sqlx::query_as("SELECT id, preview_token, subdomain FROM generated_sites")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+impl Shop {
+    fn pool(&self) -> &PgPool {
+        self.app.pool()
+    }
+
+    fn server(&self) -> &RunningLocalRecurrente {
+        self.recurrente.as_ref().unwrap()
+    }
+
+    async fn claim(&self, email: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/claim/{}", self.app.address, self.token))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(format!("email={}&plan=monthly", email.replace('@', "%40")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.app.address))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn live_page(&self) -> reqwest::Response {
+        self.http
+            .get(format!("{}/", self.app.address))
+            .header(header::HOST, format!("{}.sites.localhost", self.subdomain))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn site_status(&self) -> String {
+        sqlx::query_scalar("SELECT status FROM generated_sites WHERE id = $1")
+            .bind(self.site_id)
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn wait_status(&self, status: &str, limit: Duration) {
+        wait_for(limit, &format!("the site to be {status}"), || async {
+            self.site_status().await == status
+        })
+        .await;
+    }
+
+    /// Every stored event processed.
+    async fn wait_processed(&self, events: i64) {
+        wait_for(
+            Duration::from_secs(20),
+            "the billing events to be processed",
+            || async {
+                count(
+                    self.pool(),
+                    "SELECT count(*) FROM billing_events WHERE processed_at IS NOT NULL",
+                )
+                .await
+                    == events
+            },
+        )
+        .await;
+    }
+
+    /// POST a webhook signed with `secret` at `timestamp`.
+    async fn deliver(&self, secret: &SigningSecret, svix_id: &str, timestamp: i64, body: &str) -> StatusCode {
+        let signed = sign(std::slice::from_ref(secret), svix_id, timestamp, body.as_bytes());
+        self.post_webhook(signed.to_header_map(), body).await
+    }
+
+    async fn post_webhook(&self, headers: reqwest::header::HeaderMap, body: &str) -> StatusCode {
+        self.http
+            .post(format!("{}/webhooks/recurrente", self.app.address))
+            .headers(headers)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()[header::LOCATION].to_str().unwrap().to_owned()
+}
+
+fn all_answered_ok(deliveries: &[prospector_jobs::billing::local_server::DeliveryReport]) {
+    assert!(!deliveries.is_empty());
+    for d in deliveries {
+        assert_eq!(d.outcome, DeliveryOutcome::Answered(200), "{d:?}");
+    }
+}
+
+/// The rows a payment writes, as one value.
+async fn ledger(pool: &PgPool) -> Value {
+    sqlx::query_scalar(
+        r#"
+        SELECT jsonb_build_object(
+            'customers', (SELECT count(*) FROM customers),
+            'subscriptions', (SELECT count(*) FROM subscriptions),
+            'subscription_status', (SELECT string_agg(status, ',') FROM subscriptions),
+            'payments', (SELECT count(*) FROM payments),
+            'amounts', (SELECT jsonb_agg(amount_cents ORDER BY amount_cents) FROM payments),
+            'lifetime_value', (SELECT sum(lifetime_value_cents) FROM customers),
+            'events', (SELECT count(*) FROM billing_events),
+            'jobs', (SELECT count(*) FROM apalis.jobs WHERE job_type = 'billing'
+                     AND convert_from(job, 'UTF8')::jsonb ->> 'kind' = 'process'),
+            'contact_status', (SELECT string_agg(contact_status, ',') FROM prospects),
+            'interactions', (SELECT count(*) FROM prospect_interactions),
+            'purchased', (SELECT count(*) FROM activity_log WHERE action = 'site.purchased'))
+        "#,
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_claimed_preview_is_paid_in_two_checkouts_goes_live_and_lapses_after_its_grace_period() {
+    let shop = shop(true, |_| {}).await;
+    let server = shop.server();
+    let payer = Payer {
+        email: "duena@laespiga.example".into(),
+        full_name: "Ana López".into(),
+    };
+
+    // The claim page, from the preview's claim bar.
+    let form = shop.get(&format!("/claim/{}", shop.token)).await;
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.unwrap();
+    assert!(html.contains("Panadería La Espiga"), "{html}");
+    assert!(
+        html.contains("GTQ 3900.00") && html.contains("GTQ 799.00"),
+        "{html}"
+    );
+    assert!(html.contains("name=\"email\""));
+    let bad = shop.claim("not-an-address").await;
+    assert_eq!(bad.status(), 422);
+    assert!(server.checkout_ids().is_empty(), "no checkout for a bad e-mail");
+
+    // Claim: 303 to the setup fee's checkout, on Recurrente; a second
+    // submit resumes the same checkout.
+    let claimed = shop.claim(&payer.email).await;
+    assert_eq!(claimed.status(), 303);
+    let setup_url = location(&claimed);
+    assert!(
+        setup_url.starts_with(&format!("{}checkout-session/ch_", server.base_url())),
+        "{setup_url}"
+    );
+    assert_eq!(location(&shop.claim(&payer.email).await), setup_url);
+    assert_eq!(server.checkout_ids().len(), 1);
+    let setup_id = server.checkout_ids()[0].clone();
+    let requests = server.requests();
+    let created = requests.iter().find(|r| r.method == "POST").unwrap();
+    assert!(created.authorized);
+    let body = created.body.as_ref().unwrap();
+    assert_eq!(body["metadata"]["prospector_site_id"], shop.site_id.to_string());
+    assert_eq!(body["metadata"]["prospector_step"], "setup");
+    assert_eq!(body["items"][0]["amount_in_cents"], 390000);
+    assert!(body["items"][0].get("charge_type").is_none(), "one-time: {body}");
+    let success = body["success_url"].as_str().unwrap().to_owned();
+    assert!(success.ends_with(&format!("/sites/{}/paid?step=setup", shop.site_id)));
+
+    // The success page refuses to move on before the setup fee is paid.
+    let success_path = &success[success.find("/sites/").unwrap()..];
+    assert_eq!(shop.get(success_path).await.status(), 409);
+
+    // Pay the setup fee: the webhook records a one-time payment.
+    let paid = server
+        .pay(&setup_id, &payer, &DeliveryOptions::default())
+        .await
+        .unwrap();
+    all_answered_ok(&paid.deliveries);
+    shop.wait_processed(1).await;
+    assert_eq!(
+        shop.site_status().await,
+        "draft",
+        "not live on the setup fee alone"
+    );
+
+    // The success URL chains the monthly plan's checkout.
+    let chained = shop.get(success_path).await;
+    assert_eq!(chained.status(), 303);
+    let monthly_url = location(&chained);
+    assert_ne!(monthly_url, setup_url);
+    let monthly_id = server.checkout_ids()[1].clone();
+    assert!(monthly_url.ends_with(&monthly_id), "{monthly_url}");
+    let plan = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .nth(1)
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(plan["items"][0]["charge_type"], "recurring");
+    assert_eq!(plan["items"][0]["billing_interval"], "month");
+    assert_eq!(plan["metadata"]["prospector_step"], "monthly");
+    assert_eq!(
+        location(&shop.get(success_path).await),
+        monthly_url,
+        "reloading reuses it"
+    );
+
+    // Pay the plan; every webhook delivered 3 times, concurrently.
+    let subscribed = server
+        .pay(
+            &monthly_id,
+            &payer,
+            &DeliveryOptions {
+                copies: 3,
+                concurrent: true,
+                ..DeliveryOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(subscribed.deliveries.len(), 6);
+    all_answered_ok(&subscribed.deliveries);
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    shop.wait_processed(3).await;
+
+    // Exactly one customer and subscription, one payment per checkout.
+    let rows = ledger(shop.pool()).await;
+    assert_eq!(
+        rows,
+        json!({
+            "customers": 1, "subscriptions": 1, "subscription_status": "active",
+            "payments": 2, "amounts": [79900, 390000], "lifetime_value": 469900,
+            "events": 3, "jobs": 3, "contact_status": "purchased",
+            "interactions": 1, "purchased": 1,
+        })
+    );
+    let claim: String = sqlx::query_scalar("SELECT status FROM site_claims")
+        .fetch_one(shop.pool())
+        .await
+        .unwrap();
+    assert_eq!(claim, "paid");
+
+    // Live on its host: the customer's page.
+    let live = shop.live_page().await;
+    assert_eq!(live.status(), 200);
+    let page = live.text().await.unwrap();
+    assert!(page.contains("Panadería La Espiga"));
+    assert!(!page.contains(r#"class="claim""#), "no claim bar on a sold site");
+    assert_eq!(
+        shop.get(&format!("/claim/{}", shop.token)).await.status(),
+        409,
+        "a sold site cannot be claimed again"
+    );
+
+    // Paused by Recurrente: after the grace period the paused page is
+    // served; a renewal payment resumes the site.
+    let su = subscribed.subscription_id.clone().unwrap();
+    let changed = server
+        .change_subscription(&su, SubscriptionChange::Paused, &DeliveryOptions::default())
+        .await
+        .unwrap();
+    all_answered_ok(&changed);
+    shop.wait_processed(4).await;
+    assert_eq!(shop.site_status().await, "live", "live during the grace period");
+    shop.wait_status("paused", Duration::from_secs(20)).await;
+    let paused = shop.live_page().await;
+    assert_eq!(paused.status(), 503);
+    assert!(paused.text().await.unwrap().contains("paused"));
+    let renewed = server
+        .renew_subscription(&su, &DeliveryOptions::default())
+        .await
+        .unwrap();
+    all_answered_ok(&renewed.deliveries);
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    assert_eq!(shop.live_page().await.status(), 200);
+
+    // Cancelled: paused again once the grace period is over.
+    let cancelled_at = Utc::now();
+    let changed = server
+        .change_subscription(&su, SubscriptionChange::Cancel, &DeliveryOptions::default())
+        .await
+        .unwrap();
+    all_answered_ok(&changed);
+    shop.wait_status("paused", Duration::from_secs(20)).await;
+    let paused_at: chrono::DateTime<Utc> =
+        sqlx::query_scalar("SELECT paused_at FROM generated_sites WHERE id = $1")
+            .bind(shop.site_id)
+            .fetch_one(shop.pool())
+            .await
+            .unwrap();
+    assert!(
+        paused_at - cancelled_at
+            >= chrono::Duration::from_std(GRACE).unwrap() - chrono::Duration::milliseconds(200),
+        "paused only after the grace period ({paused_at} vs {cancelled_at})"
+    );
+    let rows = ledger(shop.pool()).await;
+    assert_eq!(rows["subscription_status"], "cancelled");
+    assert_eq!(rows["customers"], 1);
+    assert_eq!(rows["payments"], 3, "setup, first month, renewal");
+}
+
+/// The published Svix test vector (svix crate `test_sign`).
+const VECTOR_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+const VECTOR_ID: &str = "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk";
+const VECTOR_TS: i64 = 1649367553;
+const VECTOR_BODY: &str = r#"{"email":"test@example.com","username":"test_user"}"#;
+const VECTOR_SIGNATURE: &str = "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
+
+async fn nothing_written(pool: &PgPool) -> (i64, i64) {
+    (
+        count(pool, "SELECT count(*) FROM billing_events").await,
+        count(
+            pool,
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'billing'",
+        )
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn forged_stale_unsigned_and_unconfigured_webhooks_are_refused_and_nothing_is_written() {
+    let shop = shop(false, |b| {
+        b.webhook_secrets = Some(SecretString::from(VECTOR_SECRET));
+    })
+    .await;
+    let vector = SigningSecret::parse(&SecretString::from(VECTOR_SECRET)).unwrap();
+    assert_eq!(
+        sign(
+            std::slice::from_ref(&vector),
+            VECTOR_ID,
+            VECTOR_TS,
+            VECTOR_BODY.as_bytes()
+        )
+        .signature,
+        VECTOR_SIGNATURE,
+        "the documented scheme"
+    );
+    let now = Utc::now().timestamp();
+    let event = r#"{"event_type":"payment_intent.succeeded","id":"pa_forged","amount_in_cents":100}"#;
+
+    // The published vector, replayed years later: a valid signature, too old.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("svix-id", VECTOR_ID.parse().unwrap());
+    headers.insert("svix-timestamp", VECTOR_TS.to_string().parse().unwrap());
+    headers.insert("svix-signature", VECTOR_SIGNATURE.parse().unwrap());
+    assert_eq!(shop.post_webhook(headers.clone(), VECTOR_BODY).await, 401);
+
+    // Forged, stale, future, unsigned, tampered.
+    let other = SigningSecret::from_bytes(vec![7; 32]).unwrap();
+    assert_eq!(shop.deliver(&other, "msg_forged", now, event).await, 401);
+    assert_eq!(shop.deliver(&vector, "msg_old", now - 301, event).await, 401);
+    assert_eq!(shop.deliver(&vector, "msg_future", now + 301, event).await, 401);
+    let good = sign(
+        std::slice::from_ref(&vector),
+        "msg_tampered",
+        now,
+        event.as_bytes(),
+    );
+    assert_eq!(
+        shop.post_webhook(good.to_header_map(), &event.replace("100", "900"))
+            .await,
+        401,
+        "a changed body"
+    );
+    for missing in ["svix-id", "svix-timestamp", "svix-signature"] {
+        let mut headers = good.to_header_map();
+        headers.remove(missing);
+        assert_eq!(shop.post_webhook(headers, event).await, 400, "without {missing}");
+    }
+    let mut garbled = good.to_header_map();
+    garbled.insert("svix-timestamp", "yesterday".parse().unwrap());
+    assert_eq!(shop.post_webhook(garbled, event).await, 400);
+    assert_eq!(nothing_written(shop.pool()).await, (0, 0));
+
+    // The vector's body signed now: accepted once, a redelivery writes
+    // nothing new; it is no webhook event, so it is marked malformed.
+    assert_eq!(shop.deliver(&vector, VECTOR_ID, now, VECTOR_BODY).await, 200);
+    assert_eq!(shop.deliver(&vector, VECTOR_ID, now, VECTOR_BODY).await, 200);
+    // An event type we do not handle is stored and ignored.
+    let unified = r#"{"event_type":"intent.succeeded","id":"in_1","type":"payment"}"#;
+    assert_eq!(shop.deliver(&vector, "msg_unified", now, unified).await, 200);
+    // A payment on a checkout that is not ours (no site in its metadata).
+    let foreign = r#"{"event_type":"payment_intent.succeeded","id":"pa_other","amount_in_cents":5000,
+        "currency":"GTQ","checkout":{"id":"ch_other","metadata":{}},"customer":{"id":"us_other","email":"x@y.example"}}"#;
+    assert_eq!(shop.deliver(&vector, "msg_foreign", now, foreign).await, 200);
+    shop.wait_processed(3).await;
+    let outcomes: Vec<(String, Option<String>, String)> =
+        sqlx::query_as("SELECT svix_id, event_type, outcome FROM billing_events ORDER BY svix_id")
+            .fetch_all(shop.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            (VECTOR_ID.to_owned(), None, "malformed".to_owned()),
+            (
+                "msg_foreign".to_owned(),
+                Some("payment_intent.succeeded".to_owned()),
+                "ignored".to_owned()
+            ),
+            (
+                "msg_unified".to_owned(),
+                Some("intent.succeeded".to_owned()),
+                "ignored".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(nothing_written(shop.pool()).await, (3, 3));
+    assert_eq!(count(shop.pool(), "SELECT count(*) FROM payments").await, 0);
+    assert_eq!(count(shop.pool(), "SELECT count(*) FROM customers").await, 0);
+
+    // No secret configured: every delivery is refused, nothing is written.
+    let closed = self::shop(false, |b: &mut BillingSettings| b.webhook_secrets = None).await;
+    let secret = closed.secret.clone();
+    assert_eq!(closed.deliver(&secret, "msg_valid", now, event).await, 503);
+    assert_eq!(nothing_written(closed.pool()).await, (0, 0));
+}
+
+fn subscription_event(event_type: &str, site_id: Uuid, at: chrono::DateTime<Utc>) -> String {
+    json!({
+        "api_version": "2024-04-24",
+        "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "customer_email": "duena@laespiga.example",
+        "customer_id": "us_outoforder",
+        "customer_name": "Ana López",
+        "event_type": event_type,
+        "id": "su_outoforder",
+        "payment": {"id": "pa_outoforder", "paymentable": {"type": "Subscription", "id": "su_outoforder"}},
+        "product": {
+            "id": "prod_plan",
+            "prices": [{"amount_in_cents": 79900, "currency": "GTQ", "charge_type": "recurring"}],
+            "metadata": {"prospector_site_id": site_id.to_string(), "prospector_step": "monthly"},
+        },
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_cancel_delivered_before_its_create_keeps_the_subscription_cancelled_and_the_site_lapses() {
+    let shop = shop(false, |_| {}).await;
+    let secret = shop.secret.clone();
+    let created_at = Utc::now() - chrono::Duration::seconds(1);
+    let cancelled_at = created_at + chrono::Duration::milliseconds(500);
+    let now = Utc::now().timestamp();
+
+    // The cancel arrives first: a cancelled subscription, nothing live yet.
+    let cancel = subscription_event("subscription.cancel", shop.site_id, cancelled_at);
+    assert_eq!(shop.deliver(&secret, "msg_cancel", now, &cancel).await, 200);
+    shop.wait_processed(1).await;
+    let status: String = sqlx::query_scalar("SELECT status FROM subscriptions")
+        .fetch_one(shop.pool())
+        .await
+        .unwrap();
+    assert_eq!(status, "cancelled");
+    assert_eq!(shop.site_status().await, "draft");
+
+    // Then the older create: the cancel still wins; the site was paid for,
+    // so it goes live, and lapses after the grace period.
+    let create = subscription_event("subscription.create", shop.site_id, created_at);
+    assert_eq!(shop.deliver(&secret, "msg_create", now, &create).await, 200);
+    shop.wait_processed(2).await;
+    let rows = ledger(shop.pool()).await;
+    assert_eq!(rows["subscriptions"], 1);
+    assert_eq!(rows["customers"], 1);
+    assert_eq!(rows["subscription_status"], "cancelled", "{rows}");
+    assert_eq!(rows["purchased"], 1);
+    shop.wait_status("paused", Duration::from_secs(20)).await;
+    assert_eq!(shop.live_page().await.status(), 503);
+}
+
+async fn versions(pool: &PgPool, site_id: Uuid) -> Value {
+    sqlx::query_scalar(
+        r#"
+        SELECT jsonb_build_object(
+            'current', (SELECT v.version FROM site_versions v JOIN generated_sites s ON s.current_version_id = v.id WHERE s.id = $1),
+            'live', (SELECT v.version FROM site_versions v JOIN generated_sites s ON s.live_version_id = v.id WHERE s.id = $1),
+            'pending', (SELECT jsonb_agg(version) FROM site_versions WHERE site_id = $1 AND approval_status = 'pending'),
+            'tickets', (SELECT jsonb_agg(status) FROM support_tickets WHERE site_id = $1))
+        "#,
+    )
+    .bind(site_id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_change_request_from_the_live_site_makes_a_version_that_goes_live_only_after_approval() {
+    let shop = shop(false, |_| {}).await;
+    let pool = shop.pool();
+    let secret = shop.secret.clone();
+    let create = subscription_event("subscription.create", shop.site_id, Utc::now());
+    assert_eq!(
+        shop.deliver(&secret, "msg_create", Utc::now().timestamp(), &create)
+            .await,
+        200
+    );
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    let host = format!("{}.sites.localhost", shop.subdomain);
+    let support = |body: Option<String>| {
+        let request = match &body {
+            Some(_) => shop.http.post(format!("{}/support", shop.app.address)),
+            None => shop.http.get(format!("{}/support", shop.app.address)),
+        };
+        let request = request
+            .header(header::HOST, &host)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        async move {
+            match body {
+                Some(body) => request.body(body).send().await.unwrap(),
+                None => request.send().await.unwrap(),
+            }
+        }
+    };
+
+    // The form on the live host; only the customer's e-mail opens a ticket.
+    let form = support(None).await;
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains("Ask for a change"));
+    let stranger = support(Some(
+        "email=someone%40else.example&request=Change+the+phone".into(),
+    ))
+    .await;
+    assert_eq!(stranger.status(), 422);
+    let empty = support(Some("email=duena%40laespiga.example&request=+".into())).await;
+    assert_eq!(empty.status(), 422);
+    assert_eq!(count(pool, "SELECT count(*) FROM support_tickets").await, 0);
+    let opened = support(Some(
+        "email=Duena%40LaEspiga.example&request=Please+add+our+new+phone+number".into(),
+    ))
+    .await;
+    assert_eq!(opened.status(), 200);
+    let ticket: Uuid = sqlx::query_scalar("SELECT id FROM support_tickets")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+
+    // Its build: a new version, pending approval; the live one is unchanged.
+    let build = assert_enqueued::<BuildSite>(pool, |j| j.change_request == Some(ticket)).await;
+    build
+        .handle(&shop.app.job_context(), &build_deps(&shop.app))
+        .await
+        .unwrap();
+    assert_eq!(
+        versions(pool, shop.site_id).await,
+        json!({"current": 1, "live": 1, "pending": [2], "tickets": ["open"]})
+    );
+    assert_eq!(shop.live_page().await.status(), 200);
+
+    // The operator approves it: it is current and live, the ticket done.
+    let pending: Uuid = sqlx::query_scalar("SELECT id FROM site_versions WHERE version = 2")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let path = format!("/api/site-versions/{pending}/approve");
+    let anonymous = shop
+        .http
+        .post(format!("{}{path}", shop.app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        versions(pool, shop.site_id).await["live"],
+        1,
+        "not live without an operator"
+    );
+    let approved = shop
+        .http
+        .post(format!("{}{path}", shop.app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+    assert_eq!(
+        versions(pool, shop.site_id).await,
+        json!({"current": 2, "live": 2, "pending": null, "tickets": ["completed"]})
+    );
+    let again = shop.app.post(&path).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(shop.live_page().await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_demo_customer_claims_pays_both_checkouts_and_its_site_goes_live() {
+    use prospector_devkit::demo::billing;
+
+    let shop = shop(true, |_| {}).await;
+    let site = billing::claimable_site(shop.pool()).await.unwrap().unwrap();
+    assert_eq!(site.id, shop.site_id);
+    let web = shop.app.address.trim_start_matches("http://").parse().unwrap();
+
+    let live = billing::claim_and_pay(shop.pool(), &shop.app.app.settings.web, web, shop.server(), &site)
+        .await
+        .unwrap();
+
+    assert_eq!(live, shop.app.app.settings.web.live(&shop.subdomain));
+    assert_eq!(shop.site_status().await, "live");
+    assert_eq!(shop.live_page().await.status(), 200);
+    assert_eq!(shop.server().checkout_ids().len(), 2);
+    assert!(billing::claimable_site(shop.pool()).await.unwrap().is_none());
+}
