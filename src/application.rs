@@ -7,7 +7,10 @@ use prospector_jobs::{Enqueuer, Stage};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-use prospector_jobs::screenshot::{CaptureScreenshot, MediaStore};
+use prospector_jobs::{
+    screenshot::{CaptureScreenshot, MediaStore},
+    send_email::SendEmail,
+};
 
 use crate::{
     admin::{self, AdminState},
@@ -94,6 +97,25 @@ impl Application {
             pool: self.pool.clone(),
             urls: Arc::new(self.settings.web.clone()),
             media,
+            tracking: self.tracking_state(),
+        }
+    }
+
+    /// State of the outreach tracking routes: none (and a warning) when the
+    /// tracking keys are not in the environment.
+    pub fn tracking_state(&self) -> Option<public::tracking::TrackingState> {
+        let settings = self.settings.of::<SendEmail>();
+        let env = |name: &str| settings.secrets.get(name);
+        match settings.tracker(&env) {
+            Ok(tracker) => Some(public::tracking::TrackingState {
+                pool: self.pool.clone(),
+                tracker: Arc::new(tracker),
+                min_human_delay: settings.tracking.min_human_delay,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "outreach tracking and one-click unsubscribe are off");
+                None
+            }
         }
     }
 

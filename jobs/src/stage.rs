@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::{
     audit::AuditPage, build_site::BuildSite, discover::DiscoverBusinesses, domain::CountryCode,
     pipeline::ProspectLink, queue::WorkerSettings, runtime::Handler, score::ScoreProspect,
-    screenshot::CaptureScreenshot, snapshot_analytics::SnapshotAnalytics, tech_scan::ScanTech,
+    screenshot::CaptureScreenshot, send_email::SendEmail, snapshot_analytics::SnapshotAnalytics, tech_scan::ScanTech,
 };
 
 /// A pipeline stage. Each stage owns exactly one queue, named like the stage.
@@ -52,6 +52,8 @@ pub enum Stage {
     BuildSite,
     /// Desktop and mobile screenshots of a generated site or a prospect's site.
     Screenshot,
+    /// One outreach e-mail (a campaign step) to one lead.
+    SendEmail,
     /// Daily metrics snapshot.
     SnapshotAnalytics,
 }
@@ -80,6 +82,7 @@ impl Stage {
             Stage::Score => "score",
             Stage::BuildSite => "build_site",
             Stage::Screenshot => "screenshot",
+            Stage::SendEmail => "send_email",
             Stage::SnapshotAnalytics => "snapshot_analytics",
         }
     }
@@ -103,6 +106,7 @@ impl Stage {
             Stage::Score => visitor.visit::<ScoreProspect>(),
             Stage::BuildSite => visitor.visit::<BuildSite>(),
             Stage::Screenshot => visitor.visit::<CaptureScreenshot>(),
+            Stage::SendEmail => visitor.visit::<SendEmail>(),
             Stage::SnapshotAnalytics => visitor.visit::<SnapshotAnalytics>(),
         }
     }
@@ -212,6 +216,8 @@ pub enum Branch {
     Digital,
     /// A generated preview site: built, gated, captured.
     Preview,
+    /// E-mail to leads (campaign steps).
+    Outreach,
     /// Scheduled reporting over the whole database.
     Reporting,
 }

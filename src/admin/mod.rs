@@ -16,6 +16,9 @@
 //! | `GET /api/prospects/{id}/audit-report` | bearer | the latest full audit report (JSON, gzip) |
 //! | `GET /api/autopilot`               | bearer | autopilot switch, daily target, grid   |
 //! | `PUT /api/autopilot`               | bearer | change them at runtime                 |
+//! | `GET/POST /api/templates`          | bearer | outreach templates (422: unknown placeholder) |
+//! | `PUT /api/templates/{id}`          | bearer | change one (checked the same way)      |
+//! | `POST /api/outreach/campaigns`     | bearer | start a campaign: enqueue its first step |
 //!
 //! Protected routes compare `Authorization: Bearer …` with `admin.token`
 //! in constant time; with no token configured they refuse every request.
@@ -27,6 +30,7 @@ mod error;
 mod health;
 mod jobs;
 mod metrics;
+mod outreach;
 mod prospects;
 mod scan_jobs;
 mod status;
@@ -121,6 +125,12 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
         .route("/api/prospects/{id}/audit-report", get(audit_reports::get_report))
         .route("/api/autopilot", get(autopilot::get).put(autopilot::put))
+        .route(
+            "/api/templates",
+            get(outreach::list_templates).post(outreach::create_template),
+        )
+        .route("/api/templates/{id}", axum::routing::put(outreach::update_template))
+        .route("/api/outreach/campaigns", post(outreach::start_campaign))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

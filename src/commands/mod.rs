@@ -4,6 +4,7 @@ mod build;
 mod grid;
 mod import;
 mod jobs;
+mod outreach;
 pub mod roles;
 mod scan;
 pub mod status;
@@ -29,5 +30,6 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Status { url, json } => status::run(settings, url, json).await,
         Command::Jobs { command } => jobs::run(settings, command).await,
         Command::Grid { command } => grid::run(settings, command).await,
+        Command::Outreach { command } => outreach::run(settings, command).await,
     }
 }

@@ -20,4 +20,5 @@ mod scale;
 mod scan;
 mod scheduler;
 mod schema;
+mod send_email;
 mod tech_scan;
