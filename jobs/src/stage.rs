@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::{
     audit::AuditPage, build_site::BuildSite, discover::DiscoverBusinesses, domain::CountryCode,
     pipeline::ProspectLink, queue::WorkerSettings, runtime::Handler, score::ScoreProspect,
-    screenshot::CaptureScreenshot, send_email::SendEmail, snapshot_analytics::SnapshotAnalytics, tech_scan::ScanTech,
+    screenshot::CaptureScreenshot, send_email::SendEmail, snapshot_analytics::SnapshotAnalytics,
+    tech_scan::ScanTech,
 };
 
 /// A pipeline stage. Each stage owns exactly one queue, named like the stage.

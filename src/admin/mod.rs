@@ -129,7 +129,10 @@ pub fn router(state: AdminState) -> Router {
             "/api/templates",
             get(outreach::list_templates).post(outreach::create_template),
         )
-        .route("/api/templates/{id}", axum::routing::put(outreach::update_template))
+        .route(
+            "/api/templates/{id}",
+            axum::routing::put(outreach::update_template),
+        )
         .route("/api/outreach/campaigns", post(outreach::start_campaign))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

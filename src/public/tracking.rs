@@ -48,15 +48,18 @@ pub fn router(state: TrackingState) -> Router {
     Router::new()
         .route(&format!("{base}o/{{token}}"), get(open))
         .route(&format!("{base}c/{{token}}"), get(click))
-        .route(&format!("{base}u/{{token}}"), get(unsubscribe_page).post(unsubscribe))
+        .route(
+            &format!("{base}u/{{token}}"),
+            get(unsubscribe_page).post(unsubscribe),
+        )
         .with_state(state)
 }
 
 /// The smallest transparent GIF.
 const PIXEL: &[u8] = &[
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
-    0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00,
-    0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff,
+    0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+    0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
 fn not_found() -> Response {
@@ -249,9 +252,15 @@ async fn unsubscribe_page(State(state): State<TrackingState>, Path(token): Path<
     (
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (header::HeaderName::from_static("x-robots-tag"), HeaderValue::from_static("noindex")),
+            (
+                header::HeaderName::from_static("x-robots-tag"),
+                HeaderValue::from_static("noindex"),
+            ),
         ],
         html,
     )
@@ -276,7 +285,9 @@ async fn unsubscribe(State(state): State<TrackingState>, Path(token): Path<Strin
     let Some(recipient) = send.recipient else {
         return not_found();
     };
-    if let Err(e) = queries::unsubscribe(&mut tx, token.send.0, send.prospect_id, &recipient, "one-click").await {
+    if let Err(e) =
+        queries::unsubscribe(&mut tx, token.send.0, send.prospect_id, &recipient, "one-click").await
+    {
         return unavailable(&e);
     }
     if let Err(e) = tx.commit().await {
@@ -285,7 +296,10 @@ async fn unsubscribe(State(state): State<TrackingState>, Path(token): Path<Strin
     (
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         "You are unsubscribed: this address will not receive our e-mails again.\n",

@@ -188,7 +188,9 @@ fn header(raw: &str, name: &str) -> Option<String> {
     let head = unfolded.split("\n\n").next()?.to_owned();
     head.lines()
         .find(|l| {
-            l.len() > name.len() && l[..name.len()].eq_ignore_ascii_case(name) && l.as_bytes()[name.len()] == b':'
+            l.len() > name.len()
+                && l[..name.len()].eq_ignore_ascii_case(name)
+                && l.as_bytes()[name.len()] == b':'
         })
         .map(|l| l[name.len() + 1..].trim().to_owned())
 }
@@ -228,7 +230,10 @@ async fn a_campaign_sends_through_smtp_signed_and_one_click_unsubscribe_refuses_
     let messages = sink.wait_for(1, Duration::from_secs(10)).await.unwrap();
     assert_eq!(messages.len(), 1);
     let raw = String::from_utf8_lossy(&messages[0]).into_owned();
-    assert!(header(&raw, "To").unwrap().contains("joe@joesdiner.example"), "{raw}");
+    assert!(
+        header(&raw, "To").unwrap().contains("joe@joesdiner.example"),
+        "{raw}"
+    );
     assert!(header(&raw, "DKIM-Signature").is_some(), "{raw}");
     assert_eq!(
         verify::verify(&messages[0], &key.signer.dns_name(), &key.signer.dns_record()).await,
@@ -240,12 +245,11 @@ async fn a_campaign_sends_through_smtp_signed_and_one_click_unsubscribe_refuses_
         header(&raw, "List-Unsubscribe-Post").as_deref(),
         Some("List-Unsubscribe=One-Click")
     );
-    let message_id: String =
-        sqlx::query_scalar("SELECT message_id FROM campaigns WHERE prospect_id = $1")
-            .bind(joe)
-            .fetch_one(pool)
-            .await
-            .unwrap();
+    let message_id: String = sqlx::query_scalar("SELECT message_id FROM campaigns WHERE prospect_id = $1")
+        .bind(joe)
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert!(header(&raw, "Message-ID").unwrap().contains(&message_id), "{raw}");
     let (basis, mailbox): (String, String) =
         sqlx::query_as("SELECT lawful_basis, mailbox FROM campaigns WHERE prospect_id = $1")
@@ -253,7 +257,10 @@ async fn a_campaign_sends_through_smtp_signed_and_one_click_unsubscribe_refuses_
             .fetch_one(pool)
             .await
             .unwrap();
-    assert_eq!((basis.as_str(), mailbox.as_str()), ("opt_out", "outreach@agency.example"));
+    assert_eq!(
+        (basis.as_str(), mailbox.as_str()),
+        ("opt_out", "outreach@agency.example")
+    );
     assert_eq!(
         count(
             pool,
@@ -310,9 +317,11 @@ async fn a_campaign_sends_through_smtp_signed_and_one_click_unsubscribe_refuses_
     create_template(&app, "second-touch").await;
     let started = start_campaign(&app, "summer", "second-touch").await;
     assert_eq!(started["enqueued"], 2, "{started}");
-    wait_for(Duration::from_secs(30), "the summer send to be decided", || async {
-        send_of(pool, joe, "summer").await.is_some()
-    })
+    wait_for(
+        Duration::from_secs(30),
+        "the summer send to be decided",
+        || async { send_of(pool, joe, "summer").await.is_some() },
+    )
     .await;
     let (status, _, reason) = send_of(pool, joe, "summer").await.unwrap();
     assert_eq!(status, "refused");
@@ -446,17 +455,15 @@ async fn bad_tracking_tokens_get_404_and_record_nothing_and_a_click_goes_only_to
         format!("{base}/c/{flipped}"),
         local(&app, theirs.click_url(id, 0).as_str()),
         // A valid token of another kind, on the click route.
-        format!(
-            "{base}/c/{}",
-            ours.keys().sign(&Token::new(id, TokenKind::Open))
-        ),
+        format!("{base}/c/{}", ours.keys().sign(&Token::new(id, TokenKind::Open))),
         // A valid click token for a link the send does not have.
         local(&app, ours.click_url(id, 7).as_str()),
         // A valid token for a send that does not exist.
         local(&app, ours.click_url(SendId(Uuid::new_v4()), 0).as_str()),
         format!("{base}/o/{flipped}"),
     ];
-    let browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+    let browser =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
     for url in &bad {
         let response = no_redirects
             .get(url)
@@ -494,7 +501,11 @@ async fn bad_tracking_tokens_get_404_and_record_nothing_and_a_click_goes_only_to
         "https://agency.example/portfolio"
     );
     assert_eq!(
-        count(pool, "SELECT count(*) FROM email_events WHERE kind = 'click' AND machine").await,
+        count(
+            pool,
+            "SELECT count(*) FROM email_events WHERE kind = 'click' AND machine"
+        )
+        .await,
         1
     );
     assert_eq!(
@@ -521,7 +532,10 @@ async fn a_template_with_an_unknown_placeholder_is_refused_with_422() {
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
     assert!(
-        body["error"].as_str().unwrap().contains("unknown placeholder `{buisness_name}`"),
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown placeholder `{buisness_name}`"),
         "{body}"
     );
     assert_eq!(count(pool, "SELECT count(*) FROM campaign_templates").await, 0);

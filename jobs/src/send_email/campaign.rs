@@ -120,7 +120,11 @@ impl CampaignSpec {
 }
 
 /// Store the campaign and enqueue step 1 for every lead the filter picks.
-pub async fn start(pool: &PgPool, enqueuer: &Enqueuer, spec: &CampaignSpec) -> Result<Started, CampaignError> {
+pub async fn start(
+    pool: &PgPool,
+    enqueuer: &Enqueuer,
+    spec: &CampaignSpec,
+) -> Result<Started, CampaignError> {
     spec.check()?;
     let mut tx = pool.begin().await?;
     for step in &spec.steps {
@@ -150,7 +154,11 @@ pub async fn start(pool: &PgPool, enqueuer: &Enqueuer, spec: &CampaignSpec) -> R
     .await?;
     for (i, step) in spec.steps.iter().enumerate() {
         let number = i16::try_from(i + 1).unwrap_or(i16::MAX);
-        let after = if i == 0 { 0 } else { i32::try_from(step.after_business_days).unwrap_or(60) };
+        let after = if i == 0 {
+            0
+        } else {
+            i32::try_from(step.after_business_days).unwrap_or(60)
+        };
         sqlx::query(
             "INSERT INTO outreach_steps (campaign_id, step, template_name, after_business_days)
              VALUES ($1, $2, $3, $4)

@@ -10,7 +10,10 @@ use super::stage::SendEmail;
 use crate::domain::EmailAddress;
 
 /// The send recorded for a job's key, locked: its id and status.
-pub async fn existing_send(conn: &mut PgConnection, job: &SendEmail) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+pub async fn existing_send(
+    conn: &mut PgConnection,
+    job: &SendEmail,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, status FROM campaigns
          WHERE prospect_id = $1 AND outreach_campaign_id = $2 AND step = $3
@@ -47,6 +50,31 @@ pub async fn mark_unknown(
         "note",
         Some("E-mail outcome unknown"),
         "A send was interrupted after it was handed to the mail server; check the mailbox's Sent folder. It will not be sent again.",
+        Some(id),
+    )
+    .await
+}
+
+/// A send whose connection failed mid-session: `unknown`, with the reason.
+pub async fn mark_unknown_with(
+    conn: &mut PgConnection,
+    id: Uuid,
+    prospect_id: i64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE campaigns SET status = 'unknown', error_message = $2 WHERE id = $1 AND status = 'sending'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    interaction(
+        conn,
+        prospect_id,
+        "note",
+        Some("E-mail outcome unknown"),
+        reason,
         Some(id),
     )
     .await
@@ -197,21 +225,16 @@ pub async fn record_outcome(
     .fetch_optional(&mut *conn)
     .await?;
     if channel != "email" {
-        interaction(
-            conn,
-            job.prospect_id,
-            "note",
-            Some("Not e-mailed"),
-            reason,
-            id,
-        )
-        .await?;
+        interaction(conn, job.prospect_id, "note", Some("Not e-mailed"), reason, id).await?;
     }
     Ok(())
 }
 
 /// Why the address (or its domain) is suppressed, if it is.
-pub async fn suppressed(conn: &mut PgConnection, address: &EmailAddress) -> Result<Option<String>, sqlx::Error> {
+pub async fn suppressed(
+    conn: &mut PgConnection,
+    address: &EmailAddress,
+) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT kind || ' ' || value || ' is suppressed (' || reason || ')' FROM suppressions
          WHERE (kind = 'address' AND value = lower($1)) OR (kind = 'domain' AND value = lower($2))
@@ -351,7 +374,10 @@ pub async fn lock_mailboxes(
 }
 
 /// The Message-ID of the step before this one (to thread under it).
-pub async fn previous_message_id(conn: &mut PgConnection, job: &SendEmail) -> Result<Option<String>, sqlx::Error> {
+pub async fn previous_message_id(
+    conn: &mut PgConnection,
+    job: &SendEmail,
+) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT message_id FROM campaigns
          WHERE prospect_id = $1 AND outreach_campaign_id = $2 AND step < $3 AND message_id IS NOT NULL
@@ -506,11 +532,13 @@ pub async fn mark_sent(
 
 /// The server refused the message for good.
 pub async fn mark_failed(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE campaigns SET status = 'failed', error_message = $2 WHERE id = $1 AND status = 'sending'")
-        .bind(id)
-        .bind(reason)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE campaigns SET status = 'failed', error_message = $2 WHERE id = $1 AND status = 'sending'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -686,7 +714,15 @@ pub async fn record_hit(conn: &mut PgConnection, hit: &HitRecord<'_>) -> Result<
     .execute(&mut *conn)
     .await?;
     let notes = hit.url.map_or_else(String::new, |u| format!("Clicked {u}"));
-    interaction(conn, hit.prospect_id, interaction_type, Some(subject), &notes, Some(hit.send_id)).await
+    interaction(
+        conn,
+        hit.prospect_id,
+        interaction_type,
+        Some(subject),
+        &notes,
+        Some(hit.send_id),
+    )
+    .await
 }
 
 /// One-click unsubscribe: the send's recipient is suppressed (idempotent),

@@ -20,7 +20,8 @@
 //!   interaction, the lead's contact status and the next step's job (at its
 //!   business-day date in the recipient's window); or `failed` with the
 //!   reason (a 5xx), or, when the server said the message was not taken
-//!   (4xx, auth, TLS, connection), the claim is released for the retry.
+//!   (4xx, auth, TLS, no connection), the claim is released for the retry;
+//!   a connection lost mid-session is `unknown` (never re-sent).
 //! - **Errors**: missing rows, no address, unknown placeholders and
 //!   missing values are permanent (a missing value is recorded on the send
 //!   as `failed`); a closed window or a spent cap waits; lost connections
@@ -45,7 +46,7 @@ use super::{
     smtp::SmtpSender,
     template::{Placeholder, Template, Values},
     tracking::{SendId, Tracker},
-    transport::{OutgoingEmail, SendError, Transport},
+    transport::{OutgoingEmail, SendError, SendErrorKind, Transport},
     window::{self, SendWindow},
 };
 use crate::{
@@ -157,7 +158,11 @@ impl SendEmailDeps {
 
     /// Deps with one transport for every mailbox (tests: a transport that
     /// hangs, or records).
-    pub fn with_transport(settings: SendEmailSettings, urls: PublicUrls, transport: Arc<dyn Transport>) -> Self {
+    pub fn with_transport(
+        settings: SendEmailSettings,
+        urls: PublicUrls,
+        transport: Arc<dyn Transport>,
+    ) -> Self {
         let mut deps = Self::new(settings, urls);
         if let Ok(ready) = &mut deps.ready {
             for mailbox in &mut ready.mailboxes {
@@ -251,6 +256,9 @@ pub enum SendEmailError {
         /// Why now is not.
         reason: String,
     },
+    /// The send may or may not have left (recorded `unknown`).
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// The server refused or failed.
     #[error("sending failed: {0}")]
     Send(#[from] SendError),
@@ -265,7 +273,10 @@ pub enum SendEmailError {
 impl StageError for SendEmailError {
     fn is_permanent(&self) -> bool {
         match self {
-            SendEmailError::Missing(_) | SendEmailError::NoAddress { .. } | SendEmailError::Render(_) => true,
+            SendEmailError::Missing(_)
+            | SendEmailError::NoAddress { .. }
+            | SendEmailError::Render(_)
+            | SendEmailError::OutcomeUnknown(_) => true,
             SendEmailError::NotConfigured(_) | SendEmailError::Waiting { .. } => false,
             SendEmailError::Send(e) => e.is_permanent(),
             SendEmailError::Database(e) => !is_transient_db_error(e),
@@ -434,7 +445,10 @@ fn values_for(
         Placeholder::SenderAddress,
         Some(settings.sender.postal_address.clone()),
     );
-    set(Placeholder::SenderEmail, Some(mailbox.address.as_str().to_owned()));
+    set(
+        Placeholder::SenderEmail,
+        Some(mailbox.address.as_str().to_owned()),
+    );
     v
 }
 
@@ -466,7 +480,9 @@ impl Handler for SendEmail {
 
         let step = queries::campaign_step(&mut tx, self.campaign_id, self.step)
             .await?
-            .ok_or_else(|| SendEmailError::Missing(format!("step {} of campaign {}", self.step, self.campaign_id)))?;
+            .ok_or_else(|| {
+                SendEmailError::Missing(format!("step {} of campaign {}", self.step, self.campaign_id))
+            })?;
         match step.campaign_status.as_str() {
             "active" => {}
             "paused" => {
@@ -544,7 +560,8 @@ impl Handler for SendEmail {
             Ok(t) => t,
             Err(e) => {
                 let reason = format!("template `{}`: {e}", template_row.name);
-                queries::record_outcome(&mut tx, &self, "email", "failed", &reason, Some(template_row.id)).await?;
+                queries::record_outcome(&mut tx, &self, "email", "failed", &reason, Some(template_row.id))
+                    .await?;
                 tx.commit().await?;
                 return Err(SendEmailError::Render(reason));
             }
@@ -572,12 +589,21 @@ impl Handler for SendEmail {
         let from = &mailbox.settings.address;
 
         let send = SendId(Uuid::new_v4());
-        let values = values_for(&lead, settings, &mailbox.settings, &deps.urls, &ready.tracker, send, language);
+        let values = values_for(
+            &lead,
+            settings,
+            &mailbox.settings,
+            &deps.urls,
+            &ready.tracker,
+            send,
+            language,
+        );
         let rendered = match template.render(&values) {
             Ok(r) => r,
             Err(e) => {
                 let reason = format!("template `{}`: {e}", template_row.name);
-                queries::record_outcome(&mut tx, &self, "email", "failed", &reason, Some(template_row.id)).await?;
+                queries::record_outcome(&mut tx, &self, "email", "failed", &reason, Some(template_row.id))
+                    .await?;
                 tx.commit().await?;
                 return Err(SendEmailError::Render(reason));
             }
@@ -637,7 +663,9 @@ impl Handler for SendEmail {
         };
         if !queries::claim(&mut tx, &claim).await? {
             tx.rollback().await?;
-            tracing::info!("another job claimed this send first (or the template was sent to this lead already)");
+            tracing::info!(
+                "another job claimed this send first (or the template was sent to this lead already)"
+            );
             return Ok(());
         }
         let today = now.with_timezone(&mailbox.settings.time_zone).date_naive();
@@ -648,7 +676,15 @@ impl Handler for SendEmail {
         match mailbox.transport.send(&email).await {
             Ok(accepted) => {
                 let mut tx = ctx.pool.begin().await?;
-                let sent_at = queries::mark_sent(&mut tx, send.0, self.prospect_id, &accepted.reply, &rendered.subject, self.step).await?;
+                let sent_at = queries::mark_sent(
+                    &mut tx,
+                    send.0,
+                    self.prospect_id,
+                    &accepted.reply,
+                    &rendered.subject,
+                    self.step,
+                )
+                .await?;
                 if let Some(next) = queries::campaign_step(&mut tx, self.campaign_id, self.step + 1).await? {
                     let tz = recipient_tz.unwrap_or(mailbox.settings.time_zone);
                     let at = window::follow_up_at(
@@ -681,12 +717,24 @@ impl Handler for SendEmail {
                 if error.pauses_mailbox() {
                     queries::pause_mailbox(&mut tx, &addresses[index], &error.to_string()).await?;
                 }
+                // A connection lost mid-session may have lost the server's
+                // answer to a message it took: not re-sent.
+                let unsent = error.kind != SendErrorKind::Connection
+                    || error.message.starts_with("cannot connect to")
+                    || error.message.starts_with("connecting to");
                 if error.is_permanent() {
                     queries::mark_failed(&mut tx, send.0, &error.to_string()).await?;
-                } else {
+                } else if unsent {
                     // The server said it did not take the message: the
                     // retry may claim again.
                     queries::release_claim(&mut tx, send.0, &addresses[index], today).await?;
+                } else {
+                    let reason = format!(
+                        "outcome unknown: the connection failed during the send ({error}); not sent again, an operator must check the mailbox"
+                    );
+                    queries::mark_unknown_with(&mut tx, send.0, self.prospect_id, &reason).await?;
+                    tx.commit().await?;
+                    return Err(SendEmailError::OutcomeUnknown(reason));
                 }
                 tx.commit().await?;
                 Err(SendEmailError::Send(error))
