@@ -562,3 +562,69 @@ async fn a_template_with_an_unknown_placeholder_is_refused_with_422() {
         .unwrap();
     assert_eq!(subject, "A faster website for {business_name}");
 }
+
+#[tokio::test]
+async fn the_daily_cap_is_counted_in_postgresql_and_a_sent_step_schedules_its_follow_up() {
+    let sink = SmtpSink::start().await.unwrap();
+    let key = dkim_key();
+    let path = key.path.clone();
+    let smtp = sink.addr();
+    let app = TestApp::spawn_with(move |s| {
+        configure(s, smtp, &path);
+        s.of_mut::<SendEmail>().mailboxes[0].daily_cap = 1;
+        // Two consumers, so both leads' jobs run at once.
+        s.worker_mut(Stage::SendEmail.name()).workers = 2;
+    })
+    .await;
+    let pool = app.pool();
+    let joe = lead(pool, "Joe's Diner", "joe@joesdiner.example", "US").await;
+    let ann = lead(pool, "Ann's Bakery", "ann@annsbakery.example", "US").await;
+    create_template(&app, "first-touch").await;
+    create_template(&app, "bump").await;
+    let response = post_json(
+        &app,
+        "/api/outreach/campaigns",
+        &json!({
+            "name": "spring",
+            "steps": [{ "template": "first-touch" }, { "template": "bump", "after_business_days": 3 }],
+            "filter": { "min_score": 50 }
+        }),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    app.start_workers(&[Stage::SendEmail]);
+
+    wait_for(Duration::from_secs(30), "one send and one deferred job", || async {
+        count(pool, "SELECT count(*) FROM campaigns WHERE status = 'sent'").await == 1
+            && count(
+                pool,
+                "SELECT count(*) FROM apalis.jobs WHERE job_type = 'send_email' AND status = 'Pending' AND run_at > now() + interval '1 minute'",
+            )
+            .await
+                >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.messages().len(), 1, "the cap of 1 held");
+    assert_eq!(count(pool, "SELECT count(*) FROM campaigns").await, 1);
+    assert_eq!(
+        count(
+            pool,
+            "SELECT coalesce(sum(sent), 0)::bigint FROM email_mailbox_days"
+        )
+        .await,
+        1
+    );
+    // The one sent has its follow-up queued for a later business day; the
+    // other waits for tomorrow's cap.
+    let sent: i64 = sqlx::query_scalar("SELECT prospect_id FROM campaigns WHERE status = 'sent'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!([joe, ann].contains(&sent));
+    let follow_ups: Vec<SendEmail> = crate::helpers::enqueued::<SendEmail>(pool).await;
+    assert!(
+        follow_ups.iter().any(|j| j.prospect_id == sent && j.step == 2),
+        "{follow_ups:?}"
+    );
+}
