@@ -628,3 +628,116 @@ async fn the_daily_cap_is_counted_in_postgresql_and_a_sent_step_schedules_its_fo
         "{follow_ups:?}"
     );
 }
+
+/// A configuration file for a `prospector work` process: send_email over
+/// plain SMTP to `smtp`, caps and windows out of the way.
+fn worker_config(dir: &std::path::Path, smtp: SocketAddr, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[send_email.transport]
+kind = "smtp"
+
+[send_email.tracking]
+base_url = "{TRACKING_BASE}"
+
+[[send_email.mailboxes]]
+address = "outreach@agency.example"
+display_name = "Prospector Outreach"
+daily_cap = 10000
+min_gap = "0s"
+max_jitter = "0s"
+smtp = {{ host = "{}", port = {}, security = "plain", timeout = "60s" }}
+window = {{ start = "00:00", end = "23:59", days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] }}
+"#,
+            smtp.ip(),
+            smtp.port()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_send_leaves_the_send_unknown_and_the_next_worker_sends_nothing() {
+    use nix::sys::signal::Signal;
+    use prospector_jobs::send_email::campaign::{self, CampaignSpec, LeadFilter, StepSpec};
+
+    let db = crate::helpers::TestDb::new().await;
+    let pool = db.pool().await;
+    let sink = SmtpSink::start().await.unwrap();
+    let silent = silent_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let joe = lead(&pool, "Joe's Diner", "joe@joesdiner.example", "US").await;
+    sqlx::query(
+        "INSERT INTO campaign_templates (name, language, subject_template, body_template)
+         VALUES ('first-touch', 'en', 'Hello {business_name}', 'Hello {business_name}, see {domain}.')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let settings = crate::helpers::settings(&db.url);
+    let enqueuer = prospector_jobs::Enqueuer::new(settings.queue_policies());
+    campaign::start(
+        &pool,
+        &enqueuer,
+        &CampaignSpec {
+            name: "spring".into(),
+            steps: vec![StepSpec {
+                template: "first-touch".into(),
+                after_business_days: 0,
+            }],
+            filter: LeadFilter::default(),
+        },
+    )
+    .await
+    .unwrap();
+
+    // Worker 1 claims the send and hangs in SMTP; it is SIGKILLed there.
+    let hanging = worker_config(dir.path(), silent, "hanging.toml");
+    let mut first = crate::helpers::command(&db.url)
+        .arg("--config")
+        .arg(&hanging)
+        .args(["work", "--stages", "send_email"])
+        .env("PROSPECTOR_TRACKING_KEYS", KEYS)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(30), "the send to be claimed", || async {
+        send_of(&pool, joe, "spring")
+            .await
+            .is_some_and(|s| s.0 == "sending")
+    })
+    .await;
+    crate::helpers::signal(&first, Signal::SIGKILL);
+    first.wait().await.unwrap();
+
+    // Worker 2 has a working server; it picks the job up when worker 1's
+    // heartbeats stop, and does not send it again.
+    let working = worker_config(dir.path(), sink.addr(), "working.toml");
+    let _second = crate::helpers::command(&db.url)
+        .arg("--config")
+        .arg(&working)
+        .args(["work", "--stages", "send_email"])
+        .env("PROSPECTOR_TRACKING_KEYS", KEYS)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        Duration::from_secs(60),
+        "the retry to mark the send unknown",
+        || async {
+            send_of(&pool, joe, "spring")
+                .await
+                .is_some_and(|s| s.0 == "unknown")
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(sink.messages().is_empty(), "nothing was sent twice");
+    assert_eq!(count(&pool, "SELECT count(*) FROM campaigns").await, 1);
+}

@@ -59,6 +59,9 @@ use crate::{
     stage::{Branch, CheckContext, InvalidSetting, Setup, SetupError, Stage, StageConfig, StageJob},
 };
 
+/// The default environment variable of the tracking keys.
+pub const TRACKING_KEYS_ENV: &str = "PROSPECTOR_TRACKING_KEYS";
+
 /// Send step `step` of outreach campaign `campaign_id` to a lead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendEmail {
@@ -85,7 +88,10 @@ impl StageConfig for SendEmailSettings {
     fn check(&mut self, ctx: &CheckContext<'_>) -> Result<(), InvalidSetting> {
         self.validate()
             .map_err(|SettingsError { key, message }| InvalidSetting::new(key, message))?;
-        let env = |name: &str| ctx.env.get(name).cloned();
+        // The names are configurable (`key_env`, `password_env`), so the
+        // variables the configuration did not pass through are read from
+        // the process (the defaults are in SECRET_VARS).
+        let env = |name: &str| ctx.env.get(name).cloned().or_else(|| std::env::var(name).ok());
         self.secrets = super::settings::Secrets::capture(self, &env);
         Ok(())
     }
@@ -94,6 +100,7 @@ impl StageConfig for SendEmailSettings {
 impl StageJob for SendEmail {
     const STAGE: Stage = Stage::SendEmail;
     const BRANCH: Branch = Branch::Outreach;
+    const SECRET_VARS: &'static [&'static str] = &[TRACKING_KEYS_ENV];
     type Settings = SendEmailSettings;
 
     fn build_deps(settings: &SendEmailSettings, setup: &Setup<'_>) -> Result<SendEmailDeps, SetupError> {
