@@ -741,3 +741,142 @@ async fn a_worker_killed_mid_send_leaves_the_send_unknown_and_the_next_worker_se
     assert!(sink.messages().is_empty(), "nothing was sent twice");
     assert_eq!(count(&pool, "SELECT count(*) FROM campaigns").await, 1);
 }
+
+#[tokio::test]
+async fn a_reply_stops_the_follow_up_and_a_dsn_hard_bounce_suppresses() {
+    use prospector_jobs::send_email::{classify, inbox};
+
+    let sink = SmtpSink::start().await.unwrap();
+    let key = dkim_key();
+    let app = spawn(sink.addr(), &key).await;
+    let pool = app.pool();
+    let joe = lead(pool, "Joe's Diner", "joe@joesdiner.example", "US").await;
+    let ann = lead(pool, "Ann's Bakery", "ann@annsbakery.example", "US").await;
+    create_template(&app, "first-touch").await;
+    create_template(&app, "bump").await;
+    let started: Value = post_json(
+        &app,
+        "/api/outreach/campaigns",
+        &json!({
+            "name": "spring",
+            "steps": [{ "template": "first-touch" }, { "template": "bump", "after_business_days": 2 }],
+            "filter": { "tier": "hot" }
+        }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let campaign_id = started["campaign_id"].as_i64().unwrap();
+    app.start_workers(&[Stage::SendEmail]);
+    wait_for(Duration::from_secs(30), "both first steps to be sent", || async {
+        count(pool, "SELECT count(*) FROM campaigns WHERE status = 'sent'").await == 2
+    })
+    .await;
+    let sent_to = |prospect: i64| async move {
+        sqlx::query_as::<_, (Uuid, String)>(
+            "SELECT id, message_id FROM campaigns WHERE prospect_id = $1 AND step = 1",
+        )
+        .bind(prospect)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let (_, joe_message) = sent_to(joe).await;
+    let (ann_send, ann_message) = sent_to(ann).await;
+    let tracker = Tracker::new(
+        Url::parse(TRACKING_BASE).unwrap(),
+        "bounce.agency.example",
+        KeyRing::from_config(KEYS).unwrap(),
+    )
+    .unwrap();
+
+    // Joe answers.
+    let reply = format!(
+        "From: Joe <joe@joesdiner.example>\r\nTo: Prospector Outreach <outreach@agency.example>\r\n\
+         Subject: Re: A faster website for Joe's Diner\r\nMessage-ID: <r1@joesdiner.example>\r\n\
+         In-Reply-To: <{joe_message}>\r\nReferences: <{joe_message}>\r\nDate: Thu, 03 Dec 2026 10:00:00 -0500\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nSounds good, give me a call tomorrow.\r\n"
+    );
+    // Ann's server bounces the message for good (RFC 3464).
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.annsbakery.example\r\nTo: {}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <dsn1@mx.annsbakery.example>\r\nDate: Thu, 03 Dec 2026 10:00:00 -0500\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"BOUNDARY\"\r\n\r\n\
+         --BOUNDARY\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --BOUNDARY\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.annsbakery.example\r\n\r\n\
+         Final-Recipient: rfc822; ann@annsbakery.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <ann@annsbakery.example>: User unknown\r\n\r\n\
+         --BOUNDARY\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{ann_message}>\r\n\
+         To: ann@annsbakery.example\r\n\r\n--BOUNDARY--\r\n",
+        tracker.bounce_address(SendId(ann_send))
+    );
+    let mut conn = pool.acquire().await.unwrap();
+    for raw in [&reply, &dsn] {
+        let classified = classify(raw.as_bytes(), &tracker);
+        let recorded = inbox::record(&mut conn, &classified, "agency.example", false)
+            .await
+            .unwrap();
+        assert!(matches!(recorded, inbox::Recorded::Send { .. }), "{classified:?}");
+    }
+    drop(conn);
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM prospects WHERE contact_status = 'replied'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM prospect_interactions WHERE interaction_type = 'email_received'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM suppressions WHERE value = 'ann@annsbakery.example' AND reason = 'hard_bounce'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM campaigns WHERE status = 'bounced'").await,
+        1
+    );
+
+    // The follow-ups (due in two business days) run now: neither is sent.
+    let deps = SendEmailDeps::new(
+        app.app.settings.of::<SendEmail>().clone(),
+        app.app.settings.web.clone(),
+    );
+    for prospect_id in [joe, ann] {
+        SendEmail {
+            prospect_id,
+            campaign_id,
+            step: 2,
+        }
+        .handle(&app.job_context(), &deps)
+        .await
+        .unwrap();
+    }
+    let follow_ups: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT prospect_id, status, error_message FROM campaigns WHERE step = 2 ORDER BY prospect_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(follow_ups.len(), 2, "{follow_ups:?}");
+    assert!(
+        follow_ups
+            .iter()
+            .all(|(_, status, _)| status != "sent" && status != "sending"),
+        "{follow_ups:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 2, "only the two first steps left");
+}

@@ -51,6 +51,7 @@ pub mod compliance;
 pub mod dkim;
 pub mod imap;
 pub mod inbound;
+pub mod inbox;
 pub mod issues;
 pub mod language;
 pub mod message;
