@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use prospector_jobs::{
     billing::BillingTask,
     screenshot::{CaptureScreenshot, MediaStore},
+    send_email::SendEmail,
 };
 
 use crate::{
@@ -115,6 +116,25 @@ impl Application {
                 verifier,
                 client,
             }),
+            tracking: self.tracking_state(),
+        }
+    }
+
+    /// State of the outreach tracking routes: none (and a warning) when the
+    /// tracking keys are not in the environment.
+    pub fn tracking_state(&self) -> Option<public::tracking::TrackingState> {
+        let settings = self.settings.of::<SendEmail>();
+        let env = |name: &str| settings.secrets.get(name);
+        match settings.tracker(&env) {
+            Ok(tracker) => Some(public::tracking::TrackingState {
+                pool: self.pool.clone(),
+                tracker: Arc::new(tracker),
+                min_human_delay: settings.tracking.min_human_delay,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "outreach tracking and one-click unsubscribe are off");
+                None
+            }
         }
     }
 

@@ -146,6 +146,70 @@ pub enum Command {
         #[arg(long, default_value = "npm")]
         npm: PathBuf,
     },
+    /// Outreach e-mail campaigns (the send_email stage).
+    Outreach {
+        #[command(subcommand)]
+        command: OutreachCommand,
+    },
+}
+
+/// `prospector outreach …`
+#[derive(Debug, Subcommand)]
+pub enum OutreachCommand {
+    /// Store a campaign (its steps and lead filter) and enqueue its first
+    /// e-mail for every lead the filter picks (leads with an address).
+    /// Running it again updates the definition and enqueues only leads that
+    /// have no job yet. Sends wait for their mailbox's window and caps; a
+    /// lead whose country needs consent it has not given is routed to the
+    /// phone instead.
+    Start(OutreachStartArgs),
+}
+
+/// `prospector outreach start` arguments.
+#[derive(Debug, Args)]
+pub struct OutreachStartArgs {
+    /// The campaign's unique name.
+    #[arg(long)]
+    pub name: String,
+    /// The first e-mail's template (`campaign_templates.name`).
+    #[arg(long)]
+    pub template: String,
+    /// A follow-up, `TEMPLATE:BUSINESS_DAYS` after the step before
+    /// (repeatable, in order).
+    #[arg(long = "follow-up", value_parser = parse_follow_up)]
+    pub follow_ups: Vec<(String, u32)>,
+    /// Leads of this tier (hot, warm, cold).
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// Leads with at least this score.
+    #[arg(long)]
+    pub min_score: Option<i32>,
+    /// Leads with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Leads in this city.
+    #[arg(long)]
+    pub city: Option<String>,
+    /// Only leads with a ready generated site that has a screenshot.
+    #[arg(long)]
+    pub has_site: bool,
+    /// Only this prospect (repeatable).
+    #[arg(long = "prospect")]
+    pub prospects: Vec<i64>,
+    /// At most this many leads (best score first).
+    #[arg(long)]
+    pub limit: Option<i64>,
+}
+
+fn parse_follow_up(s: &str) -> Result<(String, u32), String> {
+    let (template, days) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{s}` is not TEMPLATE:BUSINESS_DAYS"))?;
+    let days = days
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| format!("`{days}` is not a number of business days"))?;
+    Ok((template.trim().to_owned(), days))
 }
 
 /// `prospector build` arguments.

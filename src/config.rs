@@ -855,6 +855,10 @@ fn scheduled_job(
             format!("{key}.stage"),
             format!("the {stage} stage has no schedule (its jobs follow another stage in a chain)"),
         )),
+        Stage::SendEmail => Err(invalid(
+            format!("{key}.stage"),
+            "the send_email stage has no schedule (a campaign enqueues its sends: `prospector outreach start`)",
+        )),
         Stage::Billing => Err(invalid(
             format!("{key}.stage"),
             "the billing stage has no schedule (its jobs come from Recurrente's webhooks)",

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::{
     audit::AuditPage, billing::BillingTask, build_site::BuildSite, discover::DiscoverBusinesses,
     domain::CountryCode, pipeline::ProspectLink, queue::WorkerSettings, runtime::Handler,
-    score::ScoreProspect, screenshot::CaptureScreenshot, snapshot_analytics::SnapshotAnalytics,
-    tech_scan::ScanTech,
+    score::ScoreProspect, screenshot::CaptureScreenshot, send_email::SendEmail,
+    snapshot_analytics::SnapshotAnalytics, tech_scan::ScanTech,
 };
 
 /// A pipeline stage. Each stage owns exactly one queue, named like the stage.
@@ -53,6 +53,8 @@ pub enum Stage {
     BuildSite,
     /// Desktop and mobile screenshots of a generated site or a prospect's site.
     Screenshot,
+    /// One outreach e-mail (a campaign step) to one lead.
+    SendEmail,
     /// Recurrente webhooks applied: customers, payments, live and paused sites.
     Billing,
     /// Daily metrics snapshot.
@@ -84,6 +86,7 @@ impl Stage {
             Stage::BuildSite => "build_site",
             Stage::Screenshot => "screenshot",
             Stage::Billing => "billing",
+            Stage::SendEmail => "send_email",
             Stage::SnapshotAnalytics => "snapshot_analytics",
         }
     }
@@ -108,6 +111,7 @@ impl Stage {
             Stage::BuildSite => visitor.visit::<BuildSite>(),
             Stage::Screenshot => visitor.visit::<CaptureScreenshot>(),
             Stage::Billing => visitor.visit::<BillingTask>(),
+            Stage::SendEmail => visitor.visit::<SendEmail>(),
             Stage::SnapshotAnalytics => visitor.visit::<SnapshotAnalytics>(),
         }
     }
@@ -217,6 +221,8 @@ pub enum Branch {
     Digital,
     /// A generated preview site: built, gated, captured.
     Preview,
+    /// E-mail to leads (campaign steps).
+    Outreach,
     /// Scheduled reporting over the whole database.
     Reporting,
     /// Customers: payments and the life of a sold site.

@@ -29,6 +29,10 @@ pub enum AdminError {
     /// State conflict.
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed but refused content (a template with an unknown
+    /// placeholder).
+    #[error("{0}")]
+    Unprocessable(String),
     /// Anything else.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -55,6 +59,7 @@ impl IntoResponse for AdminError {
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdminError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

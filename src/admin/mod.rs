@@ -18,6 +18,9 @@
 //! | `PUT /api/autopilot`               | bearer | change them at runtime                 |
 //! | `POST /api/site-versions/{id}/approve` | bearer | a change request's version goes live |
 //! | `POST /api/site-versions/{id}/reject`  | bearer | refuse it                            |
+//! | `GET/POST /api/templates`          | bearer | outreach templates (422: unknown placeholder) |
+//! | `PUT /api/templates/{id}`          | bearer | change one (checked the same way)      |
+//! | `POST /api/outreach/campaigns`     | bearer | start a campaign: enqueue its first step |
 //!
 //! Protected routes compare `Authorization: Bearer …` with `admin.token`
 //! in constant time and throttle failed attempts per client address
@@ -30,6 +33,7 @@ mod error;
 mod health;
 mod jobs;
 mod metrics;
+mod outreach;
 mod prospects;
 mod scan_jobs;
 mod site_versions;
@@ -131,6 +135,15 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/autopilot", get(autopilot::get).put(autopilot::put))
         .route("/api/site-versions/{id}/approve", post(site_versions::approve))
         .route("/api/site-versions/{id}/reject", post(site_versions::reject))
+        .route(
+            "/api/templates",
+            get(outreach::list_templates).post(outreach::create_template),
+        )
+        .route(
+            "/api/templates/{id}",
+            axum::routing::put(outreach::update_template),
+        )
+        .route("/api/outreach/campaigns", post(outreach::start_campaign))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

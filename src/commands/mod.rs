@@ -4,6 +4,7 @@ mod build;
 mod grid;
 mod import;
 mod jobs;
+mod outreach;
 pub mod roles;
 mod scan;
 mod setup;
@@ -31,5 +32,6 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Jobs { command } => jobs::run(settings, command).await,
         Command::Grid { command } => grid::run(settings, command).await,
         Command::Setup { dir, npm } => setup::run(&settings, dir, &npm).await,
+        Command::Outreach { command } => outreach::run(settings, command).await,
     }
 }

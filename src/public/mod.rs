@@ -8,6 +8,7 @@
 //! | `GET/POST /claim/{token}`, `GET /sites/{id}/paid`, `…/cancelled` | claiming a preview and paying it ([`claim`]) |
 //! | `POST /webhooks/recurrente`       | Recurrente's Svix-signed webhooks ([`webhooks`]) |
 //! | `Host: {slug}.…` `GET/POST /support` | a live site's change requests ([`support`]) |
+//! | `GET /t/o/{token}` …              | outreach tracking: pixel, click, one-click unsubscribe ([`tracking`]) |
 //!
 //! Nothing here needs a login: a preview's 128-bit token is its capability,
 //! media keys are content hashes, and live sites are public. Unknown tokens,
@@ -18,6 +19,7 @@ mod media;
 mod queries;
 mod sites;
 pub mod support;
+pub mod tracking;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -50,6 +52,8 @@ pub struct PublicState {
     pub enqueuer: Enqueuer,
     /// Checkouts and webhook verification.
     pub billing: Arc<PublicBilling>,
+    /// The outreach tracking routes (none without tracking keys).
+    pub tracking: Option<tracking::TrackingState>,
 }
 
 /// What the claim pages and the webhook endpoint need.
@@ -66,7 +70,8 @@ pub struct PublicBilling {
 /// The public routes (the live-site host dispatch is a middleware:
 /// [`serve_live_sites`]).
 pub fn router(state: PublicState) -> Router {
-    Router::new()
+    let tracking = state.tracking.clone();
+    let router = Router::new()
         .route("/preview/{token}", get(sites::preview))
         .route("/preview/{token}/", get(sites::preview))
         .route("/media/{*key}", get(media::get))
@@ -77,5 +82,9 @@ pub fn router(state: PublicState) -> Router {
             "/webhooks/recurrente",
             post(webhooks::recurrente).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),
         )
-        .with_state(state)
+        .with_state(state);
+    match tracking {
+        Some(tracking) => router.merge(tracking::router(tracking)),
+        None => router,
+    }
 }

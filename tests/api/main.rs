@@ -21,5 +21,6 @@ mod scale;
 mod scan;
 mod scheduler;
 mod schema;
+mod send_email;
 mod setup;
 mod tech_scan;

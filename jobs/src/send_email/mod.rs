@@ -31,6 +31,12 @@
 //! mailto unsubscribe or other, and says which send it points to (VERP
 //! token, Message-IDs).
 //!
+//! **The stage** ([`SendEmail`], the `send_email` queue): the claim in one
+//! transaction (suppressions, compliance, caps with the mailboxes' rows
+//! locked, the row inserted `sending` under its unique key), SMTP after
+//! the commit, `sent`/`failed` after it; [`queries`] holds its SQL and
+//! that of the tracking endpoints and campaign enqueueing.
+//!
 //! [`settings`] is the `[send_email]` section; [`bench`] measures the send
 //! path; `testing` (with `cfg(test)` or the `testing` feature) starts real
 //! aiosmtpd and Dovecot servers on loopback.
@@ -40,16 +46,20 @@
 //! appear in `Debug` output or errors; every error is typed.
 
 pub mod bench;
+pub mod campaign;
 pub mod compliance;
 pub mod dkim;
 pub mod imap;
 pub mod inbound;
+pub mod inbox;
 pub mod issues;
 pub mod language;
 pub mod message;
 pub mod outbox;
+pub mod queries;
 pub mod settings;
 pub mod smtp;
+mod stage;
 pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -67,6 +77,7 @@ pub use inbound::{Classified, Inbound, classify};
 pub use language::Language;
 pub use message::{Compose, Composed, compose};
 pub use settings::{SendEmailSettings, SettingsError};
+pub use stage::{SendEmail, SendEmailDeps, SendEmailError, country_zone};
 pub use template::{Placeholder, Rendered, Template, Values};
 pub use tracking::{KeyRing, SendId, Token, TokenKind, Tracker};
 pub use transport::{Accepted, OutgoingEmail, SendError, SendErrorKind, Transport};

@@ -103,6 +103,53 @@ pub struct SendEmailSettings {
     /// SMTP or the local outbox.
     #[serde(default)]
     pub transport: TransportSettings,
+    /// The values of the environment variables these settings name
+    /// (`password_env`, `key_env`), captured when the configuration is
+    /// checked; never read from the file.
+    #[serde(skip)]
+    pub secrets: Secrets,
+}
+
+/// Environment variables captured for the settings (values never shown).
+#[derive(Clone, Default)]
+pub struct Secrets(std::collections::HashMap<String, String>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        f.debug_set().entries(names).finish()
+    }
+}
+
+impl Secrets {
+    /// Set one variable (tests, the demo).
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.insert(name.into(), value.into());
+    }
+
+    /// A variable's value.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+
+    /// Capture the variables `settings` names from `env`.
+    pub fn capture(settings: &SendEmailSettings, env: &dyn Fn(&str) -> Option<String>) -> Self {
+        let mut names = vec![settings.tracking.key_env.clone()];
+        for mailbox in &settings.mailboxes {
+            for server in std::iter::once(&mailbox.smtp).chain(mailbox.imap.as_ref()) {
+                if let Some(var) = &server.password_env {
+                    names.push(var.clone());
+                }
+            }
+        }
+        Self(
+            names
+                .into_iter()
+                .filter_map(|name| env(&name).map(|value| (name, value)))
+                .collect(),
+        )
+    }
 }
 
 fn default_feedback_sender() -> String {
