@@ -3,7 +3,9 @@
 -- is fetched whatever its attempts, so a job that crashes its worker ran
 -- forever. Each rescue is counted here, in the row's metadata, so that the
 -- worker pool can kill the job once it has no attempts left and say why
--- ("crashed its worker N times").
+-- ("crashed its worker N times"). Only jobs that were running count: the
+-- rescue also hands back jobs the dead worker had fetched but not started
+-- (and charges them an attempt), which did not crash anything.
 CREATE FUNCTION prospector_count_worker_crash() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -16,6 +18,6 @@ $$;
 
 CREATE TRIGGER prospector_count_worker_crash BEFORE UPDATE OF status ON apalis.jobs
     FOR EACH ROW
-    WHEN (OLD.status IN ('Queued', 'Running') AND NEW.status = 'Pending'
+    WHEN (OLD.status = 'Running' AND NEW.status = 'Pending'
           AND NEW.last_result = '{"Err": "Re-enqueued due to worker heartbeat timeout."}'::jsonb)
     EXECUTE FUNCTION prospector_count_worker_crash();

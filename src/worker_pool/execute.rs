@@ -152,7 +152,9 @@ async fn run<H: Handler>(
     };
     let batch = job.batch_item().cloned().or(batch);
     if meta.attempt > meta.max_attempts {
-        // Only an orphan rescue brings a job back past its last attempt.
+        // Only an orphan rescue brings a job back past its last attempt. It
+        // dies when it was running each time its worker died; a job that was
+        // only fetched by dead workers runs (its next failure is its last).
         let crashes = match rows::worker_crashes(&runtime.pool, &meta.id).await {
             Ok(n) => n,
             Err(e) => {
@@ -160,8 +162,14 @@ async fn run<H: Handler>(
                 meta.attempt - 1
             }
         };
-        let reason = format!("crashed its worker {crashes} times");
-        return fail_permanently::<H>(runtime, batch.as_ref(), reason).await;
+        if crashes >= meta.max_attempts {
+            let reason = format!("crashed its worker {crashes} times");
+            return fail_permanently::<H>(runtime, batch.as_ref(), reason).await;
+        }
+    }
+
+    if let Err(e) = rows::mark_running(&runtime.pool, &meta.id, &meta.worker).await {
+        tracing::warn!(error = %e, "could not mark the job as started; a crash under it would not be counted");
     }
 
     let ctx = JobContext {

@@ -103,13 +103,18 @@ contact_pages = 0
 [tech_scan.resolve]
 "*.fleet.test" = "{site}"
 
+# Random SIGKILLs crash whatever runs on the victim; a job that happened to
+# run under three of them would die as a poison job at the default 3
+# attempts. This test is about surviving kills, so the cap is far away.
 [stages.tech_scan]
 concurrency = 12
 batch_size = 12
+max_attempts = 30
 
 [stages.score]
 concurrency = 12
 batch_size = 12
+max_attempts = 30
 
 [[schedule]]
 name = "snapshot-every-2s"
@@ -138,6 +143,11 @@ args = {{ day = "current" }}
     .await
     .unwrap()
     .scan_job_id;
+    // The same cap for the first jobs, pushed here with the test defaults.
+    sqlx::query("UPDATE apalis.jobs SET max_attempts = 30 WHERE job_type = 'tech_scan'")
+        .execute(&pool)
+        .await
+        .unwrap();
 
     let spawn = |args: &[&str]| {
         command(&url)

@@ -8,10 +8,13 @@
 //! real stages run unchanged. `menuiserie-klein.example` maps to a closed
 //! port: a lead whose website does not answer.
 //!
-//! Payments go to a local Recurrente-compatible server ([`billing`]): a
-//! demo business claims its preview, pays both checkouts, and goes live.
+//! The leads with a preview get an outreach e-mail in a local outbox
+//! ([`outreach`]), and payments go to a local Recurrente-compatible server
+//! ([`billing`]): a demo business claims its preview, pays both checkouts,
+//! and goes live.
 
 pub mod billing;
+pub mod outreach;
 pub mod sites;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -81,10 +84,14 @@ impl Demo {
     pub fn configure(&self, settings: &mut Settings) -> Option<String> {
         let tech = settings.of_mut::<ScanTech>();
         for site in &self.sites {
-            tech.resolve.push(ResolveOverride {
-                host: site.domain.clone(),
-                addr: site.address,
-            });
+            // The domain and its subdomains (`www.`: leads keep the URL
+            // they were imported with).
+            for host in [site.domain.clone(), format!("*.{}", site.domain)] {
+                tech.resolve.push(ResolveOverride {
+                    host,
+                    addr: site.address,
+                });
+            }
         }
         tech.resolve.push(ResolveOverride {
             host: UNREACHABLE.to_owned(),
@@ -102,6 +109,10 @@ impl Demo {
         tech.per_host_delay = Duration::from_millis(200);
 
         billing::configure(settings, &self.recurrente, self.webhook_secret.to_whsec());
+        let web = settings.admin.bind;
+        if let Err(e) = outreach::configure(settings, web) {
+            tracing::warn!(error = %e, "the demo's outreach could not be configured");
+        }
 
         if settings.admin.token.is_some() {
             return None;
@@ -214,6 +225,9 @@ impl Demo {
         );
         wait_for_batches(&app.pool, &[sites.scan_job_id], app.shutdown.stop.clone()).await?;
         println!("\n{}", sites_table(&app.pool, &app.settings.web).await?);
+
+        // Outreach: the leads with a preview get its first e-mail (outbox).
+        outreach::run(app, &ids, app.shutdown.stop.clone()).await?;
 
         match billing::claimable_site(&app.pool).await? {
             Some(site) => {

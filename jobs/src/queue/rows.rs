@@ -74,6 +74,26 @@ pub async fn release_uncharged(
     Ok(result.rows_affected() == 1)
 }
 
+/// Mark a fetched job as started, before its handler runs, so that a worker
+/// that dies under it counts as a crash (the trigger of
+/// `migrations/20261203200002_count_worker_crashes.sql` counts only running
+/// jobs; fetched jobs that had not started are handed back uncounted).
+pub async fn mark_running(
+    executor: impl PgExecutor<'_>,
+    job_id: &str,
+    worker: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Running'
+         WHERE id = $1 AND lock_by = $2 AND status = 'Queued'",
+    )
+    .bind(job_id)
+    .bind(worker)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// How many times the job's worker died (or lost its heartbeat) while
 /// running it: counted by the trigger of
 /// `migrations/20261203200002_count_worker_crashes.sql` on each orphan

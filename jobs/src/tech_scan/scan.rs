@@ -111,7 +111,19 @@ pub async fn scan(
         }
     };
     let (home, dns) = tokio::join!(probe::probe(&deps.fetcher, &host, &path), dns_future);
-    let home = home.map_err(TechScanError::Fetch)?;
+    let mut home = home.map_err(TechScanError::Fetch)?;
+    // The page the lead was given may be gone (a 404 at `/contact`): the
+    // site is its home page then. (A site that does not answer at all is
+    // not asked twice.)
+    let page_gone = match &home {
+        Home::Reached { page, .. } => (400..500).contains(&page.status),
+        Home::Unreachable { .. } | Home::Social { .. } => false,
+    };
+    if path != "/" && page_gone {
+        home = probe::probe(&deps.fetcher, &host, "/")
+            .await
+            .map_err(TechScanError::Fetch)?;
+    }
     let dns_pairs = dns.by_type();
     let dns_only = || {
         deps.engine.analyze(&PageInput {
