@@ -26,10 +26,10 @@ use axum::{
 };
 use prospector_jobs::send_email::{
     Token, TokenKind, Tracker,
-    queries::{self, HitRecord},
+    queries::{self, HitRecord, TrackedSend},
     tracking::{Hit, HitMethod, HitVerdict, classify_hit},
 };
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, pool::PoolConnection};
 
 /// What the tracking routes share.
 #[derive(Clone)]
@@ -83,6 +83,35 @@ fn verify(state: &TrackingState, token: &str, kind: TokenKind) -> Option<Token> 
     state.tracker.keys().verify_kind(token, kind).ok()
 }
 
+/// The verified token of a tracking hit, a connection and the send it
+/// names; or the answer when there is none (404) or no database (503).
+async fn tracked(
+    state: &TrackingState,
+    token: &str,
+    kind: TokenKind,
+) -> Result<(Token, PoolConnection<Postgres>, TrackedSend), Response> {
+    let token = verify(state, token, kind).ok_or_else(not_found)?;
+    let mut conn = state.pool.acquire().await.map_err(|e| unavailable(&e))?;
+    match queries::tracked_send(&mut conn, token.send.0).await {
+        Ok(Some(send)) => Ok((token, conn, send)),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(unavailable(&e)),
+    }
+}
+
+fn hit_method(method: &Method) -> HitMethod {
+    if method == Method::HEAD {
+        HitMethod::Head
+    } else {
+        HitMethod::Get
+    }
+}
+
+fn since_delivery(send: &TrackedSend) -> Option<Duration> {
+    send.sent_at
+        .and_then(|at| (chrono::Utc::now() - at).to_std().ok())
+}
+
 fn user_agent(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())
 }
@@ -101,30 +130,16 @@ async fn open(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = verify(&state, &token, TokenKind::Open) else {
-        return not_found();
-    };
-    let mut conn = match state.pool.acquire().await {
-        Ok(c) => c,
-        Err(e) => return unavailable(&e),
-    };
-    let send = match queries::tracked_send(&mut conn, token.send.0).await {
-        Ok(Some(send)) => send,
-        Ok(None) => return not_found(),
-        Err(e) => return unavailable(&e),
+    let (token, mut conn, send) = match tracked(&state, &token, TokenKind::Open).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let agent = user_agent(&headers);
     let verdict = classify_hit(
         &Hit {
-            method: if method == Method::HEAD {
-                HitMethod::Head
-            } else {
-                HitMethod::Get
-            },
+            method: hit_method(&method),
             user_agent: agent,
-            since_delivery: send
-                .sent_at
-                .and_then(|at| (chrono::Utc::now() - at).to_std().ok()),
+            since_delivery: since_delivery(&send),
             distinct_links_last_second: 0,
             link_count: 0,
         },
@@ -168,17 +183,9 @@ async fn click(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = verify(&state, &token, TokenKind::Click) else {
-        return not_found();
-    };
-    let mut conn = match state.pool.acquire().await {
-        Ok(c) => c,
-        Err(e) => return unavailable(&e),
-    };
-    let send = match queries::tracked_send(&mut conn, token.send.0).await {
-        Ok(Some(send)) => send,
-        Ok(None) => return not_found(),
-        Err(e) => return unavailable(&e),
+    let (token, mut conn, send) = match tracked(&state, &token, TokenKind::Click).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let Some(target) = send.links.target(&token).cloned() else {
         return not_found();
@@ -193,15 +200,9 @@ async fn click(
     let link_count = u16::try_from(send.links.0.len()).unwrap_or(u16::MAX);
     let verdict = classify_hit(
         &Hit {
-            method: if method == Method::HEAD {
-                HitMethod::Head
-            } else {
-                HitMethod::Get
-            },
+            method: hit_method(&method),
             user_agent: agent,
-            since_delivery: send
-                .sent_at
-                .and_then(|at| (chrono::Utc::now() - at).to_std().ok()),
+            since_delivery: since_delivery(&send),
             // This click included.
             distinct_links_last_second: u16::try_from(recent + 1).unwrap_or(u16::MAX),
             link_count,
