@@ -139,17 +139,20 @@ pub async fn create_template(
     .bind(input.is_active)
     .fetch_one(&state.pool)
     .await
-    .map_err(|e| {
-        if unique_violation(&e) {
-            AdminError::Conflict(format!(
-                "a template `{}` in `{}` exists already",
-                input.name, input.language
-            ))
-        } else {
-            AdminError::Database(e)
-        }
-    })?;
+    .map_err(|e| save_error(&input, e))?;
     Ok((StatusCode::CREATED, Json(out(&row))))
+}
+
+/// A template whose name and language are taken is a conflict.
+fn save_error(input: &TemplateInput, error: sqlx::Error) -> AdminError {
+    if unique_violation(&error) {
+        AdminError::Conflict(format!(
+            "a template `{}` in `{}` exists already",
+            input.name, input.language
+        ))
+    } else {
+        AdminError::Database(error)
+    }
 }
 
 /// `PUT /api/templates/{id}`
@@ -175,16 +178,7 @@ pub async fn update_template(
     .bind(input.is_active)
     .fetch_optional(&state.pool)
     .await
-    .map_err(|e| {
-        if unique_violation(&e) {
-            AdminError::Conflict(format!(
-                "a template `{}` in `{}` exists already",
-                input.name, input.language
-            ))
-        } else {
-            AdminError::Database(e)
-        }
-    })?
+    .map_err(|e| save_error(&input, e))?
     .ok_or_else(|| AdminError::NotFound(format!("no e-mail template {id}")))?;
     Ok(Json(out(&row)))
 }
