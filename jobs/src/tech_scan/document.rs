@@ -5,6 +5,8 @@
 //! thread and keep only the extracted, owned results.
 
 use scraper::{ElementRef, Html, Node, Selector};
+
+use super::bounded_parse::{self, CancelFlag, Cancelled};
 use serde_json::Value;
 use url::Url;
 
@@ -59,16 +61,25 @@ fn selector(s: &str) -> Selector {
 /// Parse `html` (fetched from `base`), cutting it where elements nest deeper
 /// than `max_depth` (the HTML parser is quadratic in nesting depth).
 pub fn parse_page(html: &str, base: &Url, max_depth: usize) -> ParsedPage {
-    let (html, truncated) = match nesting_cut(html, max_depth) {
-        Some(cut) => (
-            &html[..cut],
-            Some(format!(
-                "the HTML nests deeper than {max_depth} levels; only its first {cut} bytes were analysed"
-            )),
-        ),
-        None => (html, None),
-    };
-    let document = Html::parse_document(html);
+    match parse_page_within(html, base, max_depth, &CancelFlag::never()) {
+        Ok(page) => page,
+        Err(Cancelled) => unreachable!("a flag nobody holds is never set"),
+    }
+}
+
+/// [`parse_page`], stopped with [`Cancelled`] once `cancel` is set (checked
+/// between input chunks and between extraction steps).
+pub fn parse_page_within(
+    html: &str,
+    base: &Url,
+    max_depth: usize,
+    cancel: &CancelFlag,
+) -> Result<ParsedPage, Cancelled> {
+    let parsed = bounded_parse::parse_document(html, max_depth, cancel)?;
+    let truncated = parsed.cut_at.map(|cut| {
+        format!("the HTML nests deeper than {max_depth} levels; only its first {cut} bytes were analysed")
+    });
+    let document = parsed.document;
     let mut meta = Vec::new();
     for el in document.select(&selector("meta")) {
         let v = el.value();
@@ -83,6 +94,7 @@ pub fn parse_page(html: &str, base: &Url, max_depth: usize) -> ParsedPage {
             ));
         }
     }
+    cancel.check()?;
     let mut script_src = Vec::new();
     let mut scripts = String::new();
     let mut json_ld = Vec::new();
@@ -126,6 +138,7 @@ pub fn parse_page(html: &str, base: &Url, max_depth: usize) -> ParsedPage {
         .attr("lang")
         .map(|l| l.trim().chars().take(35).collect::<String>())
         .filter(|l| !l.is_empty());
+    cancel.check()?;
     let mut links = Vec::new();
     for el in document.select(&selector("a[href]")) {
         if links.len() >= MAX_LINKS {
@@ -151,8 +164,9 @@ pub fn parse_page(html: &str, base: &Url, max_depth: usize) -> ParsedPage {
         let has = |s: &str| form.select(&selector(s)).next().is_some();
         has("textarea") && (has("input[type=email]") || has("input[name*=mail]") || has("[type=submit]"))
     });
+    cancel.check()?;
     let text = visible_text(&document);
-    ParsedPage {
+    Ok(ParsedPage {
         document,
         meta,
         script_src,
@@ -165,7 +179,7 @@ pub fn parse_page(html: &str, base: &Url, max_depth: usize) -> ParsedPage {
         json_ld,
         has_contact_form,
         truncated,
-    }
+    })
 }
 
 /// The page's visible text (no script, style, template or noscript),
@@ -208,92 +222,10 @@ pub fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Elements that never have children.
-const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
-    "wbr", "keygen", "frame", "basefont", "bgsound",
-];
-/// Elements often left open on purpose (closed implicitly).
-const IMPLIED_CLOSE: &[&str] = &[
-    "p", "li", "td", "th", "tr", "option", "dt", "dd", "tbody", "thead", "tfoot", "colgroup", "optgroup",
-    "rb", "rt", "rp", "html", "head", "body",
-];
-
-/// The byte offset where nesting first exceeds `max_depth`, if it does.
-/// A quick tag scan (no tree), skipping comments, scripts and styles.
-pub fn nesting_cut(html: &str, max_depth: usize) -> Option<usize> {
-    let bytes = html.as_bytes();
-    let mut depth: usize = 0;
-    let mut i = 0;
-    while let Some(offset) = memchr_lt(&bytes[i..]) {
-        let start = i + offset;
-        i = start + 1;
-        if bytes[i..].starts_with(b"!--") {
-            i = find(bytes, i, b"-->").map_or(bytes.len(), |e| e + 3);
-            continue;
-        }
-        let closing = bytes.get(i) == Some(&b'/');
-        let name_start = if closing { i + 1 } else { i };
-        let name_end = bytes[name_start..]
-            .iter()
-            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
-            .map_or(bytes.len(), |p| name_start + p);
-        if name_end == name_start || !bytes[name_start].is_ascii_alphabetic() {
-            continue;
-        }
-        let name = html[name_start..name_end].to_ascii_lowercase();
-        let tag_end = find(bytes, name_end, b">").unwrap_or(bytes.len());
-        let self_closing = tag_end > 0 && bytes.get(tag_end - 1) == Some(&b'/');
-        i = (tag_end + 1).min(bytes.len());
-        if closing {
-            if !VOID.contains(&name.as_str()) && !IMPLIED_CLOSE.contains(&name.as_str()) {
-                depth = depth.saturating_sub(1);
-            }
-            continue;
-        }
-        if name == "script" || name == "style" || name == "textarea" || name == "title" {
-            let close = format!("</{name}");
-            i = find_ci(bytes, i, close.as_bytes()).unwrap_or(bytes.len());
-            continue;
-        }
-        if self_closing || VOID.contains(&name.as_str()) || IMPLIED_CLOSE.contains(&name.as_str()) {
-            continue;
-        }
-        depth += 1;
-        if depth > max_depth {
-            return Some(start);
-        }
-    }
-    None
-}
-
-fn memchr_lt(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|b| *b == b'<')
-}
-
-fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    if from >= bytes.len() {
-        return None;
-    }
-    bytes[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| from + p)
-}
-
-fn find_ci(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    if from >= bytes.len() {
-        return None;
-    }
-    bytes[from..]
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
-        .map(|p| from + p)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tech_scan::bounded_parse::CancelOnDrop;
 
     fn base() -> Url {
         Url::parse("https://shop.test/fr/").unwrap()
@@ -330,14 +262,20 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_cut_before_parsing() {
+    fn deep_nesting_is_cut_while_parsing() {
         let deep = format!(
             "<html><body>{}x{}</body></html>",
             "<div>".repeat(100_000),
             "</div>".repeat(100_000)
         );
-        let cut = nesting_cut(&deep, 512).unwrap();
-        assert!(cut < 600 * 5 + 20, "{cut}");
+        let page = parse_page(&deep, &base(), 512);
+        let note = page.truncated.unwrap();
+        assert!(note.contains("512 levels"), "{note}");
+    }
+
+    #[test]
+    fn stray_closing_tags_do_not_hide_deep_nesting() {
+        let deep = format!("<html><body>{}x</body></html>", "<div></span></b>".repeat(50_000));
         let page = parse_page(&deep, &base(), 512);
         assert!(page.truncated.unwrap().contains("512 levels"));
     }
@@ -350,8 +288,19 @@ mod tests {
             "<li>item".repeat(2000),
             "<tr><td>cell".repeat(2000)
         );
-        assert_eq!(nesting_cut(&sloppy, 64), None);
+        assert!(parse_page(&sloppy, &base(), 64).truncated.is_none());
         let balanced = "<div>".repeat(50) + &"</div>".repeat(50);
-        assert_eq!(nesting_cut(&balanced.repeat(100), 64), None);
+        assert!(parse_page(&balanced.repeat(100), &base(), 64).truncated.is_none());
+    }
+
+    #[test]
+    fn a_cancelled_parse_extracts_nothing() {
+        let guard = CancelOnDrop::new();
+        let flag = guard.flag();
+        drop(guard);
+        assert!(matches!(
+            parse_page_within("<title>x</title>", &base(), 64, &flag),
+            Err(Cancelled)
+        ));
     }
 }

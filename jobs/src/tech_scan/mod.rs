@@ -34,6 +34,7 @@
 //! - **Timeout**: each request `request_timeout`; the whole job the stage's
 //!   `timeout`.
 
+pub mod bounded_parse;
 pub mod contacts;
 pub mod document;
 pub mod fetch;

@@ -7,6 +7,7 @@ use url::Url;
 
 use super::{
     TechScanDeps, TechScanError,
+    bounded_parse::{CancelOnDrop, Cancelled},
     contacts::{self, Contact, StoredContact, phones, social},
     document::{self, Link},
     fetch::{
@@ -291,9 +292,11 @@ async fn analyze_home(
         .acquire()
         .await
         .map_err(|_| TechScanError::Analysis("CPU pool closed".into()))?;
-    tokio::task::spawn_blocking(move || {
+    let cancel = CancelOnDrop::new();
+    let flag = cancel.flag();
+    let analysis = tokio::task::spawn_blocking(move || {
         let html = if page.is_html() { page.body.as_str() } else { "" };
-        let parsed = document::parse_page(html, &page.url, max_depth);
+        let parsed = document::parse_page_within(html, &page.url, max_depth, &flag)?;
         let cookies = cookies(&page.headers);
         let dns_pairs = dns.by_type();
         let url = page.url.to_string();
@@ -313,6 +316,7 @@ async fn analyze_home(
             document: Some(&parsed.document),
         };
         let detections = engine.analyze(&input);
+        flag.check()?;
         let contacts = if (200..300).contains(&page.status) {
             contacts::extract(&parsed, &page.url, region)
         } else {
@@ -323,7 +327,7 @@ async fn analyze_home(
         } else {
             None
         };
-        HomeAnalysis {
+        Ok(HomeAnalysis {
             candidates: contact_candidates(&parsed.links, &page.url),
             detections,
             contacts,
@@ -331,10 +335,20 @@ async fn analyze_home(
             title: parsed.title,
             lang: parsed.lang,
             truncated: parsed.truncated,
-        }
+        })
     })
-    .await
-    .map_err(|e| TechScanError::Analysis(e.to_string()))
+    .await;
+    drop(cancel);
+    finished(analysis)
+}
+
+/// The result of analysis on a blocking thread.
+fn finished<T>(joined: Result<Result<T, Cancelled>, tokio::task::JoinError>) -> Result<T, TechScanError> {
+    match joined {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(cancelled)) => Err(TechScanError::Analysis(cancelled.to_string())),
+        Err(e) => Err(TechScanError::Analysis(e.to_string())),
+    }
 }
 
 async fn contacts_of(
@@ -348,12 +362,15 @@ async fn contacts_of(
         .acquire()
         .await
         .map_err(|_| TechScanError::Analysis("CPU pool closed".into()))?;
-    tokio::task::spawn_blocking(move || {
-        let parsed = document::parse_page(&page.body, &page.url, max_depth);
-        contacts::extract(&parsed, &page.url, region)
+    let cancel = CancelOnDrop::new();
+    let flag = cancel.flag();
+    let extracted = tokio::task::spawn_blocking(move || {
+        let parsed = document::parse_page_within(&page.body, &page.url, max_depth, &flag)?;
+        Ok(contacts::extract(&parsed, &page.url, region))
     })
-    .await
-    .map_err(|e| TechScanError::Analysis(e.to_string()))
+    .await;
+    drop(cancel);
+    finished(extracted)
 }
 
 /// Cookies set by the response (name, value).
