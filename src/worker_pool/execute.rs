@@ -45,6 +45,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics as names;
 
+/// The shortest deferral. apalis acknowledges a run after its handler
+/// returns, in the worker's next event flush, and the acknowledgement
+/// charges whatever row this worker holds under that id. A fetch already in
+/// flight when a job defers itself could pick the released row again (if it
+/// were due at once) before that flush, and the late acknowledgement would
+/// then charge the new run. No fetch lasts this long, so a released row is
+/// never due before the acknowledgement of the run that released it.
+const MIN_DEFERRAL: Duration = Duration::from_secs(2);
+
 /// What every run of one queue's jobs shares.
 pub struct QueueRuntime<H: Handler> {
     /// The pool.
@@ -227,6 +236,7 @@ async fn handle_error<H: Handler>(
 ) -> (Outcome, Result<(), BoxDynError>) {
     let reason = error_chain(error);
     if let Some(wait) = error.wait() {
+        let wait = wait.max(MIN_DEFERRAL);
         release(runtime, meta, wait, &reason).await;
         tracing::info!(reason = %reason, wait_seconds = wait.as_secs_f64(), "job deferred");
         return (
