@@ -217,6 +217,16 @@ pub enum FetchError {
         /// The Location header.
         location: String,
     },
+    /// This machine could not make the request (out of file descriptors or
+    /// memory, no route out, no local address): our fault, not the site's.
+    /// Never recorded as "unreachable"; the job is retried.
+    #[error("could not request {url} from this machine: {detail}")]
+    Local {
+        /// The URL.
+        url: String,
+        /// The operating system's error.
+        detail: String,
+    },
     /// Anything else on the wire (reset mid-body, protocol error).
     #[error("{url}: {detail}")]
     Transport {
@@ -552,6 +562,9 @@ impl Fetcher {
                 received,
             };
         }
+        if let Some(detail) = local_fault(error) {
+            return FetchError::Local { url, detail };
+        }
         let detail = innermost(error);
         if error.is_connect() {
             return FetchError::Connect { url, detail };
@@ -567,6 +580,34 @@ fn resolve_error(url: &str, error: ResolveError) -> FetchError {
         ResolveError::NotFound { detail, .. } => FetchError::NoSuchHost { url, detail },
         ResolveError::Failed { detail, .. } => FetchError::Dns { url, detail },
     }
+}
+
+/// Operating-system errors that say this machine, not the site, failed.
+const LOCAL_ERRNOS: &[nix::errno::Errno] = &[
+    nix::errno::Errno::EMFILE,
+    nix::errno::Errno::ENFILE,
+    nix::errno::Errno::ENOBUFS,
+    nix::errno::Errno::ENOMEM,
+    nix::errno::Errno::ENETDOWN,
+    nix::errno::Errno::ENETUNREACH,
+    nix::errno::Errno::EADDRNOTAVAIL,
+    nix::errno::Errno::EADDRINUSE,
+];
+
+/// The local fault in an error chain, if the chain holds one.
+fn local_fault(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(code) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            && LOCAL_ERRNOS.iter().any(|n| *n as i32 == code)
+        {
+            return Some(e.to_string());
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// The most specific message in an error chain.
@@ -596,5 +637,41 @@ impl RawResponse {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that wraps another, as hyper and reqwest wrap the socket's.
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Wrapped(#[source] std::io::Error);
+
+    #[test]
+    fn local_socket_errors_are_our_fault_and_retried() {
+        // A real failing syscall: binding an address this machine does not have.
+        let error = std::net::TcpListener::bind("192.0.2.1:0").unwrap_err();
+        assert_eq!(
+            error.raw_os_error(),
+            Some(nix::errno::Errno::EADDRNOTAVAIL as i32)
+        );
+        let detail = local_fault(&Wrapped(error)).expect("a local fault");
+        let fetch = FetchError::Local {
+            url: "https://example.lu/".into(),
+            detail,
+        };
+        assert!(!fetch.is_permanent());
+        let out_of_files = std::io::Error::from_raw_os_error(nix::errno::Errno::EMFILE as i32);
+        assert!(local_fault(&Wrapped(out_of_files)).is_some());
+    }
+
+    #[test]
+    fn the_site_refusing_is_not_a_local_fault() {
+        let refused = std::io::Error::from_raw_os_error(nix::errno::Errno::ECONNREFUSED as i32);
+        assert_eq!(local_fault(&Wrapped(refused)), None);
+        let no_route = std::io::Error::from_raw_os_error(nix::errno::Errno::EHOSTUNREACH as i32);
+        assert_eq!(local_fault(&Wrapped(no_route)), None);
     }
 }
