@@ -31,6 +31,9 @@ pub struct Application {
     pub settings: Arc<Settings>,
     /// The pool.
     pub pool: PgPool,
+    /// The queue machinery's pool in worker processes (`pool` itself for
+    /// an application built on an existing pool).
+    pub queue_pool: PgPool,
     /// Pushes jobs with each queue's policy.
     pub enqueuer: Enqueuer,
     /// This process start's identity.
@@ -43,7 +46,10 @@ impl Application {
     /// Connect (without migrating).
     pub async fn connect(settings: Settings) -> Result<Self, DbError> {
         let pool = db::connect(&settings.database).await?;
-        Ok(Self::with_pool(settings, pool))
+        let queue_pool = db::queue_pool(&settings.database)?;
+        let mut app = Self::with_pool(settings, pool);
+        app.queue_pool = queue_pool;
+        Ok(app)
     }
 
     /// Create the database if needed, connect and migrate.
@@ -61,6 +67,7 @@ impl Application {
         let enqueuer = Enqueuer::new(settings.queue_policies());
         Self {
             settings: Arc::new(settings),
+            queue_pool: pool.clone(),
             pool,
             enqueuer,
             instance: Instance::new(),
@@ -171,6 +178,7 @@ impl Application {
     pub fn bare_worker_pool(&self) -> WorkerPool {
         WorkerPool::new(
             self.pool.clone(),
+            self.queue_pool.clone(),
             Arc::clone(&self.settings),
             self.enqueuer.clone(),
             self.shutdown.clone(),

@@ -104,8 +104,14 @@ pub struct DatabaseSettings {
     /// Connection URL (may carry a password: never logged). `DATABASE_URL`
     /// overrides it.
     pub url: SecretString,
-    /// Pool size.
+    /// Size of the pool the stages' handlers, the web role and the
+    /// scheduler use.
     pub max_connections: u32,
+    /// Size of the worker processes' second pool, for the queue machinery
+    /// only (apalis's fetches, heartbeats and acknowledgements, and the
+    /// wake-up listener), so that busy handlers cannot starve it.
+    #[serde(default = "default_queue_connections")]
+    pub queue_connections: u32,
     /// Connections kept open.
     pub min_connections: u32,
     /// Wait for a free connection at most this long.
@@ -119,6 +125,10 @@ pub struct DatabaseSettings {
     /// system's roots.
     #[serde(default)]
     pub ssl_root_cert: Option<PathBuf>,
+}
+
+fn default_queue_connections() -> u32 {
+    8
 }
 
 /// Admin HTTP settings.
@@ -692,6 +702,9 @@ fn check_platform(
             "database.url",
             "must be a postgres:// URL (DATABASE_URL overrides it)",
         ));
+    }
+    if database.queue_connections == 0 {
+        return Err(invalid("database.queue_connections", "must be at least 1"));
     }
     if database.max_connections == 0 {
         return Err(invalid("database.max_connections", "must be at least 1"));

@@ -55,6 +55,75 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
         .connect_lazy_with(connect_options(settings)?))
 }
 
+/// The worker processes' queue pool: `database.queue_connections`
+/// connections for apalis's fetches, heartbeats and acknowledgements.
+pub fn queue_pool(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.queue_connections)
+        .min_connections(0)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_lazy_with(connect_options(settings)?))
+}
+
+/// The server has fewer free connections than this process may open.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this process may open {needed} connections (database.max_connections {pool} + \
+     database.queue_connections {queue}), but the server has only {free} free: max_connections \
+     {server_max}, {reserved} reserved for superusers, {open} open by other clients. Lower the \
+     pool sizes, run fewer processes, or raise the server's max_connections (docs/architecture.md, \
+     \"Sizing connections\")"
+)]
+pub struct CapacityError {
+    /// This process's pools together.
+    pub needed: u32,
+    /// `database.max_connections`.
+    pub pool: u32,
+    /// `database.queue_connections`.
+    pub queue: u32,
+    /// What the server still accepts.
+    pub free: i64,
+    /// The server's `max_connections`.
+    pub server_max: i64,
+    /// `superuser_reserved_connections`.
+    pub reserved: i64,
+    /// Connections of other clients.
+    pub open: i64,
+}
+
+/// Check that this process's two pools fit in what the server still
+/// accepts, counting the connections already open by other processes.
+pub async fn check_capacity(
+    pool: &PgPool,
+    settings: &DatabaseSettings,
+) -> Result<Result<(), CapacityError>, sqlx::Error> {
+    let (server_max, reserved, open): (i64, i64, i64) = sqlx::query_as(
+        "SELECT current_setting('max_connections')::bigint,
+                current_setting('superuser_reserved_connections')::bigint,
+                (SELECT count(*) FROM pg_stat_activity
+                  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())",
+    )
+    .fetch_one(pool)
+    .await?;
+    // Our own pool's other open connections are in `open` too.
+    let ours = i64::from(pool.size().saturating_sub(1));
+    let open = (open - ours).max(0);
+    let free = server_max - reserved - open;
+    let needed = settings.max_connections + settings.queue_connections;
+    if i64::from(needed) > free {
+        return Ok(Err(CapacityError {
+            needed,
+            pool: settings.max_connections,
+            queue: settings.queue_connections,
+            free,
+            server_max,
+            reserved,
+            open,
+        }));
+    }
+    Ok(Ok(()))
+}
+
 /// Open the pool and check that the database answers.
 pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
     let pool = pool(settings)?;
@@ -132,6 +201,7 @@ mod tests {
         DatabaseSettings {
             url: SecretString::from(url.to_owned()),
             max_connections: 1,
+            queue_connections: 1,
             min_connections: 0,
             acquire_timeout: Duration::from_secs(1),
             require_tls,

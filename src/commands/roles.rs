@@ -118,6 +118,7 @@ pub async fn work(
         return Ok(ExitCode::SUCCESS);
     };
     spawn_metrics(&app, metrics).await?;
+    check_capacity(&app).await?;
     let pool = app.worker_pool(stages)?;
     tracing::info!(queues = ?pool.queues(), "worker pool running");
     match pool.run().await {
@@ -127,6 +128,15 @@ pub async fn work(
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Refuse to start workers whose pools do not fit in the connections the
+/// server still accepts (a pool that cannot grow starves its workers).
+async fn check_capacity(app: &Application) -> anyhow::Result<()> {
+    crate::db::check_capacity(&app.pool, &app.settings.database)
+        .await
+        .context("could not read the server's connection limits")??;
+    Ok(())
 }
 
 /// `prospector schedule`.
@@ -155,6 +165,7 @@ pub async fn run_all(
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "admin HTTP server listening");
 
+    check_capacity(&app).await?;
     let pool = app.worker_pool(stages)?;
     let web = {
         let app = app.clone();

@@ -111,6 +111,7 @@ impl Default for Instance {
 /// Workers of the enabled queues, and their supervisors.
 pub struct WorkerPool {
     pool: PgPool,
+    queue_pool: PgPool,
     settings: Arc<Settings>,
     enqueuer: Enqueuer,
     shutdown: Shutdown,
@@ -125,14 +126,16 @@ impl WorkerPool {
     /// A pool with no queues yet (see [`spawn_stage`](Self::spawn_stage)).
     pub fn new(
         pool: PgPool,
+        queue_pool: PgPool,
         settings: Arc<Settings>,
         enqueuer: Enqueuer,
         shutdown: Shutdown,
         instance: Instance,
     ) -> Self {
-        let wakeups = Wakeups::spawn(pool.clone(), shutdown.stop.clone());
+        let wakeups = Wakeups::spawn(queue_pool.clone(), shutdown.stop.clone());
         Self {
             pool,
+            queue_pool,
             settings,
             enqueuer,
             shutdown,
@@ -187,7 +190,7 @@ impl WorkerPool {
         for slot in 0..settings.workers {
             let supervisor = Supervisor {
                 slot,
-                pool: self.pool.clone(),
+                pool: self.queue_pool.clone(),
                 settings: Arc::clone(&self.settings),
                 shutdown: self.shutdown.clone(),
                 instance: self.instance.clone(),

@@ -194,3 +194,30 @@ async fn sigterm_while_connecting_at_start_up_is_a_clean_exit() {
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test]
+async fn workers_refuse_to_start_when_their_pools_do_not_fit_the_server() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let output = command(&db.url)
+        .args(["work", "--stages", "snapshot_analytics"])
+        .env("PROSPECTOR__DATABASE__MAX_CONNECTIONS", "100000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .expect("the worker exits at start-up")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "exit status {}", output.status);
+    assert!(
+        stderr.contains("database.max_connections 100000") && stderr.contains("free"),
+        "the reason names the setting: {stderr}"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM apalis.workers").await,
+        0,
+        "no worker registered"
+    );
+}
