@@ -229,7 +229,7 @@ async fn wait_done(
 fn spawn_worker(url: &str, workers: usize, batch: usize, concurrency: usize) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("cannot find the prospector executable")?;
     Command::new(exe)
-        .args(["bench", "work"])
+        .args(["work"])
         .env("DATABASE_URL", url)
         .env("PROSPECTOR__STAGES__BENCH__WORKERS", workers.to_string())
         .env("PROSPECTOR__STAGES__BENCH__BATCH_SIZE", batch.to_string())
