@@ -21,6 +21,7 @@
 //! | `GET/POST /api/templates`          | bearer | outreach templates (422: unknown placeholder) |
 //! | `PUT /api/templates/{id}`          | bearer | change one (checked the same way)      |
 //! | `POST /api/outreach/campaigns`     | bearer | start a campaign: enqueue its first step |
+//! | `POST /api/sites/{id}/custom-domain` | bearer | a customer's domain, served once its CNAME points at us |
 //!
 //! Protected routes compare `Authorization: Bearer …` with `admin.token`
 //! in constant time and throttle failed attempts per client address
@@ -29,6 +30,7 @@
 mod audit_reports;
 mod auth;
 mod autopilot;
+mod custom_domains;
 mod error;
 mod health;
 mod jobs;
@@ -144,6 +146,7 @@ pub fn router(state: AdminState) -> Router {
             axum::routing::put(outreach::update_template),
         )
         .route("/api/outreach/campaigns", post(outreach::start_campaign))
+        .route("/api/sites/{id}/custom-domain", post(custom_domains::set))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

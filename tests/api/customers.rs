@@ -17,6 +17,7 @@ use prospector_jobs::{
         sign,
     },
     build_site::BuildSite,
+    tech_scan::ScanTech,
 };
 use reqwest::{StatusCode, header};
 use secrecy::SecretString;
@@ -55,7 +56,10 @@ async fn shop(with_server: bool, configure: impl FnOnce(&mut BillingSettings) + 
     };
     let base_url = recurrente.as_ref().map(|r| r.base_url().clone());
     let whsec = secret.to_whsec();
+    let dns = customer_dns().await;
     let app = TestApp::spawn_with(move |s| {
+        s.of_mut::<ScanTech>().dns_servers = vec![dns];
+        s.of_mut::<ScanTech>().dns_timeout = Duration::from_secs(2);
         let billing = s.of_mut::<BillingTask>();
         if let Some(base_url) = base_url {
             billing.base_url = base_url;
@@ -90,6 +94,26 @@ async fn shop(with_server: bool, configure: impl FnOnce(&mut BillingSettings) + 
             .build()
             .unwrap(),
     }
+}
+
+/// A local name server for customers' domains: one points at the sites
+/// domain, one elsewhere, one has no CNAME.
+async fn customer_dns() -> std::net::SocketAddr {
+    use hickory_proto::rr::{Name, RData, RecordType, rdata::CNAME};
+    use prospector_devkit::bench::fleet::dns::{self, Answer};
+    use std::str::FromStr;
+    let zone: dns::Zone = std::sync::Arc::new(|name: &str, kind: RecordType| match (name, kind) {
+        ("www.laespiga.example", RecordType::CNAME) => Answer::Records(vec![RData::CNAME(CNAME(
+            Name::from_str("sites.localhost.").unwrap(),
+        ))]),
+        ("pan.elsewhere.example", RecordType::CNAME) => Answer::Records(vec![RData::CNAME(CNAME(
+            Name::from_str("parking.registrar.example.").unwrap(),
+        ))]),
+        _ => Answer::Records(Vec::new()),
+    });
+    dns::serve(zone, std::sync::Arc::new(|_: &str| Duration::ZERO))
+        .await
+        .unwrap()
 }
 
 fn build_deps(app: &TestApp) -> <BuildSite as Handler>::Deps {
@@ -161,6 +185,28 @@ impl Shop {
         self.http
             .get(format!("{}/", self.app.address))
             .header(header::HOST, format!("{}.sites.localhost", self.subdomain))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn page_at(&self, host: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}/", self.app.address))
+            .header(header::HOST, host)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn set_custom_domain(&self, domain: &str) -> reqwest::Response {
+        self.http
+            .post(format!(
+                "{}/api/sites/{}/custom-domain",
+                self.app.address, self.site_id
+            ))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "domain": domain }))
             .send()
             .await
             .unwrap()
@@ -379,6 +425,33 @@ async fn a_claimed_preview_is_paid_in_two_checkouts_goes_live_and_lapses_after_i
     assert_eq!(live.status(), 200);
     let page = live.text().await.unwrap();
     assert!(page.contains("Panadería La Espiga"));
+
+    // The customer's own domain is served only once its CNAME points at us.
+    for (domain, cname) in [
+        ("pan.elsewhere.example", json!(["parking.registrar.example"])),
+        ("nocname.example", json!([])),
+    ] {
+        let set = shop.set_custom_domain(domain).await;
+        assert_eq!(set.status(), 200);
+        let body: Value = set.json().await.unwrap();
+        assert_eq!(body["verified"], false, "{body}");
+        assert_eq!(body["cname"], cname, "{body}");
+        assert_ne!(shop.page_at(domain).await.status(), 200, "{domain} is not served");
+    }
+    assert_eq!(
+        shop.set_custom_domain("klein.sites.localhost").await.status(),
+        422
+    );
+    assert_eq!(shop.set_custom_domain("not a domain").await.status(), 422);
+    let set = shop.set_custom_domain("WWW.LaEspiga.example.").await;
+    let body: Value = set.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "domain": "www.laespiga.example", "verified": true })
+    );
+    let own = shop.page_at("www.laespiga.example").await;
+    assert_eq!(own.status(), 200);
+    assert!(own.text().await.unwrap().contains("Panadería La Espiga"));
     assert!(!page.contains(r#"class="claim""#), "no claim bar on a sold site");
     assert_eq!(
         shop.get(&format!("/claim/{}", shop.token)).await.status(),

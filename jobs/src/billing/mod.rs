@@ -56,6 +56,7 @@
 
 pub mod checkout;
 pub mod claims;
+pub mod custom_domain;
 pub mod events;
 pub mod ids;
 pub mod ledger;
