@@ -83,6 +83,28 @@ pub enum BenchCommand {
     /// configured [tech_scan] and [stages.tech_scan] settings unless
     /// overridden here.
     Scan(BenchScanArgs),
+    /// Outreach e-mails per second: render, compose, DKIM-sign and send
+    /// to a local SMTP server (aiosmtpd on loopback), caps and pacing off.
+    ///
+    /// Needs aiosmtpd: `PROSPECTOR_TEST_AIOSMTPD_PYTHON`, or the virtualenv
+    /// `scripts/test` installs in .local/mail/venv. Runs once with an RSA
+    /// and once with an Ed25519 key and checks that the server stored every
+    /// message.
+    Email(BenchEmailArgs),
+}
+
+/// `prospector-bench email` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BenchEmailArgs {
+    /// Messages per run.
+    #[arg(long, default_value_t = 2_000)]
+    pub messages: usize,
+    /// SMTP connections used at once.
+    #[arg(long, default_value_t = 4)]
+    pub connections: u32,
+    /// Leave out the open pixel and click links.
+    #[arg(long)]
+    pub no_tracking: bool,
 }
 
 /// `prospector-bench audit` arguments.

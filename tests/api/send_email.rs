@@ -632,6 +632,12 @@ async fn the_daily_cap_is_counted_in_postgresql_and_a_sent_step_schedules_its_fo
 /// A configuration file for a `prospector work` process: send_email over
 /// plain SMTP to `smtp`, caps and windows out of the way.
 fn worker_config(dir: &std::path::Path, smtp: SocketAddr, name: &str) -> PathBuf {
+    worker_config_with(dir, smtp, name, 10_000, Duration::ZERO)
+}
+
+/// Like [`worker_config`], with the mailbox's daily cap and gap, and
+/// send_email jobs fetched one at a time.
+fn worker_config_with(dir: &std::path::Path, smtp: SocketAddr, name: &str, daily_cap: u32, gap: Duration) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(
         &path,
@@ -643,21 +649,118 @@ kind = "smtp"
 [send_email.tracking]
 base_url = "{TRACKING_BASE}"
 
+[stages.send_email]
+batch_size = 1
+
 [[send_email.mailboxes]]
 address = "outreach@agency.example"
 display_name = "Prospector Outreach"
-daily_cap = 10000
-min_gap = "0s"
+daily_cap = {daily_cap}
+min_gap = "{}ms"
 max_jitter = "0s"
 smtp = {{ host = "{}", port = {}, security = "plain", timeout = "60s" }}
 window = {{ start = "00:00", end = "23:59", days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] }}
 "#,
+            gap.as_millis(),
             smtp.ip(),
             smtp.port()
         ),
     )
     .unwrap();
     path
+}
+
+#[tokio::test]
+async fn the_cap_and_gap_hold_across_two_worker_processes() {
+    use prospector_jobs::send_email::campaign::{self, CampaignSpec, LeadFilter, StepSpec};
+
+    const CAP: i64 = 3;
+    const GAP: Duration = Duration::from_secs(2);
+    let db = crate::helpers::TestDb::new().await;
+    let pool = db.pool().await;
+    let sink = SmtpSink::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..8 {
+        lead(&pool, &format!("Diner {i}"), &format!("owner@diner{i}.example"), "US").await;
+    }
+    sqlx::query(
+        "INSERT INTO campaign_templates (name, language, subject_template, body_template)
+         VALUES ('first-touch', 'en', 'Hello {business_name}', 'Hello {business_name}, see {domain}.')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let settings = crate::helpers::settings(&db.url);
+    let enqueuer = prospector_jobs::Enqueuer::new(settings.queue_policies());
+    campaign::start(
+        &pool,
+        &enqueuer,
+        &CampaignSpec {
+            name: "spring".into(),
+            steps: vec![StepSpec {
+                template: "first-touch".into(),
+                after_business_days: 0,
+            }],
+            filter: LeadFilter::default(),
+        },
+    )
+    .await
+    .unwrap();
+
+    let config = worker_config_with(dir.path(), sink.addr(), "capped.toml", CAP as u32, GAP);
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        workers.push(
+            crate::helpers::command(&db.url)
+                .arg("--config")
+                .arg(&config)
+                .args(["work", "--stages", "send_email"])
+                .env("PROSPECTOR_TRACKING_KEYS", KEYS)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap(),
+        );
+    }
+    wait_for(Duration::from_secs(60), "the cap to be reached and the rest deferred", || async {
+        count(&pool, "SELECT count(*) FROM campaigns WHERE status = 'sent'").await == CAP
+            && count(
+                &pool,
+                "SELECT count(*) FROM apalis.jobs WHERE job_type = 'send_email' AND status = 'Pending' AND run_at > now() + interval '1 minute'",
+            )
+            .await
+                == 8 - CAP
+    })
+    .await;
+    // Both processes were consuming the queue all along.
+    let consumers = count(
+        &pool,
+        "SELECT count(*) FROM apalis.workers WHERE worker_type = 'send_email' AND last_seen > now() - interval '30 seconds'",
+    )
+    .await;
+    tokio::time::sleep(GAP).await;
+    assert_eq!(sink.messages().len() as i64, CAP, "the daily cap of {CAP} held");
+    assert_eq!(count(&pool, "SELECT count(*) FROM campaigns").await, CAP);
+    assert_eq!(
+        count(&pool, "SELECT coalesce(sum(sent), 0)::bigint FROM email_mailbox_days").await,
+        CAP
+    );
+    let sent: Vec<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT sent_at FROM campaigns WHERE status = 'sent' ORDER BY sent_at")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for pair in sent.windows(2) {
+        let apart = (pair[1] - pair[0]).to_std().unwrap();
+        // Claims are GAP apart; the SMTP exchange after each adds a few ms.
+        assert!(apart >= GAP - Duration::from_millis(500), "sends {apart:?} apart: {sent:?}");
+    }
+    assert!(consumers >= 2, "{consumers} send_email consumers registered");
+    for mut worker in workers {
+        worker.start_kill().unwrap();
+        worker.wait().await.unwrap();
+    }
 }
 
 #[tokio::test]

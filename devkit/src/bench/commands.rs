@@ -12,7 +12,7 @@ use super::BenchJob;
 use crate::{
     bench,
     cli::{
-        BenchAuditArgs, BenchCommand, BenchDataArgs, BenchDiscoverArgs, BenchFingerprintArgs, BenchQueueArgs,
+        BenchAuditArgs, BenchCommand, BenchDataArgs, BenchDiscoverArgs, BenchEmailArgs, BenchFingerprintArgs, BenchQueueArgs,
         BenchScanArgs,
     },
 };
@@ -27,6 +27,7 @@ pub async fn run(command: BenchCommand, settings: Settings) -> anyhow::Result<Ex
         BenchCommand::Data(args) => data(settings, args).await,
         BenchCommand::Fingerprint(args) => fingerprint(settings, args),
         BenchCommand::Scan(args) => scan(settings, args).await,
+        BenchCommand::Email(args) => email(args).await,
         BenchCommand::Build { sites, threads } => {
             bench::build::run(sites, threads)?;
             Ok(ExitCode::SUCCESS)
@@ -83,5 +84,11 @@ pub fn fingerprint(settings: Settings, args: BenchFingerprintArgs) -> anyhow::Re
 /// `prospector-bench scan`
 pub async fn scan(settings: Settings, args: BenchScanArgs) -> anyhow::Result<ExitCode> {
     bench::scan::run(settings, args).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `prospector-bench email`
+pub async fn email(args: BenchEmailArgs) -> anyhow::Result<ExitCode> {
+    bench::email::run(args).await?;
     Ok(ExitCode::SUCCESS)
 }

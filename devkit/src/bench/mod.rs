@@ -7,6 +7,7 @@ pub mod build;
 pub mod commands;
 pub mod data;
 pub mod discover;
+pub mod email;
 pub mod fingerprint;
 pub mod fleet;
 mod job;

@@ -1,7 +1,7 @@
 //! Throughput of the send path: render a template, compose the MIME
 //! message, DKIM-sign it and hand it to an SMTP server over a few pooled
-//! connections, with caps and pacing off. `examples/send_email_bench.rs`
-//! runs it against a local aiosmtpd and prints the figures.
+//! connections, with caps and pacing off. `prospector-bench email` runs it
+//! against a local aiosmtpd and prints the figures.
 
 use std::{
     net::SocketAddr,
