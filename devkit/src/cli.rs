@@ -172,6 +172,10 @@ pub struct BenchScanArgs {
     /// Skip the NS/MX/TXT/CNAME lookups.
     #[arg(long)]
     pub no_dns_records: bool,
+    /// KiB of padding added to every HTML page of the fleet (heavy pages,
+    /// to see the memory budget at work; pages weigh 40–120 KB without).
+    #[arg(long, default_value_t = 0)]
+    pub page_kib: usize,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     pub max_seconds: u64,

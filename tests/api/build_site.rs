@@ -108,7 +108,12 @@ async fn a_discovered_business_without_a_website_gets_a_gated_preview_served_by_
     let site = site_of(pool, "Boulangerie Dupont").await.unwrap();
     assert_eq!(site["gate_status"], "passed", "{site}");
     // [performance, accessibility, best practices, SEO]
-    let scores: Vec<i64> = site["scores"].as_array().unwrap().iter().map(|s| s.as_i64().unwrap()).collect();
+    let scores: Vec<i64> = site["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_i64().unwrap())
+        .collect();
     assert_eq!(scores.len(), 4, "{site}");
     assert!(scores[0] >= 80, "performance reaches the test's gate: {site}");
     assert!(

@@ -637,7 +637,13 @@ fn worker_config(dir: &std::path::Path, smtp: SocketAddr, name: &str) -> PathBuf
 
 /// Like [`worker_config`], with the mailbox's daily cap and gap, and
 /// send_email jobs fetched one at a time.
-fn worker_config_with(dir: &std::path::Path, smtp: SocketAddr, name: &str, daily_cap: u32, gap: Duration) -> PathBuf {
+fn worker_config_with(
+    dir: &std::path::Path,
+    smtp: SocketAddr,
+    name: &str,
+    daily_cap: u32,
+    gap: Duration,
+) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(
         &path,
@@ -681,7 +687,13 @@ async fn the_cap_and_gap_hold_across_two_worker_processes() {
     let sink = SmtpSink::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     for i in 0..8 {
-        lead(&pool, &format!("Diner {i}"), &format!("owner@diner{i}.example"), "US").await;
+        lead(
+            &pool,
+            &format!("Diner {i}"),
+            &format!("owner@diner{i}.example"),
+            "US",
+        )
+        .await;
     }
     sqlx::query(
         "INSERT INTO campaign_templates (name, language, subject_template, body_template)
@@ -743,7 +755,11 @@ async fn the_cap_and_gap_hold_across_two_worker_processes() {
     assert_eq!(sink.messages().len() as i64, CAP, "the daily cap of {CAP} held");
     assert_eq!(count(&pool, "SELECT count(*) FROM campaigns").await, CAP);
     assert_eq!(
-        count(&pool, "SELECT coalesce(sum(sent), 0)::bigint FROM email_mailbox_days").await,
+        count(
+            &pool,
+            "SELECT coalesce(sum(sent), 0)::bigint FROM email_mailbox_days"
+        )
+        .await,
         CAP
     );
     let sent: Vec<chrono::DateTime<chrono::Utc>> =
@@ -754,7 +770,10 @@ async fn the_cap_and_gap_hold_across_two_worker_processes() {
     for pair in sent.windows(2) {
         let apart = (pair[1] - pair[0]).to_std().unwrap();
         // Claims are GAP apart; the SMTP exchange after each adds a few ms.
-        assert!(apart >= GAP - Duration::from_millis(500), "sends {apart:?} apart: {sent:?}");
+        assert!(
+            apart >= GAP - Duration::from_millis(500),
+            "sends {apart:?} apart: {sent:?}"
+        );
     }
     assert!(consumers >= 2, "{consumers} send_email consumers registered");
     for mut worker in workers {

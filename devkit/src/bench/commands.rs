@@ -12,8 +12,8 @@ use super::BenchJob;
 use crate::{
     bench,
     cli::{
-        BenchAuditArgs, BenchCommand, BenchDataArgs, BenchDiscoverArgs, BenchEmailArgs, BenchFingerprintArgs, BenchQueueArgs,
-        BenchScanArgs,
+        BenchAuditArgs, BenchCommand, BenchDataArgs, BenchDiscoverArgs, BenchEmailArgs, BenchFingerprintArgs,
+        BenchQueueArgs, BenchScanArgs,
     },
 };
 

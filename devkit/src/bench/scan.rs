@@ -54,7 +54,7 @@ pub async fn run(mut settings: Settings, args: BenchScanArgs) -> anyhow::Result<
         sigma: 0.5,
         max: Duration::from_millis(300),
     };
-    let fleet = fleet::start(latency, dns_latency).await?;
+    let fleet = fleet::start(latency, dns_latency, args.page_kib * 1024).await?;
     let ca_dir = std::env::temp_dir().join(format!("prospector-bench-{}", std::process::id()));
     std::fs::create_dir_all(&ca_dir)?;
     let ca_file = ca_dir.join("fleet-ca.pem");
@@ -74,6 +74,7 @@ pub async fn run(mut settings: Settings, args: BenchScanArgs) -> anyhow::Result<
         t.per_host_delay = delay.into();
     }
     let per_host_delay = t.per_host_delay;
+    let memory_budget = t.memory_budget;
     let stage = settings.worker_mut(Stage::TechScan.queue());
     if let Some(c) = args.concurrency {
         stage.concurrency = c;
@@ -149,6 +150,10 @@ pub async fn run(mut settings: Settings, args: BenchScanArgs) -> anyhow::Result<
     finished?;
 
     report(&pool, batch, args.domains, wall, cpu, fleet.request_count()).await?;
+    println!(
+        "  memory:    tech_scan.memory_budget {memory_budget}; fleet pages padded by {} KiB",
+        args.page_kib
+    );
     pool.close().await;
     Ok(())
 }

@@ -32,7 +32,7 @@ use url::Url;
 
 use super::{
     queries,
-    report::{InvalidReport, LighthouseReport, PageError},
+    report::{InvalidReport, LighthouseReport, MAX_REPORT_BYTES, PageError},
     settings::{FormFactor, PageSpeedSettings},
 };
 
@@ -252,15 +252,32 @@ impl PageSpeedClient {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| PageSpeedError::Http(e.without_url()))?;
+        let body = read_capped(response, MAX_REPORT_BYTES).await?;
         if status.is_success() {
             return Ok(PageSpeedRun { body: body.to_vec() });
         }
         Err(classify_failure(status, retry_after, &body, Utc::now()))
     }
+}
+
+/// The body, refused as soon as it passes `limit` bytes (announced or read).
+async fn read_capped(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, PageSpeedError> {
+    let too_large = || PageSpeedError::InvalidResponse(format!("the answer is larger than {limit} bytes"));
+    if response.content_length().is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| PageSpeedError::Http(e.without_url()))?
+    {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn endpoint(base_url: &Url) -> Url {
@@ -392,6 +409,74 @@ mod tests {
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    /// A server that answers once with `body`, announced or chunked.
+    async fn answer(body: Vec<u8>, announce: bool) -> reqwest::Response {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 2048];
+            let _ = socket.read(&mut request).await;
+            let mut out =
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n".to_vec();
+            if announce {
+                out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+                out.extend_from_slice(&body);
+            } else {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+                for part in body.chunks(300) {
+                    out.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                    out.extend_from_slice(part);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+            }
+            let _ = socket.write_all(&out).await;
+        });
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_size_limit_is_refused_announced_or_not() {
+        for announce in [true, false] {
+            let small = read_capped(answer(vec![b'x'; 900], announce).await, 1000)
+                .await
+                .unwrap();
+            assert_eq!(small.len(), 900);
+            let error = read_capped(answer(vec![b'x'; 5000], announce).await, 1000)
+                .await
+                .unwrap_err();
+            assert!(
+                error.to_string().contains("larger than 1000 bytes"),
+                "{announce}: {error}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_report_file_over_the_limit_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_REPORT_BYTES + 1).unwrap();
+        let error = crate::audit::report::read_report_file(&path).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData, "{error}");
+        std::fs::write(&path, b"{}").unwrap();
+        assert_eq!(
+            crate::audit::report::read_report_file(&path).await.unwrap(),
+            b"{}"
+        );
     }
 
     #[test]

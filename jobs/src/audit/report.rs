@@ -16,6 +16,23 @@ use super::{
 };
 use crate::domain::Score;
 
+/// The largest report read into memory (a Lighthouse result or a PageSpeed
+/// Insights answer): real ones are 0.3–5 MiB; a bigger one is refused
+/// before it is read, not parsed.
+pub const MAX_REPORT_BYTES: u64 = 48 * 1024 * 1024;
+
+/// A report file, read only when it is at most [`MAX_REPORT_BYTES`].
+pub async fn read_report_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let len = tokio::fs::metadata(path).await?.len();
+    if len > MAX_REPORT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the report is {len} bytes, over the {MAX_REPORT_BYTES}-byte limit"),
+        ));
+    }
+    tokio::fs::read(path).await
+}
+
 /// A report that is not a Lighthouse result we can read.
 #[derive(Debug, thiserror::Error)]
 #[error("not a readable Lighthouse result: {0}")]

@@ -55,7 +55,7 @@ pub use scan::ScanOutcome;
 pub use settings::TechScanSettings;
 
 use self::{
-    fetch::{AddressGuard, FetchError, FetchSettings, Fetcher, GuardedResolver, HostGate},
+    fetch::{AddressGuard, FetchError, FetchSettings, Fetcher, GuardedResolver, HostGate, MemoryBudget},
     fingerprint::{DefinitionsError, Engine},
 };
 use crate::{
@@ -181,6 +181,7 @@ pub fn build_fetcher(settings: &TechScanSettings) -> Result<Fetcher, SetupError>
             max_body_bytes: settings.body_limit(),
             max_decompressed_bytes: settings.decompressed_limit(),
             extra_roots_pem,
+            budget: MemoryBudget::process(settings.memory_budget.as_u64(), settings.request_timeout),
         },
         resolver,
         gate,

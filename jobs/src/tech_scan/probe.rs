@@ -305,6 +305,7 @@ mod tests {
             total_time: Duration::ZERO,
             certificate: None,
             wire_bytes: body.len(),
+            memory: crate::tech_scan::fetch::Held::none(),
         }
     }
 

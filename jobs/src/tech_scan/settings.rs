@@ -41,6 +41,10 @@ pub struct TechScanSettings {
     pub max_body_bytes: ByteSize,
     /// Bytes after decompression at most.
     pub max_decompressed_bytes: ByteSize,
+    /// Response bytes (bodies and their decoded text) one worker process
+    /// holds at once, over all its scans; a fetch waits for room (at most
+    /// `request_timeout`, then it is retried as a local failure).
+    pub memory_budget: ByteSize,
     /// Deeper HTML is cut before parsing.
     pub max_html_depth: usize,
     /// Pause between two requests to one host.
@@ -147,6 +151,17 @@ impl StageConfig for TechScanSettings {
             return Err(InvalidSetting::new(
                 "max_decompressed_bytes",
                 "must not be smaller than max_body_bytes",
+            ));
+        }
+        let worst = self.max_body_bytes.as_u64() + 2 * self.max_decompressed_bytes.as_u64();
+        if self.memory_budget.as_u64() < worst {
+            return Err(InvalidSetting::new(
+                "memory_budget",
+                format!(
+                    "`{}` cannot hold one response at its limits (max_body_bytes + 2 x max_decompressed_bytes = {})",
+                    self.memory_budget,
+                    ByteSize::b(worst)
+                ),
             ));
         }
         if !(16..=10_000).contains(&self.max_html_depth) {

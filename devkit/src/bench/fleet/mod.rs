@@ -79,7 +79,7 @@ pub fn host(n: usize) -> String {
 }
 
 /// Start the fleet on loopback.
-pub async fn start(latency: Latency, dns_latency: Latency) -> anyhow::Result<Fleet> {
+pub async fn start(latency: Latency, dns_latency: Latency, pad: usize) -> anyhow::Result<Fleet> {
     prospector::tls::init();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -99,7 +99,7 @@ pub async fn start(latency: Latency, dns_latency: Latency) -> anyhow::Result<Fle
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let https = listener.local_addr()?;
     let requests = Arc::new(AtomicU64::new(0));
-    let router = sites::router(latency, Arc::clone(&requests));
+    let router = sites::router(latency, Arc::clone(&requests), pad);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();

@@ -21,12 +21,16 @@ use super::Latency;
 struct Shared {
     latency: Latency,
     requests: Arc<AtomicU64>,
+    /// Bytes of padding appended to every HTML page.
+    pad: usize,
 }
 
-pub(super) fn router(latency: Latency, requests: Arc<AtomicU64>) -> Router {
-    Router::new()
-        .fallback(page)
-        .with_state(Shared { latency, requests })
+pub(super) fn router(latency: Latency, requests: Arc<AtomicU64>, pad: usize) -> Router {
+    Router::new().fallback(page).with_state(Shared {
+        latency,
+        requests,
+        pad,
+    })
 }
 
 async fn page(State(shared): State<Shared>, request: Request) -> Response {
@@ -48,7 +52,28 @@ async fn page(State(shared): State<Shared>, request: Request) -> Response {
         .and_then(|r| r.split('.').next())
         .and_then(|d| d.parse().ok())
         .unwrap_or(0);
-    respond(n, &host, &path)
+    let response = respond(n, &host, &path);
+    if shared.pad == 0 || !is_html(&response) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut padded = Vec::with_capacity(bytes.len() + shared.pad + 9);
+    padded.extend_from_slice(&bytes);
+    padded.extend_from_slice(b"<!-- ");
+    padded.resize(padded.len() + shared.pad, b'x');
+    padded.extend_from_slice(b" -->");
+    Response::from_parts(parts, axum::body::Body::from(padded))
+}
+
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
 }
 
 fn html(headers: &[(&'static str, String)], body: String) -> Response {

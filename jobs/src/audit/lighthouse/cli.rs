@@ -71,7 +71,7 @@ pub(super) async fn run(
             return Err(RunnerError::Timeout(timeout));
         }
     };
-    match tokio::fs::read(&report).await {
+    match crate::audit::report::read_report_file(&report).await {
         Ok(bytes) if !bytes.is_empty() => Ok(bytes),
         Ok(_) => Err(crashed(&dir, status.to_string())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(crashed(&dir, status.to_string())),

@@ -280,7 +280,9 @@ impl Driver {
                 response.error.unwrap_or_else(|| "no reason given".to_owned()),
             ));
         }
-        let report = tokio::fs::read(&output).await.map_err(RunnerError::ReadReport)?;
+        let report = crate::audit::report::read_report_file(&output)
+            .await
+            .map_err(RunnerError::ReadReport)?;
         if let Err(e) = tokio::fs::remove_file(&output).await {
             tracing::debug!(error = %e, "could not delete a report file");
         }

@@ -7,7 +7,10 @@
 //! - Bodies are read up to `max_body_bytes` on the wire, decompressed up to
 //!   `max_decompressed_bytes`, and decoded to text by charset.
 //! - Each request waits for its host's turn ([`HostGate`]).
+//! - Every body and its decoded text count against the process's
+//!   [`MemoryBudget`] while they are alive ([`budget`]).
 
+pub mod budget;
 pub mod decode;
 pub mod dns;
 pub mod guard;
@@ -23,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use url::Url;
 
+pub use budget::{BudgetExhausted, Held, MemoryBudget, Reservation};
 pub use guard::{AddressGuard, Refused};
 pub use politeness::HostGate;
 pub use resolver::{DnsSettings, GuardedResolver, ResolveError, ResolveOverride};
@@ -45,6 +49,8 @@ pub struct FetchSettings {
     pub max_decompressed_bytes: usize,
     /// Extra trusted root certificates (PEM), besides the system's.
     pub extra_roots_pem: Vec<u8>,
+    /// Response bytes held in memory at once, by every fetch of the process.
+    pub budget: MemoryBudget,
 }
 
 /// One redirect hop.
@@ -79,6 +85,8 @@ pub struct Page {
     pub certificate: Option<CertificateFacts>,
     /// Bytes read from the wire for the final hop.
     pub wire_bytes: usize,
+    /// The body's share of the memory budget, released with the page.
+    pub memory: Held,
 }
 
 impl Page {
@@ -420,6 +428,19 @@ impl Fetcher {
             let content_type = response.header("content-type").map(str::to_owned);
             let wire = response.body;
             let wire_bytes = wire.len();
+            let mut reservation = response.reservation;
+            // Room for the decompressed bytes and the text decoded from them
+            // (an estimate: the exact size is held once they exist). An
+            // uncompressed body is only copied into the text.
+            let extra = if encoding.is_some() {
+                2 * wire_bytes.saturating_mul(DECOMPRESSION_ESTIMATE).min(limit)
+            } else {
+                wire_bytes
+            };
+            reservation
+                .grow_to((wire_bytes + extra) as u64)
+                .await
+                .map_err(|e| budget_error(&url, &e))?;
             let decoded = tokio::task::spawn_blocking(move || {
                 decode::decompress(encoding.as_deref(), wire, limit)
                     .map(|bytes| decode::decode_text(&bytes, content_type.as_deref()))
@@ -433,6 +454,10 @@ impl Fetcher {
                 url: url.to_string(),
                 source,
             })?;
+            reservation
+                .resize(body.len() as u64)
+                .await
+                .map_err(|e| budget_error(&url, &e))?;
             return Ok(Fetched::Page(Box::new(Page {
                 url,
                 status: status.as_u16(),
@@ -444,6 +469,7 @@ impl Fetcher {
                 total_time: total,
                 certificate: response.certificate,
                 wire_bytes,
+                memory: Held::new(reservation),
             })));
         }
     }
@@ -503,12 +529,19 @@ impl Fetcher {
             .flatten()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let mut body = Vec::new();
+        let mut reservation = self.settings.budget.reservation();
         if location.is_none() {
             if response.content_length().is_some_and(|len| len > max_body as u64) {
                 return Err(FetchError::TooLarge {
                     url: shown,
                     limit: max_body,
                 });
+            }
+            if let Some(len) = response.content_length() {
+                reservation
+                    .grow_to(len)
+                    .await
+                    .map_err(|e| budget_error(url, &e))?;
             }
             loop {
                 match response.chunk().await {
@@ -519,6 +552,10 @@ impl Fetcher {
                                 limit: max_body,
                             });
                         }
+                        reservation
+                            .grow_to((body.len() + chunk.len()) as u64)
+                            .await
+                            .map_err(|e| budget_error(url, &e))?;
                         body.extend_from_slice(&chunk);
                     }
                     Ok(None) => break,
@@ -534,6 +571,7 @@ impl Fetcher {
             time_to_first_byte,
             elapsed: started.elapsed(),
             certificate,
+            reservation,
         })
     }
 
@@ -570,6 +608,18 @@ impl Fetcher {
             return FetchError::Connect { url, detail };
         }
         FetchError::Transport { url, detail }
+    }
+}
+
+/// A compressed body is assumed to grow this many times when decompressed
+/// (HTML compresses 4–8×), up to `max_decompressed_bytes`.
+const DECOMPRESSION_ESTIMATE: usize = 8;
+
+/// A full memory budget is this process's limit, not the site's fault.
+fn budget_error(url: &Url, error: &BudgetExhausted) -> FetchError {
+    FetchError::Local {
+        url: url.to_string(),
+        detail: error.to_string(),
     }
 }
 
@@ -629,6 +679,7 @@ struct RawResponse {
     time_to_first_byte: Duration,
     elapsed: Duration,
     certificate: Option<CertificateFacts>,
+    reservation: Reservation,
 }
 
 impl RawResponse {
@@ -665,6 +716,116 @@ mod tests {
         assert!(!fetch.is_permanent());
         let out_of_files = std::io::Error::from_raw_os_error(nix::errno::Errno::EMFILE as i32);
         assert!(local_fault(&Wrapped(out_of_files)).is_some());
+    }
+
+    /// An HTTP/1.1 server on loopback that answers every request with a
+    /// `len`-byte HTML body, sent in four parts.
+    async fn body_server(len: usize) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let body = vec![b'a'; len];
+                    for part in body.chunks(len.div_ceil(4)) {
+                        let _ = socket.write_all(part).await;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn fetcher(budget: MemoryBudget) -> Fetcher {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dns = DnsSettings {
+            servers: vec!["127.0.0.1:9".parse().unwrap()],
+            timeout: Duration::from_millis(200),
+            records: false,
+        };
+        let guard = AddressGuard::new(vec!["127.0.0.0/8".parse().unwrap()]);
+        let resolver = GuardedResolver::new(&dns, Vec::new(), guard).unwrap();
+        Fetcher::new(
+            FetchSettings {
+                user_agent: "ProspectorBot/0.1 (+https://prospector.invalid/crawler)".into(),
+                connect_timeout: Duration::from_secs(2),
+                request_timeout: Duration::from_secs(5),
+                max_redirects: 3,
+                max_body_bytes: 1 << 20,
+                max_decompressed_bytes: 4 << 20,
+                extra_roots_pem: Vec::new(),
+                budget,
+            },
+            resolver,
+            Arc::new(HostGate::new(Duration::ZERO)),
+        )
+        .unwrap()
+    }
+
+    async fn page_of(fetcher: &Fetcher, url: &Url) -> Result<Page, FetchError> {
+        match fetcher.fetch(url, FetchOptions::default()).await? {
+            Fetched::Page(page) => Ok(*page),
+            Fetched::StoppedAt { url, .. } => panic!("stopped at {url}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_hold_their_bodies_against_the_budget_and_a_full_budget_is_a_local_failure() {
+        const BODY: usize = 100 * 1024;
+        let addr = body_server(BODY).await;
+        let url = Url::parse(&format!("http://{addr}/")).unwrap();
+        // A fetch holds body + text (200 KiB) while decoding, then the text.
+        let budget = MemoryBudget::new(320 * 1024, Duration::from_millis(300));
+        let fetcher = fetcher(budget.clone());
+
+        let first = page_of(&fetcher, &url).await.unwrap();
+        let second = page_of(&fetcher, &url).await.unwrap();
+        assert_eq!(first.body.len(), BODY);
+        assert_eq!(
+            first.memory.bytes(),
+            BODY as u64,
+            "the page holds its text's size"
+        );
+        assert_eq!(budget.available_bytes(), 120 * 1024);
+
+        // Two pages are alive: a third does not fit, waits, and fails as
+        // this machine's fault (retried, never "the site is unreachable").
+        let third = page_of(&fetcher, &url).await.unwrap_err();
+        assert!(matches!(third, FetchError::Local { .. }), "{third}");
+        assert!(third.to_string().contains("memory budget"), "{third}");
+        assert!(!third.is_permanent());
+        assert_eq!(
+            budget.available_bytes(),
+            120 * 1024,
+            "the failed fetch gave back its share"
+        );
+
+        // A third fetch in flight gets its room as soon as a page is dropped.
+        let waiting = {
+            let fetcher = fetcher.clone();
+            let url = url.clone();
+            tokio::spawn(async move { page_of(&fetcher, &url).await.map(|p| p.body.len()) })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(first);
+        assert_eq!(waiting.await.unwrap().unwrap(), BODY);
+        drop(second);
+        assert_eq!(
+            budget.available_bytes(),
+            320 * 1024,
+            "every page gave its share back"
+        );
     }
 
     #[test]
