@@ -17,6 +17,7 @@ use prospector_jobs::{
         sign,
     },
     build_site::BuildSite,
+    send_email::{SendEmail, settings::TransportKind, smtp::Security, testing::SmtpSink},
     tech_scan::ScanTech,
 };
 use reqwest::{StatusCode, header};
@@ -42,6 +43,8 @@ struct Shop {
     subdomain: String,
     /// Follows no redirects (the tests read `Location`).
     http: reqwest::Client,
+    /// The SMTP server the send_email mailbox sends to (customer notices).
+    mail: SmtpSink,
 }
 
 async fn shop(with_server: bool, configure: impl FnOnce(&mut BillingSettings) + Send + 'static) -> Shop {
@@ -57,7 +60,19 @@ async fn shop(with_server: bool, configure: impl FnOnce(&mut BillingSettings) + 
     let base_url = recurrente.as_ref().map(|r| r.base_url().clone());
     let whsec = secret.to_whsec();
     let dns = customer_dns().await;
+    let mail = SmtpSink::start().await.unwrap();
+    let smtp = mail.addr();
     let app = TestApp::spawn_with(move |s| {
+        let e = s.of_mut::<SendEmail>();
+        e.transport.kind = TransportKind::Smtp;
+        e.secrets.set(
+            "PROSPECTOR_TRACKING_KEYS",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        );
+        let m = &mut e.mailboxes[0];
+        m.smtp.host = smtp.ip().to_string();
+        m.smtp.port = Some(smtp.port());
+        m.smtp.security = Some(Security::Plain);
         s.of_mut::<ScanTech>().dns_servers = vec![dns];
         s.of_mut::<ScanTech>().dns_timeout = Duration::from_secs(2);
         let billing = s.of_mut::<BillingTask>();
@@ -93,6 +108,7 @@ async fn shop(with_server: bool, configure: impl FnOnce(&mut BillingSettings) + 
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        mail,
     }
 }
 
@@ -212,6 +228,44 @@ impl Shop {
             .unwrap()
     }
 
+    /// The messages (recipient, subject, text) the mail server got for the
+    /// notice of `kind`, once it is no longer pending.
+    async fn notice(&self, kind: &str) -> Vec<(String, String, String)> {
+        let query: &'static str = match kind {
+            "welcome" => {
+                "SELECT count(*) FROM customer_notices WHERE kind = 'welcome' AND status NOT IN ('pending', 'sending')"
+            }
+            _ => {
+                "SELECT count(*) FROM customer_notices WHERE kind = 'past_due' AND status NOT IN ('pending', 'sending')"
+            }
+        };
+        wait_for(
+            Duration::from_secs(20),
+            "the customer notice to be sent",
+            || async { count(self.pool(), query).await >= 1 },
+        )
+        .await;
+        let subject: Option<String> = sqlx::query_scalar(
+            "SELECT subject FROM customer_notices WHERE kind = $1 AND status = 'sent' LIMIT 1",
+        )
+        .bind(kind)
+        .fetch_one(self.pool())
+        .await
+        .unwrap();
+        let subject = subject.expect("the notice was sent");
+        self.mail
+            .messages()
+            .iter()
+            .filter_map(|raw| {
+                let m = mail_parser::MessageParser::default().parse(raw)?;
+                let to = m.to()?.first()?.address()?.to_owned();
+                let text = m.body_text(0)?.into_owned();
+                Some((to, m.subject()?.to_owned(), text))
+            })
+            .filter(|(_, s, _)| *s == subject)
+            .collect()
+    }
+
     async fn site_status(&self) -> String {
         sqlx::query_scalar("SELECT status FROM generated_sites WHERE id = $1")
             .bind(self.site_id)
@@ -289,7 +343,7 @@ async fn ledger(pool: &PgPool) -> Value {
             'jobs', (SELECT count(*) FROM apalis.jobs WHERE job_type = 'billing'
                      AND convert_from(job, 'UTF8')::jsonb ->> 'kind' = 'process'),
             'contact_status', (SELECT string_agg(contact_status, ',') FROM prospects),
-            'interactions', (SELECT count(*) FROM prospect_interactions),
+            'interactions', (SELECT count(*) FROM prospect_interactions WHERE interaction_type = 'note'),
             'purchased', (SELECT count(*) FROM activity_log WHERE action = 'site.purchased'))
         "#,
     )
@@ -420,6 +474,32 @@ async fn a_claimed_preview_is_paid_in_two_checkouts_goes_live_and_lapses_after_i
         .unwrap();
     assert_eq!(claim, "paid");
 
+    // One welcome e-mail, through the send_email mailbox, to the payer,
+    // with the live site's address (every event was delivered 3 times).
+    let welcome = shop.notice("welcome").await;
+    assert_eq!(welcome.len(), 1, "{welcome:?}");
+    let (to, subject, text) = &welcome[0];
+    assert_eq!(to, "duena@laespiga.example");
+    assert_eq!(subject, "Panadería La Espiga: your website is live");
+    assert!(text.starts_with("Hello Ana López,"), "{text}");
+    assert!(
+        text.contains(&format!("://{}.", shop.subdomain)),
+        "the live address: {text}"
+    );
+    assert_eq!(
+        count(shop.pool(), "SELECT count(*) FROM customer_notices WHERE kind = 'welcome' AND status = 'sent' AND message_id IS NOT NULL").await,
+        1
+    );
+    assert_eq!(
+        count(
+            shop.pool(),
+            "SELECT count(*) FROM prospect_interactions WHERE interaction_type = 'email_sent'"
+        )
+        .await,
+        1,
+        "the welcome is on the lead's timeline"
+    );
+
     // Live on its host: the customer's page.
     let live = shop.live_page().await;
     assert_eq!(live.status(), 200);
@@ -480,6 +560,31 @@ async fn a_claimed_preview_is_paid_in_two_checkouts_goes_live_and_lapses_after_i
     all_answered_ok(&renewed.deliveries);
     shop.wait_status("live", Duration::from_secs(20)).await;
     assert_eq!(shop.live_page().await.status(), 200);
+
+    // A renewal fails (delivered twice): one reminder, the site stays live.
+    let late = server
+        .change_subscription(
+            &su,
+            SubscriptionChange::PastDue,
+            &DeliveryOptions {
+                copies: 2,
+                ..DeliveryOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    all_answered_ok(&late);
+    let reminders = shop.notice("past_due").await;
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
+    let (to, subject, text) = &reminders[0];
+    assert_eq!(to, "duena@laespiga.example");
+    assert_eq!(
+        subject,
+        "Panadería La Espiga: your monthly payment did not go through"
+    );
+    assert!(text.contains("Recurrente"), "{text}");
+    assert_eq!(shop.site_status().await, "live");
+    assert_eq!(shop.notice("welcome").await.len(), 1, "still one welcome");
 
     // Cancelled: paused again once the grace period is over.
     let cancelled_at = Utc::now();

@@ -77,7 +77,7 @@ pub use inbound::{Classified, Inbound, classify};
 pub use language::Language;
 pub use message::{Compose, Composed, compose};
 pub use settings::{SendEmailSettings, SettingsError};
-pub use stage::{SendEmail, SendEmailDeps, SendEmailError, country_zone};
+pub use stage::{Notice, NoticeError, NoticeSent, SendEmail, SendEmailDeps, SendEmailError, country_zone};
 pub use template::{Placeholder, Rendered, Template, Values};
 pub use tracking::{KeyRing, SendId, Token, TokenKind, Tracker};
 pub use transport::{Accepted, OutgoingEmail, SendError, SendErrorKind, Transport};

@@ -224,6 +224,64 @@ impl SendEmailDeps {
         })
     }
 
+    /// Send a transactional message to a customer (welcome, payment
+    /// reminder) from the first mailbox, signed like outreach but outside
+    /// campaigns: no caps, windows or compliance profile (the customer has
+    /// a contract with the agency), no open pixel or click tracking. The
+    /// caller records the claim before and the outcome after.
+    pub async fn send_notice(&self, notice: &Notice<'_>) -> Result<NoticeSent, NoticeError> {
+        let ready = self
+            .ready
+            .as_ref()
+            .map_err(|e| NoticeError::NotConfigured(e.clone()))?;
+        let mailbox = ready
+            .mailboxes
+            .first()
+            .ok_or_else(|| NoticeError::NotConfigured("send_email has no mailbox to send from".into()))?;
+        let from = &mailbox.settings.address;
+        let feedback = FeedbackId::new(
+            "customer",
+            notice.kind,
+            "notice",
+            &self.settings.feedback_sender_id,
+        )
+        .map_err(|e| NoticeError::Message(e.to_string()))?;
+        let rendered = super::template::Rendered {
+            subject: notice.subject.to_owned(),
+            text: notice.text.to_owned(),
+            html: None,
+        };
+        let message_id_domain = self.settings.message_id_domain();
+        let composed = compose(&Compose {
+            send: SendId(notice.id),
+            from,
+            from_name: &mailbox.settings.display_name,
+            reply_to: mailbox.settings.reply_to.as_ref(),
+            to: notice.to,
+            to_name: notice.to_name,
+            rendered: &rendered,
+            language: notice.language,
+            identity: &self.settings.sender,
+            tracker: &ready.tracker,
+            tracking: TrackingOptions {
+                open_pixel: false,
+                click_links: false,
+            },
+            feedback_id: &feedback,
+            message_id_domain: &message_id_domain,
+            in_reply_to: None,
+            date: std::time::SystemTime::now(),
+        })
+        .map_err(|e| NoticeError::Message(e.to_string()))?;
+        let email = OutgoingEmail::new(composed, ready.signer.as_ref());
+        let accepted = mailbox.transport.send(&email).await.map_err(NoticeError::Send)?;
+        Ok(NoticeSent {
+            message_id: email.message_id.clone(),
+            mailbox: from.as_str().to_owned(),
+            reply: accepted.reply,
+        })
+    }
+
     /// The tracker, when the keys are configured.
     pub fn tracker(&self) -> Option<&Tracker> {
         self.ready.as_ref().ok().map(|r| &r.tracker)
@@ -233,6 +291,50 @@ impl SendEmailDeps {
     pub fn settings(&self) -> &SendEmailSettings {
         &self.settings
     }
+}
+
+/// A transactional message to a customer ([`SendEmailDeps::send_notice`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    /// Its row (`customer_notices.id`): names its Message-ID.
+    pub id: Uuid,
+    /// `welcome`, `past_due` (the `Feedback-ID`'s second field).
+    pub kind: &'a str,
+    /// The customer.
+    pub to: &'a EmailAddress,
+    /// The customer's name.
+    pub to_name: Option<&'a str>,
+    /// For the footer.
+    pub language: Language,
+    /// One line.
+    pub subject: &'a str,
+    /// The plain-text body.
+    pub text: &'a str,
+}
+
+/// A notice the server took.
+#[derive(Debug, Clone)]
+pub struct NoticeSent {
+    /// Its bare Message-ID.
+    pub message_id: String,
+    /// The mailbox it left from.
+    pub mailbox: String,
+    /// The server's reply (or the outbox file).
+    pub reply: String,
+}
+
+/// Why a notice was not sent.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NoticeError {
+    /// send_email cannot send as configured.
+    #[error("send_email is not configured: {0}")]
+    NotConfigured(String),
+    /// The message could not be built.
+    #[error("the message could not be written: {0}")]
+    Message(String),
+    /// The transport failed.
+    #[error("the server did not take the message: {0}")]
+    Send(SendError),
 }
 
 /// Why a send job did not finish.

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{
     BillingDeps, BillingError, BillingTask,
+    notices::{self, NoticeKind},
     queries::{self, CustomerFacts, LockedSite, NewPayment, SubscriptionChange},
 };
 use crate::{
@@ -101,6 +102,7 @@ pub(super) async fn process(ctx: &JobContext, deps: &BillingDeps, svix_id: &str)
         WebhookEvent::SubscriptionCreate(e) => subscription(&mut tx, deps, &site, e, at, "active").await?,
         WebhookEvent::SubscriptionPastDue(e) => {
             subscription(&mut tx, deps, &site, e, at, "past_due").await?;
+            notices::queue(&mut tx, ctx, site.id, NoticeKind::PastDue, svix_id).await?;
         }
         WebhookEvent::SubscriptionPaused(e) => subscription(&mut tx, deps, &site, e, at, "paused").await?,
         WebhookEvent::SubscriptionCancel(e) => {
@@ -376,6 +378,7 @@ async fn settle_site(
         if first_sale {
             queries::record_purchase(conn, site.prospect_id).await?;
             queries::activity(conn, "site.purchased", site.id, json!({ "svix_id": svix_id })).await?;
+            notices::queue(conn, ctx, site.id, NoticeKind::Welcome, "first_sale").await?;
         }
     }
     if !billing.paying

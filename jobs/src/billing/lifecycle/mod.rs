@@ -28,6 +28,7 @@
 //!   [`is_transient_db_error`].
 
 mod apply;
+pub mod notices;
 mod queries;
 
 use chrono::{DateTime, Utc};
@@ -35,11 +36,15 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use super::{BillingSettings, RecurrenteClient, RecurrenteError};
 use crate::{
     pipeline::ProspectLink,
+    public_urls::PublicUrls,
     queue::{EnqueueError, Job},
     runtime::{Handler, JobContext, StageError, is_transient_db_error},
+    send_email::{NoticeError, SendEmail, SendEmailDeps},
     stage::{Branch, CheckContext, InvalidSetting, Setup, SetupError, Stage, StageConfig, StageJob},
 };
 
@@ -67,6 +72,12 @@ pub enum BillingTask {
         /// When the subscription was cancelled or paused.
         ended_at: DateTime<Utc>,
     },
+    /// Send the customer notice `customer_notices.id` (welcome, payment
+    /// reminder), written with the event that called for it.
+    Notify {
+        /// `customer_notices.id`.
+        notice_id: Uuid,
+    },
 }
 
 impl Job for BillingTask {
@@ -78,6 +89,7 @@ impl Job for BillingTask {
             BillingTask::Lapse { site_id, ended_at } => {
                 format!("billing:lapse:{site_id}:{}", ended_at.timestamp_micros())
             }
+            BillingTask::Notify { notice_id } => format!("billing:notice:{notice_id}"),
         })
     }
 }
@@ -90,6 +102,10 @@ pub struct BillingDeps {
     /// The API client, when both keys are configured (used to link a
     /// subscription event to its checkout).
     pub client: Option<RecurrenteClient>,
+    /// The send_email mailboxes, for the customers' notices.
+    pub mail: Arc<SendEmailDeps>,
+    /// Where live sites are served (the notices link to them).
+    pub urls: PublicUrls,
 }
 
 impl StageConfig for BillingSettings {
@@ -141,10 +157,15 @@ impl StageJob for BillingTask {
     const SECRET_VARS: &'static [&'static str] = &[PUBLIC_KEY_VAR, SECRET_KEY_VAR, WEBHOOK_SECRETS_VAR];
     type Settings = BillingSettings;
 
-    fn build_deps(settings: &BillingSettings, _: &Setup<'_>) -> Result<BillingDeps, SetupError> {
+    fn build_deps(settings: &BillingSettings, setup: &Setup<'_>) -> Result<BillingDeps, SetupError> {
         Ok(BillingDeps {
             settings: settings.clone(),
             client: settings.client()?,
+            mail: Arc::new(SendEmailDeps::new(
+                setup.settings::<SendEmail>().clone(),
+                setup.platform.web.clone(),
+            )),
+            urls: setup.platform.web.clone(),
         })
     }
 
@@ -181,12 +202,16 @@ pub enum BillingError {
     /// Recurrente could not be asked.
     #[error(transparent)]
     Recurrente(#[from] RecurrenteError),
+    /// The mail server did not take a customer notice (it is retried).
+    #[error("customer notice: {0}")]
+    Notice(NoticeError),
 }
 
 impl StageError for BillingError {
     fn is_permanent(&self) -> bool {
         match self {
             BillingError::UnknownEvent(_) | BillingError::NoEmail(_) => true,
+            BillingError::Notice(_) => false,
             BillingError::Unlinked { .. } => false,
             BillingError::Database(e) => !is_transient_db_error(e),
             BillingError::Enqueue(e) => e.is_permanent(),
@@ -211,6 +236,7 @@ impl Handler for BillingTask {
         match self {
             BillingTask::Process { svix_id } => apply::process(ctx, deps, &svix_id).await,
             BillingTask::Lapse { site_id, ended_at } => apply::lapse(ctx, deps, site_id, ended_at).await,
+            BillingTask::Notify { notice_id } => notices::send(ctx, deps, notice_id).await,
         }
     }
 }
