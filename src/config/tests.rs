@@ -40,7 +40,7 @@ fn defaults_load_and_cover_every_stage() {
         assert!(settings.workers.contains_key(stage.queue()), "{stage}");
     }
     assert_eq!(settings.worker("tech_scan").max_attempts, 3);
-    assert_eq!(settings.schedules.len(), 4);
+    assert_eq!(settings.schedules.len(), 5);
     assert!(settings.admin.token.is_none());
 }
 
