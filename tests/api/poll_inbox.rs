@@ -91,9 +91,11 @@ async fn polls_done(pool: &PgPool) -> i64 {
 }
 
 async fn wait_polls_done(pool: &PgPool, n: i64) {
-    wait_for(Duration::from_secs(30), "the poll_inbox jobs to finish", || async {
-        polls_done(pool).await == n
-    })
+    wait_for(
+        Duration::from_secs(30),
+        "the poll_inbox jobs to finish",
+        || async { polls_done(pool).await == n },
+    )
     .await;
 }
 
@@ -181,7 +183,11 @@ async fn a_polled_reply_stops_the_follow_up_and_a_polled_hard_bounce_suppresses_
          To: ann@annsbakery.example\r\n\r\n--BOUNDARY--\r\n",
         tracker.bounce_address(SendId(ann_send))
     );
-    for raw in [reply.as_bytes(), dsn.as_bytes(), b"\x00\x01 not a message at all \xff\xfe\r\n"] {
+    for raw in [
+        reply.as_bytes(),
+        dsn.as_bytes(),
+        b"\x00\x01 not a message at all \xff\xfe\r\n",
+    ] {
         dovecot.append("INBOX", raw).await.unwrap();
     }
 
@@ -201,11 +207,12 @@ async fn a_polled_reply_stops_the_follow_up_and_a_polled_hard_bounce_suppresses_
     );
     assert_eq!(dovecot.maildir_files("INBOX").len(), 0);
     assert_eq!(dovecot.maildir_files("Processed").len(), 3);
-    let (uidvalidity, last_uid): (i64, i64) =
-        sqlx::query_as("SELECT uidvalidity, last_uid FROM mailbox_cursors WHERE mailbox = 'outreach@agency.example'")
-            .fetch_one(pool)
-            .await
-            .unwrap();
+    let (uidvalidity, last_uid): (i64, i64) = sqlx::query_as(
+        "SELECT uidvalidity, last_uid FROM mailbox_cursors WHERE mailbox = 'outreach@agency.example'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
     assert_eq!(last_uid, 3);
     let events = "SELECT count(*) FROM email_events";
     assert_eq!(count(pool, events).await, 2);
@@ -213,8 +220,7 @@ async fn a_polled_reply_stops_the_follow_up_and_a_polled_hard_bounce_suppresses_
         count(pool, "SELECT count(*) FROM email_events WHERE kind = 'reply'").await,
         1
     );
-    let received =
-        "SELECT count(*) FROM prospect_interactions WHERE interaction_type = 'email_received'";
+    let received = "SELECT count(*) FROM prospect_interactions WHERE interaction_type = 'email_received'";
     assert_eq!(count(pool, received).await, 1);
     assert_eq!(
         count(
