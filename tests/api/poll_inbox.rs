@@ -298,6 +298,9 @@ async fn a_polled_reply_stops_the_follow_up_and_a_polled_hard_bounce_suppresses_
     assert_eq!(sink.messages().len(), 2, "only the two first steps left");
 }
 
+/// id, customer, site, status, text, e-mail subject, e-mail Message-ID.
+type TicketRow = (Uuid, Uuid, Uuid, String, String, Option<String>, Option<String>);
+
 #[tokio::test]
 async fn an_e_mail_from_a_customers_address_opens_a_support_ticket() {
     // Arrange: a customer with a live site, and two e-mails in the mailbox:
@@ -340,7 +343,7 @@ async fn an_e_mail_from_a_customers_address_opens_a_support_ticket() {
     .await;
 
     // Assert: one ticket, from e-mail, with the subject, text and Message-ID.
-    let tickets: Vec<(Uuid, Uuid, Uuid, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+    let tickets: Vec<TicketRow> = sqlx::query_as(
         "SELECT id, customer_id, site_id, status, request_text, email_subject, email_message_id
          FROM support_tickets WHERE source = 'email'",
     )
