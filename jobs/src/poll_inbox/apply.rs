@@ -51,22 +51,47 @@ pub fn digest_key(raw: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(raw)))
 }
 
+/// `text` without NUL characters, which PostgreSQL refuses in text and
+/// JSONB (a hostile message must not make every poll of its mailbox fail).
+fn without_nul(text: &str) -> String {
+    text.replace('\0', "")
+}
+
+fn strip_nul(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => *s = without_nul(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nul),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(strip_nul),
+        _ => {}
+    }
+}
+
+/// The classification with every NUL removed from its strings (subject,
+/// sender, a bounce's diagnostic…).
+fn classified_without_nul(classified: Classified) -> Classified {
+    let Ok(mut value) = serde_json::to_value(&classified) else {
+        return classified;
+    };
+    strip_nul(&mut value);
+    serde_json::from_value(value).unwrap_or(classified)
+}
+
 impl Parsed {
     /// Read a raw message. Never fails: bytes that are no message are
     /// [`Inbound::Other`] with no Message-ID and no text.
     pub fn read(raw: &[u8], tracker: &Tracker) -> Self {
-        let classified = classify(raw, tracker);
+        let classified = classified_without_nul(classify(raw, tracker));
         let parsed = mail_parser::MessageParser::new().parse(raw);
         let message_id = parsed
             .as_ref()
             .and_then(|m| m.message_id())
-            .map(|id| id.trim().trim_start_matches('<').trim_end_matches('>').trim())
+            .map(|id| without_nul(id.trim().trim_start_matches('<').trim_end_matches('>').trim()))
             .filter(|id| !id.is_empty())
             .map(|id| id.chars().take(MAX_MESSAGE_ID).collect::<String>());
         let text = parsed
             .as_ref()
             .and_then(|m| m.body_text(0))
-            .map(|t| t.chars().take(MAX_EMAIL_CHARS).collect())
+            .map(|t| without_nul(&t).chars().take(MAX_EMAIL_CHARS).collect())
             .unwrap_or_default();
         let dedup_key = message_id
             .as_ref()
@@ -358,6 +383,31 @@ mod tests {
         assert_eq!(parsed.classified.kind, Inbound::Other);
         assert_eq!(parsed.kind(), "other");
         assert!(parsed.text.len() <= MAX_EMAIL_CHARS);
+    }
+
+    #[test]
+    fn nul_characters_never_reach_the_database() {
+        let raw = "From: MAILER-DAEMON@mx.example\r\nSubject: =?utf-8?q?fail=00ed?=\r\n\
+                   Message-ID: <a=00b@mx.example>\r\nX-Failed-Recipients: ann@shop.example\r\n\
+                   Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+                   550 5.1.1 user=00 unknown\r\n";
+        // The classifier decodes them (the subject's encoded word, the body).
+        let decoded = classify(raw.as_bytes(), &tracker());
+        assert!(
+            decoded.subject.as_deref().is_some_and(|s| s.contains('\0')),
+            "{decoded:?}"
+        );
+        let parsed = Parsed::read(raw.as_bytes(), &tracker());
+        let everything = format!(
+            "{}{:?}{}{}",
+            serde_json::to_string(&parsed.classified).unwrap(),
+            parsed.message_id,
+            parsed.dedup_key,
+            parsed.text
+        );
+        assert!(!everything.contains('\0'), "{everything:?}");
+        assert!(!everything.contains("\\u0000"), "{everything}");
+        assert_eq!(parsed.kind(), "bounce", "{:?}", parsed.classified);
     }
 
     #[test]
