@@ -23,9 +23,11 @@ use prospector_jobs::{
     Branch, CheckContext, InvalidSetting, PipelineSettings, Platform, QueuePolicy, Stage, StageConfig,
     StageJob, StageVisitor, WorkerSettings,
     discover::{AutopilotConfig, DiscoverSettings},
-    domain::CountryCode,
+    domain::{CountryCode, EmailAddress},
+    poll_inbox::PollInboxDeps,
     public_urls::PublicUrls,
     queue::WorkerOverrides,
+    send_email::{SendEmail, SendEmailSettings},
     snapshot_analytics::AnalyticsSettings,
 };
 use secrecy::SecretString;
@@ -271,6 +273,12 @@ pub enum ScheduledJob {
         /// At most this many prospects per slot, stalest first.
         limit: Option<i64>,
     },
+    /// Enqueue one `poll_inbox` job per mailbox that has IMAP settings
+    /// (none: the slot enqueues nothing).
+    PollInboxes {
+        /// The mailboxes' addresses, in configuration order.
+        mailboxes: Vec<EmailAddress>,
+    },
 }
 
 impl ScheduledJob {
@@ -281,6 +289,7 @@ impl ScheduledJob {
             ScheduledJob::SnapshotAnalytics { .. } => Stage::SnapshotAnalytics,
             ScheduledJob::DiscoverAutopilot(_) => Stage::Discover,
             ScheduledJob::Rescan { stages, .. } => stages.first().copied().unwrap_or(Stage::TechScan),
+            ScheduledJob::PollInboxes { .. } => Stage::PollInbox,
         }
     }
 }
@@ -515,6 +524,7 @@ impl Settings {
 
         let time_zone = pipeline.get::<prospector_jobs::SnapshotAnalytics>().time_zone;
         let discover = pipeline.get::<prospector_jobs::DiscoverBusinesses>();
+        let email = pipeline.get::<SendEmail>();
         let mut schedules: Vec<ScheduleSpec> = Vec::new();
         for (index, schedule) in raw.schedule.into_iter().enumerate() {
             let key = format!("schedule[{index}]");
@@ -532,7 +542,7 @@ impl Settings {
             }
             let stage = Stage::from_str(&schedule.stage)
                 .map_err(|e| invalid(format!("{key}.stage"), e.to_string()))?;
-            let job = scheduled_job(&key, stage, &schedule.args, discover, time_zone)?;
+            let job = scheduled_job(&key, stage, &schedule.args, discover, email, time_zone)?;
             let cron = cron::Schedule::from_str(&schedule.cron).map_err(|e| {
                 invalid(
                     format!("{key}.cron"),
@@ -756,16 +766,21 @@ fn scheduled_job(
     stage: Stage,
     args: &HashMap<String, String>,
     discover: &DiscoverSettings,
+    email: &SendEmailSettings,
     time_zone: Tz,
 ) -> Result<ScheduledJob, ConfigError> {
     let allow_only = |allowed: &[&str]| -> Result<(), ConfigError> {
         match args.keys().find(|k| !allowed.contains(&k.as_str())) {
             Some(unknown) => Err(invalid(
                 format!("{key}.args.{unknown}"),
-                format!(
-                    "not an argument of the {stage} schedule (allowed: {})",
-                    allowed.join(", ")
-                ),
+                if allowed.is_empty() {
+                    format!("not an argument of the {stage} schedule (it takes none)")
+                } else {
+                    format!(
+                        "not an argument of the {stage} schedule (allowed: {})",
+                        allowed.join(", ")
+                    )
+                },
             )),
             None => Ok(()),
         }
@@ -863,6 +878,12 @@ fn scheduled_job(
                 },
             };
             Ok(ScheduledJob::BuildAwaiting { limit })
+        }
+        Stage::PollInbox => {
+            allow_only(&[])?;
+            Ok(ScheduledJob::PollInboxes {
+                mailboxes: PollInboxDeps::polled_mailboxes(email),
+            })
         }
         Stage::Audit | Stage::Score | Stage::Screenshot => Err(invalid(
             format!("{key}.stage"),

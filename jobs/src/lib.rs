@@ -10,6 +10,7 @@
 //!   import / CSV ────────────────┘
 //!   discover (no website, qualified) ──► pipeline_route = build_site
 //!   scheduler ──► snapshot_analytics (daily metrics)
+//!   scheduler ──► poll_inbox (one per mailbox with IMAP: replies, bounces, customers' e-mails)
 //! ```
 //!
 //! | queue                | payload                        | writes                         |
@@ -18,6 +19,7 @@
 //! | `tech_scan`          | [`ScanTech`]                   | `prospect_tech_profiles`, `prospect_contacts`, `prospects` ([`tech_scan`]) |
 //! | `audit`              | [`AuditPage`]                  | `prospect_performance_profiles`, `prospect_audit_reports` |
 //! | `score`              | [`ScoreProspect`]              | `prospect_scores`              |
+//! | `poll_inbox`         | [`poll_inbox::PollInbox`]      | `inbound_messages`, `mailbox_cursors`, `email_events`, `suppressions`, `support_tickets` |
 //! | `snapshot_analytics` | [`SnapshotAnalytics`]          | `analytics_snapshots`          |
 //!
 //! ## The registry
@@ -50,6 +52,7 @@ pub mod domain;
 pub mod llm;
 pub mod local_page;
 pub mod pipeline;
+pub mod poll_inbox;
 pub mod public_urls;
 pub mod queue;
 pub mod retry;

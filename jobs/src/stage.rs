@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
     audit::AuditPage, billing::BillingTask, build_site::BuildSite, discover::DiscoverBusinesses,
-    domain::CountryCode, pipeline::ProspectLink, queue::WorkerSettings, runtime::Handler,
-    score::ScoreProspect, screenshot::CaptureScreenshot, send_email::SendEmail,
+    domain::CountryCode, pipeline::ProspectLink, poll_inbox::PollInbox, queue::WorkerSettings,
+    runtime::Handler, score::ScoreProspect, screenshot::CaptureScreenshot, send_email::SendEmail,
     snapshot_analytics::SnapshotAnalytics, tech_scan::ScanTech,
 };
 
@@ -55,6 +55,9 @@ pub enum Stage {
     Screenshot,
     /// One outreach e-mail (a campaign step) to one lead.
     SendEmail,
+    /// One outreach mailbox read over IMAP: replies, bounces, complaints,
+    /// customers' e-mails (support tickets).
+    PollInbox,
     /// Recurrente webhooks applied: customers, payments, live and paused sites.
     Billing,
     /// Daily metrics snapshot.
@@ -87,6 +90,7 @@ impl Stage {
             Stage::Screenshot => "screenshot",
             Stage::Billing => "billing",
             Stage::SendEmail => "send_email",
+            Stage::PollInbox => "poll_inbox",
             Stage::SnapshotAnalytics => "snapshot_analytics",
         }
     }
@@ -112,6 +116,7 @@ impl Stage {
             Stage::Screenshot => visitor.visit::<CaptureScreenshot>(),
             Stage::Billing => visitor.visit::<BillingTask>(),
             Stage::SendEmail => visitor.visit::<SendEmail>(),
+            Stage::PollInbox => visitor.visit::<PollInbox>(),
             Stage::SnapshotAnalytics => visitor.visit::<SnapshotAnalytics>(),
         }
     }
@@ -221,7 +226,7 @@ pub enum Branch {
     Digital,
     /// A generated preview site: built, gated, captured.
     Preview,
-    /// E-mail to leads (campaign steps).
+    /// E-mail to leads (campaign steps) and what comes back (the inbox).
     Outreach,
     /// Scheduled reporting over the whole database.
     Reporting,

@@ -40,7 +40,7 @@ fn defaults_load_and_cover_every_stage() {
         assert!(settings.workers.contains_key(stage.queue()), "{stage}");
     }
     assert_eq!(settings.worker("tech_scan").max_attempts, 3);
-    assert_eq!(settings.schedules.len(), 4);
+    assert_eq!(settings.schedules.len(), 5);
     assert!(settings.admin.token.is_none());
 }
 
@@ -434,4 +434,52 @@ fn bad_discover_values_name_their_key() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("schedule[0].args.targets"), "{err}");
+}
+
+#[test]
+fn the_poll_inboxes_schedule_polls_the_mailboxes_that_have_imap() {
+    let defaults = load_with(&[]).unwrap();
+    let spec = |settings: &Settings| {
+        settings
+            .schedules
+            .iter()
+            .find(|s| s.name == "poll-inboxes")
+            .map(|s| s.job.clone())
+            .expect("the default poll-inboxes schedule")
+    };
+    assert_eq!(
+        spec(&defaults),
+        ScheduledJob::PollInboxes { mailboxes: vec![] },
+        "the default mailbox has no IMAP: a slot enqueues nothing"
+    );
+    assert_eq!(defaults.worker("poll_inbox").max_attempts, 3);
+
+    let two = r#"
+[[send_email.mailboxes]]
+address = "a@agency.example"
+display_name = "A"
+smtp = { host = "127.0.0.1", port = 2525, security = "plain" }
+[[send_email.mailboxes]]
+address = "b@agency.example"
+display_name = "B"
+smtp = { host = "127.0.0.1", port = 2525, security = "plain" }
+imap = { host = "imap.agency.example", username = "b", password_env = "PROSPECTOR_IMAP_PASSWORD" }
+"#;
+    let settings = load(&[], Some(two)).unwrap();
+    assert_eq!(
+        spec(&settings),
+        ScheduledJob::PollInboxes {
+            mailboxes: vec![prospector_jobs::domain::EmailAddress::parse("b@agency.example").unwrap()]
+        }
+    );
+
+    let with_args = "[[schedule]]\nname = \"p\"\nstage = \"poll_inbox\"\ncron = \"0 */5 * * * *\"\ntz = \"UTC\"\nargs = { limit = \"5\" }\n";
+    let err = load(&[], Some(with_args)).expect_err("no arguments").to_string();
+    assert!(err.contains("schedule[0].args.limit"), "{err}");
+    assert!(err.contains("takes none"), "{err}");
+
+    let bad = load(&[("PROSPECTOR__POLL_INBOX__BATCH_SIZE", "0")], None)
+        .expect_err("batch_size 0")
+        .to_string();
+    assert!(bad.contains("poll_inbox.batch_size"), "{bad}");
 }

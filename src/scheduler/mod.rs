@@ -20,6 +20,7 @@ use chrono::{DateTime, Days, Timelike, Utc};
 use prospector_jobs::{
     EnqueueOptions, Enqueuer, SnapshotAnalytics,
     discover::{AutopilotConfig, autopilot},
+    poll_inbox::PollInbox,
     scan_jobs::BatchKind,
 };
 use sqlx::PgPool;
@@ -70,6 +71,8 @@ pub enum SlotJob {
         /// At most this many prospects.
         limit: Option<i64>,
     },
+    /// One poll per mailbox with IMAP settings.
+    PollInboxes(Vec<PollInbox>),
 }
 
 /// The job for one slot of a schedule.
@@ -94,6 +97,14 @@ pub fn job_for_slot(spec: &ScheduleSpec, slot: DateTime<Utc>) -> SlotJob {
             stages: stages.clone(),
             limit: *limit,
         },
+        ScheduledJob::PollInboxes { mailboxes } => SlotJob::PollInboxes(
+            mailboxes
+                .iter()
+                .map(|mailbox| PollInbox {
+                    mailbox: mailbox.clone(),
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -224,6 +235,27 @@ impl Scheduler {
                     Err(crate::batches::ScanError::NothingToScan) => None,
                     Err(e) => return Err(FireError::Rescan(e)),
                 }
+            }
+            SlotJob::PollInboxes(polls) => {
+                let mut first = None;
+                for poll in &polls {
+                    // One key per mailbox and slot: the slot's key alone
+                    // would let only the first mailbox's job in.
+                    let options = EnqueueOptions {
+                        idempotency_key: Some(format!(
+                            "schedule:{}:{}:{}",
+                            spec.name,
+                            slot.to_rfc3339(),
+                            poll.mailbox.as_str().to_ascii_lowercase()
+                        )),
+                        ..EnqueueOptions::default()
+                    };
+                    let enqueued = self.enqueuer.enqueue_with(&mut tx, poll, options).await?;
+                    if first.is_none() {
+                        first = enqueued.job_id().map(str::to_owned);
+                    }
+                }
+                first
             }
             SlotJob::DiscoverAutopilot(config) => {
                 let run =

@@ -15,6 +15,7 @@ mod import;
 mod large_queues;
 mod observability;
 mod pipeline;
+mod poll_inbox;
 mod providers;
 mod queue;
 mod scale;

@@ -29,19 +29,19 @@ use uuid::Uuid;
 use crate::helpers::{TOKEN, TestApp, count, wait_for};
 
 /// 32 zero bytes, base64url: the tracking key of these tests.
-const KEYS: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const KEYS: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 /// Where the messages say the tracking endpoints are (the path is what
 /// the web role serves; the tests swap in the app's real address).
-const TRACKING_BASE: &str = "http://127.0.0.1:1/t/";
+pub(crate) const TRACKING_BASE: &str = "http://127.0.0.1:1/t/";
 
 /// A DKIM key in a temporary file, and its signer (for the DNS record).
-struct Key {
+pub(crate) struct Key {
     _dir: tempfile::TempDir,
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     signer: DkimSigner,
 }
 
-fn dkim_key() -> Key {
+pub(crate) fn dkim_key() -> Key {
     let dir = tempfile::tempdir().unwrap();
     let pem = keygen::ed25519_pem().unwrap();
     let path = dir.path().join("dkim.pem");
@@ -56,7 +56,7 @@ fn dkim_key() -> Key {
 
 /// send_email over plain SMTP to `smtp`, DKIM-signed with `key`, with caps,
 /// gaps and windows out of the way.
-fn configure(s: &mut Settings, smtp: SocketAddr, key: &std::path::Path) {
+pub(crate) fn configure(s: &mut Settings, smtp: SocketAddr, key: &std::path::Path) {
     let e = s.of_mut::<SendEmail>();
     e.transport.kind = TransportKind::Smtp;
     e.dkim = Some(DkimSettings {
@@ -96,7 +96,7 @@ async fn spawn(smtp: SocketAddr, key: &Key) -> TestApp {
 }
 
 /// A scored lead with an address in `country`; returns its id.
-async fn lead(pool: &PgPool, name: &str, email: &str, country: &str) -> i64 {
+pub(crate) async fn lead(pool: &PgPool, name: &str, email: &str, country: &str) -> i64 {
     let domain = email.split('@').nth(1).unwrap();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO prospects (business_name, domain_name, email, country, city)
@@ -132,7 +132,7 @@ async fn lead(pool: &PgPool, name: &str, email: &str, country: &str) -> i64 {
     id
 }
 
-async fn post_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+pub(crate) async fn post_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
     app.http
         .post(format!("{}{path}", app.address))
         .bearer_auth(TOKEN)
@@ -142,7 +142,7 @@ async fn post_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Response
         .unwrap()
 }
 
-async fn create_template(app: &TestApp, name: &str) {
+pub(crate) async fn create_template(app: &TestApp, name: &str) {
     let response = post_json(
         app,
         "/api/templates",

@@ -38,21 +38,47 @@ pub enum Recorded {
     },
 }
 
-/// The send an inbound message points to: its token, a cited Message-ID
-/// under `message_id_domain`, or the latest send to its sender.
-async fn matching_send(
+/// A send of ours and its lead.
+type SendRow = (Uuid, i64, Option<String>);
+
+fn send_row(row: sqlx::postgres::PgRow) -> SendRow {
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// The send an inbound message itself points to: the token of our address
+/// it came to, else a Message-ID of ours under `message_id_domain` that it
+/// cites. Never guessed from the sender (see [`record`] for that).
+pub async fn correlated_send(
     conn: &mut PgConnection,
     message: &Classified,
     message_id_domain: &str,
-) -> Result<Option<(Uuid, i64, Option<String>)>, sqlx::Error> {
-    let by_id = |row: sqlx::postgres::PgRow| (row.get(0), row.get(1), row.get(2));
+) -> Result<Option<CorrelatedSend>, sqlx::Error> {
+    Ok(correlated_row(conn, message, message_id_domain)
+        .await?
+        .map(|(send, prospect_id, _)| CorrelatedSend { send, prospect_id }))
+}
+
+/// A send an inbound message points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CorrelatedSend {
+    /// `campaigns.id`.
+    pub send: Uuid,
+    /// Its lead (`prospects.id`).
+    pub prospect_id: i64,
+}
+
+async fn correlated_row(
+    conn: &mut PgConnection,
+    message: &Classified,
+    message_id_domain: &str,
+) -> Result<Option<SendRow>, sqlx::Error> {
     if let Some(token) = &message.correlation.token {
         let row = sqlx::query("SELECT id, prospect_id, recipient_email FROM campaigns WHERE id = $1")
             .bind(token.send.0)
             .fetch_optional(&mut *conn)
             .await?;
         if let Some(row) = row {
-            return Ok(Some(by_id(row)));
+            return Ok(Some(send_row(row)));
         }
     }
     let ids: Vec<String> = message
@@ -69,8 +95,21 @@ async fn matching_send(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(row) = row {
-            return Ok(Some(by_id(row)));
+            return Ok(Some(send_row(row)));
         }
+    }
+    Ok(None)
+}
+
+/// The send an inbound message points to: its token, a cited Message-ID
+/// under `message_id_domain`, or the latest send to its sender.
+async fn matching_send(
+    conn: &mut PgConnection,
+    message: &Classified,
+    message_id_domain: &str,
+) -> Result<Option<SendRow>, sqlx::Error> {
+    if let Some(found) = correlated_row(conn, message, message_id_domain).await? {
+        return Ok(Some(found));
     }
     if let (Inbound::Reply(_) | Inbound::AutoReply { .. }, Some(from)) = (&message.kind, &message.from) {
         let row = sqlx::query(
@@ -82,7 +121,7 @@ async fn matching_send(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(row) = row {
-            return Ok(Some(by_id(row)));
+            return Ok(Some(send_row(row)));
         }
     }
     Ok(None)
@@ -135,7 +174,8 @@ async fn set_statuses(
 }
 
 /// Record one classified inbound message (idempotence is the caller's: the
-/// IMAP reader stores the last UID in the same transaction).
+/// `poll_inbox` stage claims the message in `inbound_messages` and moves
+/// its mailbox's cursor in the same transaction).
 pub async fn record(
     conn: &mut PgConnection,
     message: &Classified,

@@ -29,7 +29,9 @@
 //! crash re-reads them); [`inbound`] classifies each as reply, bounce
 //! (hard / soft / block, from RFC 3464), complaint (RFC 5965), auto-reply,
 //! mailto unsubscribe or other, and says which send it points to (VERP
-//! token, Message-IDs).
+//! token, Message-IDs); [`inbox`] records what it means. The
+//! [`crate::poll_inbox`] stage runs them for each mailbox with IMAP
+//! settings, on the scheduler's `poll-inboxes` slots.
 //!
 //! **The stage** ([`SendEmail`], the `send_email` queue): the claim in one
 //! transaction (suppressions, compliance, caps with the mailboxes' rows

@@ -6,14 +6,18 @@
 //!   transaction (the `BuildSite` payload carries the ticket as its
 //!   `change_request`; its version is stored with `approval_status =
 //!   'pending'` and is not made current).
+//! - [`open_email_ticket`] files a customer's e-mail (read by the
+//!   `poll_inbox` stage) as an `open` ticket with its subject, text and
+//!   Message-ID, in the poller's transaction. It enqueues no build: an
+//!   e-mail is free text (a question, a thank-you, a change request) that
+//!   an operator reads first.
 //! - [`approve_version`] makes a pending version current and live, and
 //!   completes its ticket; [`reject_version`] refuses it.
 //!
-//! Not here yet: tickets from customer e-mails (the outreach mailboxes'
-//! IMAP poller), and applying the request's text to the page (the build
+//! Not here yet: applying the request's text to the page (the build
 //! regenerates the site from the business's facts).
 
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::{
@@ -146,6 +150,76 @@ pub async fn open_ticket(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(Ticket { id })
+}
+
+/// Longest e-mail text kept on a ticket, in characters (the rest is cut).
+pub const MAX_EMAIL_CHARS: usize = 20_000;
+
+/// A customer's e-mail to file as a ticket.
+#[derive(Debug, Clone, Copy)]
+pub struct EmailRequest<'a> {
+    /// `customers.id`.
+    pub customer_id: Uuid,
+    /// The site the ticket is about (`generated_sites.id`).
+    pub site_id: Uuid,
+    /// The e-mail's subject.
+    pub subject: Option<&'a str>,
+    /// Its text (cut at [`MAX_EMAIL_CHARS`]).
+    pub text: &'a str,
+    /// Its Message-ID: one ticket per e-mail, however many of our mailboxes
+    /// it reached.
+    pub message_id: Option<&'a str>,
+}
+
+/// File a customer's e-mail as an `open` ticket (source `email`), in the
+/// caller's transaction. An e-mail already filed (same Message-ID) gives
+/// its ticket again.
+pub async fn open_email_ticket(
+    conn: &mut PgConnection,
+    request: &EmailRequest<'_>,
+) -> Result<Ticket, sqlx::Error> {
+    let subject = request
+        .subject
+        .map(|s| s.trim().chars().take(255).collect::<String>())
+        .filter(|s| !s.is_empty());
+    let mut text: String = request.text.trim().chars().take(MAX_EMAIL_CHARS).collect();
+    if text.is_empty() {
+        text = subject
+            .clone()
+            .unwrap_or_else(|| "(an e-mail without text)".to_owned());
+    }
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO support_tickets (customer_id, site_id, request_text, source, email_subject, email_message_id) \
+         VALUES ($1, $2, $3, 'email', $4, $5) \
+         ON CONFLICT (email_message_id) WHERE email_message_id IS NOT NULL DO NOTHING RETURNING id",
+    )
+    .bind(request.customer_id)
+    .bind(request.site_id)
+    .bind(&text)
+    .bind(&subject)
+    .bind(request.message_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let id = match inserted {
+        Some(id) => id,
+        None => {
+            return sqlx::query_scalar("SELECT id FROM support_tickets WHERE email_message_id = $1")
+                .bind(request.message_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map(|id| Ticket { id });
+        }
+    };
+    sqlx::query(
+        "INSERT INTO activity_log (action, entity_type, entity_id, details, actor_type) \
+         VALUES ('ticket.opened', 'support_ticket', $1, \
+                 jsonb_build_object('site_id', $2::uuid, 'source', 'email'), 'system')",
+    )
+    .bind(id)
+    .bind(request.site_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(Ticket { id })
 }
 
