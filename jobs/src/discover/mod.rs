@@ -45,6 +45,7 @@ pub mod qualify;
 pub mod queries;
 mod settings;
 mod store;
+pub mod usage;
 pub mod website;
 
 use std::time::Duration;
@@ -74,6 +75,9 @@ use providers::{google_places::GooglePlacesClient, outscraper::OutscraperClient}
 pub const RECORDS_TOTAL: &str = "prospector_discover_records_total";
 /// Discover runs deferred because a provider's daily budget was spent.
 pub const BUDGET_WAITS_TOTAL: &str = "prospector_discover_budget_waits_total";
+/// Paid provider attempts by provider and outcome (`ok`, `submitted`,
+/// `timeout`, `http_5xx`, …, `not_billed`).
+pub const PAID_CALLS_TOTAL: &str = "prospector_discover_paid_calls_total";
 
 /// The environment variable holding Google Places' API key.
 pub const GOOGLE_PLACES_KEY_ENV: &str = "GOOGLE_PLACES_API_KEY";
@@ -247,6 +251,9 @@ pub enum DiscoverError {
     /// The database failed.
     #[error("database error while discovering")]
     Database(#[from] sqlx::Error),
+    /// The task entering a call in the ledger did not finish.
+    #[error("the ledger entry of a provider call could not be written")]
+    Ledger(#[from] tokio::task::JoinError),
     /// A follow-up job could not be enqueued.
     #[error(transparent)]
     Enqueue(#[from] EnqueueError),
@@ -266,6 +273,7 @@ impl StageError for DiscoverError {
             DiscoverError::BudgetSpent { .. } => false,
             DiscoverError::Provider(e) => e.is_permanent(),
             DiscoverError::Database(e) => !is_retryable_db_error(e),
+            DiscoverError::Ledger(_) => false,
             DiscoverError::Enqueue(EnqueueError::Database { source, .. }) => !is_retryable_db_error(source),
             DiscoverError::Enqueue(EnqueueError::Encode { .. }) => true,
         }
@@ -281,6 +289,21 @@ impl StageError for DiscoverError {
     fn wait(&self) -> Option<Duration> {
         match self {
             DiscoverError::BudgetSpent { wait, .. } => Some(*wait),
+            _ => None,
+        }
+    }
+}
+
+/// In-call retries: only a provider's 429, 5xx and lost connections are
+/// tried again (each a newly reserved and entered attempt).
+impl crate::retry::Retryable for DiscoverError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, DiscoverError::Provider(e) if crate::retry::Retryable::is_retryable(e))
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            DiscoverError::Provider(e) => e.retry_after(),
             _ => None,
         }
     }
