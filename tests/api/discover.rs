@@ -893,6 +893,12 @@ async fn requests_the_provider_charged_but_answered_too_late_are_entered_and_pai
     // day's spend is what the provider charged (3.5 cents a request).
     let charged = server.seen("/v1/places:searchText").len();
     assert_eq!(charged, 4, "timeout, 500, page one, page two");
+    let (rows, spent): (i64, f64) = sqlx::query_as("SELECT count(*), sum(cost_cents)::float8 FROM api_usage")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 4, "one row per request the provider received");
+    assert!((spent - 3.5 * charged as f64).abs() < 1e-9, "{spent}");
     let rows: Vec<(String, i32, f64, String)> = sqlx::query_as(
         "SELECT outcome, attempt, cost_cents::float8, call_key FROM api_usage WHERE provider = 'google_places' ORDER BY id",
     )
@@ -909,11 +915,6 @@ async fn requests_the_provider_charged_but_answered_too_late_are_entered_and_pai
         rows[0].3.ends_with(":page:1") && rows[3].3.ends_with(":page:2"),
         "{rows:?}"
     );
-    let spent: f64 = sqlx::query_scalar("SELECT sum(cost_cents)::float8 FROM api_usage")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    assert!((spent - 3.5 * charged as f64).abs() < 1e-9, "{spent}");
     assert_eq!(grid_row(pool, "Luxembourg").await["status"], "completed");
 }
 
@@ -941,14 +942,16 @@ async fn a_request_that_times_out_on_every_try_is_entered_at_its_worst_case_each
     // Assert: transient, and the three charged requests are three rows.
     assert!(!error.is_permanent(), "{error}");
     assert_eq!(server.seen("/v1/places:searchText").len(), 3);
-    let (rows, timeouts, spent): (i64, i64, f64) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE outcome = 'timeout'), sum(cost_cents)::float8 FROM api_usage",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    assert_eq!((rows, timeouts), (3, 3));
+    let (rows, spent): (i64, f64) = sqlx::query_as("SELECT count(*), sum(cost_cents)::float8 FROM api_usage")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 3);
     assert!((spent - 10.5).abs() < 1e-9, "{spent}");
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM api_usage WHERE outcome = 'timeout'").await,
+        3
+    );
 }
 
 #[tokio::test]
@@ -990,8 +993,10 @@ async fn two_jobs_racing_for_a_budget_that_fits_one_call_make_exactly_one_call()
 
 #[tokio::test]
 async fn an_outscraper_job_stopped_right_after_its_submit_keeps_the_request_and_never_submits_again() {
-    // Arrange: async Outscraper requests, done at the first poll.
+    // Arrange: async Outscraper requests, done at the first poll; the
+    // submit answers after a while.
     let server = FakeProviders::start().await;
+    server.latency(Duration::from_millis(1500));
     let base = server.base_url.clone();
     let app = TestApp::spawn_with(move |s| {
         let d = s.of_mut::<DiscoverBusinesses>();
@@ -1009,38 +1014,37 @@ async fn an_outscraper_job_stopped_right_after_its_submit_keeps_the_request_and_
     .await;
     let pool = app.pool();
     let (jobs, deps) = claimed_jobs(&app, 1).await;
-    sqlx::query("UPDATE coverage_grid SET provider = 'outscraper' WHERE city = 'Luxembourg'")
-        .execute(pool)
-        .await
-        .unwrap();
-    // The territory's row is locked, so whatever the job writes to it after
-    // the submit has answered waits: the job is stopped there.
-    let mut lock = pool.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM coverage_grid WHERE city = 'Luxembourg' FOR UPDATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
     let first = {
         let (job, ctx, deps) = (jobs[0].clone(), context(&app, 1), deps.clone());
         tokio::spawn(async move { job.handle(&ctx, &deps).await })
     };
+    // Once the submit is on its way, the ledger is locked: whatever the job
+    // writes after the submit has answered waits, and the job is stopped
+    // there — as a stage timeout or a shutdown drops a job.
+    wait_for(Duration::from_secs(10), "the submit", || async {
+        server.seen("/maps/search-v3").len() == 1
+    })
+    .await;
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE api_usage IN SHARE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
     wait_for(
         Duration::from_secs(10),
-        "the submit to be answered and the job to wait on the territory",
+        "the job to enter the answered submit",
         || async {
-            server.seen("/maps/search-v3").len() == 1
-                && count(
-                    pool,
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                )
-                .await
-                    >= 1
+            count(
+                pool,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await
+                >= 1
         },
     )
     .await;
 
-    // Act: the job is stopped (as a stage timeout or a shutdown drops it),
-    // the lock goes, and the job runs again.
+    // Act: the job is stopped, the lock goes, and the job runs again.
     first.abort();
     assert!(first.await.unwrap_err().is_cancelled());
     lock.rollback().await.unwrap();
@@ -1059,25 +1063,26 @@ async fn an_outscraper_job_stopped_right_after_its_submit_keeps_the_request_and_
     // ledger has that submit once, settled to its two places.
     assert_eq!(server.seen("/maps/search-v3").len(), 1, "submitted once");
     assert!(pending.is_string(), "the request id was kept: {pending}");
-    assert_eq!(
-        server
-            .seen(&format!("/requests/{}", pending.as_str().unwrap()))
-            .len(),
-        1
-    );
+    let polls = server.seen(&format!("/requests/{}", pending.as_str().unwrap()));
+    assert_eq!(polls.len(), 1);
     let lux = grid_row(pool, "Luxembourg").await;
     assert_eq!(lux["status"], "completed");
     assert_eq!(lux["lead_count"], 2);
-    let rows: Vec<(String, i32, f64, Option<String>)> = sqlx::query_as(
-        "SELECT outcome, results, cost_cents::float8, request_id FROM api_usage WHERE provider = 'outscraper'",
+    let (rows, spent): (i64, f64) = sqlx::query_as(
+        "SELECT count(*), sum(cost_cents)::float8 FROM api_usage WHERE provider = 'outscraper'",
     )
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await
     .unwrap();
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!((rows[0].0.as_str(), rows[0].1), ("ok", 2));
-    assert!((rows[0].2 - 0.6).abs() < 1e-9, "{rows:?}");
-    assert_eq!(rows[0].3.as_deref(), pending.as_str());
+    assert_eq!(rows, 1);
+    assert!((spent - 0.6).abs() < 1e-9, "two places at 0.3 cents: {spent}");
+    let (outcome, results, request_id): (String, i32, Option<String>) =
+        sqlx::query_as("SELECT outcome, results, request_id FROM api_usage WHERE provider = 'outscraper'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!((outcome.as_str(), results), ("ok", 2));
+    assert_eq!(request_id.as_deref(), pending.as_str());
 }
 
 #[tokio::test]

@@ -5,11 +5,13 @@
 //!   autopilot ([`autopilot::run_autopilot`]), the run number of that claim,
 //!   and the batch item it counts toward.
 //! - **Reads**: `coverage_grid` (the territory and its pagination state),
-//!   `prospects` (dedup), `api_usage` (today's spend).
+//!   `prospects` (dedup), `api_usage` (today's spend and reservations,
+//!   under the provider's budget lock).
 //! - **Writes**: `prospects` (channel `maps`; upserted — a business found
 //!   again updates its row), `coverage_grid` (pagination after every page;
 //!   at the end lead_count, qualified_count, last_scraped_at, status
-//!   `completed` with `cooldown_until`), `api_usage` (every paid call),
+//!   `completed` with `cooldown_until`), `api_usage` (every attempt the
+//!   provider may bill: reserved before, settled after — [`usage`]),
 //!   `scan_job_items` (refused records as failed items, the territory as
 //!   processed).
 //! - **Next stage**: each *new* lead with a website of its own gets a
@@ -23,8 +25,9 @@
 //!   ([`dedup`]); only a lead's first discovery routes it.
 //! - **Errors**: a missing territory, a missing API key, or a 4xx from the
 //!   provider are permanent; 429, 5xx, timeouts and malformed answers are
-//!   transient (retried in the job a few times, then by the queue's
-//!   persisted backoff, honouring `Retry-After`). A spent daily budget is
+//!   transient (retried in the job a few times — each retry a newly
+//!   reserved and entered attempt —, then by the queue's persisted backoff,
+//!   honouring `Retry-After`). A spent daily budget is
 //!   not an error: the job waits until the budget's next day
 //!   ([`StageError::wait`]). A run that fails for good puts its territory in
 //!   `cooldown` for `discover.failure_cooldown` with the reason.
