@@ -893,10 +893,11 @@ async fn requests_the_provider_charged_but_answered_too_late_are_entered_and_pai
     // day's spend is what the provider charged (3.5 cents a request).
     let charged = server.seen("/v1/places:searchText").len();
     assert_eq!(charged, 4, "timeout, 500, page one, page two");
-    let (rows, spent): (i64, f64) = sqlx::query_as("SELECT count(*), sum(cost_cents)::float8 FROM api_usage")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let (rows, spent): (i64, f64) =
+        sqlx::query_as("SELECT count(*), coalesce(sum(cost_cents), 0)::float8 FROM api_usage")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert_eq!(rows, 4, "one row per request the provider received");
     assert!((spent - 3.5 * charged as f64).abs() < 1e-9, "{spent}");
     let rows: Vec<(String, i32, f64, String)> = sqlx::query_as(
@@ -942,10 +943,11 @@ async fn a_request_that_times_out_on_every_try_is_entered_at_its_worst_case_each
     // Assert: transient, and the three charged requests are three rows.
     assert!(!error.is_permanent(), "{error}");
     assert_eq!(server.seen("/v1/places:searchText").len(), 3);
-    let (rows, spent): (i64, f64) = sqlx::query_as("SELECT count(*), sum(cost_cents)::float8 FROM api_usage")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let (rows, spent): (i64, f64) =
+        sqlx::query_as("SELECT count(*), coalesce(sum(cost_cents), 0)::float8 FROM api_usage")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert_eq!(rows, 3);
     assert!((spent - 10.5).abs() < 1e-9, "{spent}");
     assert_eq!(
@@ -983,10 +985,11 @@ async fn two_jobs_racing_for_a_budget_that_fits_one_call_make_exactly_one_call()
         let error = result.unwrap_err();
         assert!(error.wait().is_some(), "{error}");
     }
-    let (rows, spent): (i64, f64) = sqlx::query_as("SELECT count(*), sum(cost_cents)::float8 FROM api_usage")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let (rows, spent): (i64, f64) =
+        sqlx::query_as("SELECT count(*), coalesce(sum(cost_cents), 0)::float8 FROM api_usage")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert_eq!(rows, 1);
     assert!((spent - 3.5).abs() < 1e-9, "{spent}");
 }
