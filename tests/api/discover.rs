@@ -28,7 +28,7 @@ use url::Url;
 
 use crate::{
     helpers::{TestApp, count, wait_for},
-    providers::{FakeProviders, OUTSCRAPER_KEY, PLACES_KEY, PLACES_QUOTA, Scripted},
+    providers::{FakeProviders, OUTSCRAPER_KEY, PLACES_KEY, PLACES_PAGE1, PLACES_QUOTA, Scripted},
 };
 
 fn use_fast_retries(d: &mut DiscoverSettings) {
@@ -828,6 +828,270 @@ async fn an_outscraper_request_is_polled_again_not_paid_twice_after_a_retry() {
             .await
             .unwrap();
     assert!((cents - 0.6).abs() < 1e-9, "{cents}");
+}
+
+/// The discover job of the highest-priority territory(ies) the autopilot
+/// claimed, and the handler's dependencies.
+async fn claimed_jobs(
+    app: &TestApp,
+    targets: u32,
+) -> (Vec<DiscoverBusinesses>, prospector_jobs::discover::DiscoverDeps) {
+    let pool = app.pool();
+    prospector::grid::import_text(pool, GRID, CountryCode::parse("LU").unwrap())
+        .await
+        .unwrap();
+    let spec = autopilot_spec(&app.app.settings, targets);
+    scheduler(app, &spec)
+        .fire(&spec, Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap())
+        .await
+        .unwrap();
+    let payloads: Vec<Value> = sqlx::query_scalar(
+        "SELECT convert_from(job, 'UTF8')::jsonb FROM apalis.jobs WHERE job_type = 'discover' ORDER BY priority DESC",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let jobs = payloads
+        .into_iter()
+        .map(|p| serde_json::from_value(p).unwrap())
+        .collect();
+    let deps = app
+        .app
+        .settings
+        .of::<DiscoverBusinesses>()
+        .deps(&app.app.settings.platform())
+        .unwrap();
+    (jobs, deps)
+}
+
+#[tokio::test]
+async fn requests_the_provider_charged_but_answered_too_late_are_entered_and_paid_once_each() {
+    // Arrange: a provider that receives (and bills) a request, then answers
+    // after the client has given up; then a 500; then its normal answers.
+    let server = FakeProviders::start().await;
+    server.script_places([
+        Scripted::new(200, PLACES_PAGE1).stall(Duration::from_secs(3)),
+        Scripted::new(
+            500,
+            r#"{"error": {"code": 500, "message": "Internal error", "status": "INTERNAL"}}"#,
+        ),
+    ]);
+    let app = TestApp::spawn_with(|s| {
+        with_places(&server)(s);
+        s.of_mut::<DiscoverBusinesses>().http_timeout = Duration::from_millis(400);
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
+    })
+    .await;
+    let pool = app.pool();
+    let (jobs, deps) = claimed_jobs(&app, 1).await;
+
+    // Act: the job's in-call retries get page one on the third try, then
+    // page two.
+    jobs[0].clone().handle(&context(&app, 1), &deps).await.unwrap();
+
+    // Assert: one ledger row per request the provider received, and the
+    // day's spend is what the provider charged (3.5 cents a request).
+    let charged = server.seen("/v1/places:searchText").len();
+    assert_eq!(charged, 4, "timeout, 500, page one, page two");
+    let (rows, spent): (i64, f64) =
+        sqlx::query_as("SELECT count(*), coalesce(sum(cost_cents), 0)::float8 FROM api_usage")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, 4, "one row per request the provider received");
+    assert!((spent - 3.5 * charged as f64).abs() < 1e-9, "{spent}");
+    let rows: Vec<(String, i32, f64, String)> = sqlx::query_as(
+        "SELECT outcome, attempt, cost_cents::float8, call_key FROM api_usage WHERE provider = 'google_places' ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let outcomes: Vec<(&str, i32)> = rows.iter().map(|r| (r.0.as_str(), r.1)).collect();
+    assert_eq!(
+        outcomes,
+        [("timeout", 1), ("http_5xx", 2), ("ok", 3), ("ok", 1)],
+        "{rows:?}"
+    );
+    assert!(
+        rows[0].3.ends_with(":page:1") && rows[3].3.ends_with(":page:2"),
+        "{rows:?}"
+    );
+    assert_eq!(grid_row(pool, "Luxembourg").await["status"], "completed");
+}
+
+#[tokio::test]
+async fn a_request_that_times_out_on_every_try_is_entered_at_its_worst_case_each_time() {
+    // Arrange: every answer comes after the client's timeout.
+    let server = FakeProviders::start().await;
+    server.script_places((0..3).map(|_| Scripted::new(200, PLACES_PAGE1).stall(Duration::from_secs(3))));
+    let app = TestApp::spawn_with(|s| {
+        with_places(&server)(s);
+        s.of_mut::<DiscoverBusinesses>().http_timeout = Duration::from_millis(300);
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
+    })
+    .await;
+    let pool = app.pool();
+    let (jobs, deps) = claimed_jobs(&app, 1).await;
+
+    // Act
+    let error = jobs[0]
+        .clone()
+        .handle(&context(&app, 1), &deps)
+        .await
+        .unwrap_err();
+
+    // Assert: transient, and the three charged requests are three rows.
+    assert!(!error.is_permanent(), "{error}");
+    assert_eq!(server.seen("/v1/places:searchText").len(), 3);
+    let (rows, spent): (i64, f64) =
+        sqlx::query_as("SELECT count(*), coalesce(sum(cost_cents), 0)::float8 FROM api_usage")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, 3);
+    assert!((spent - 10.5).abs() < 1e-9, "{spent}");
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM api_usage WHERE outcome = 'timeout'").await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn two_jobs_racing_for_a_budget_that_fits_one_call_make_exactly_one_call() {
+    // Arrange: a budget of 5 cents, 3.5 a request; a slow provider, so the
+    // first call is still in flight when the second job looks at the budget.
+    let server = FakeProviders::start().await;
+    server.latency(Duration::from_millis(500));
+    let app = TestApp::spawn_with(|s| {
+        with_places(&server)(s);
+        s.of_mut::<DiscoverBusinesses>().google_places.daily_budget_cents = 5.0;
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
+    })
+    .await;
+    let pool = app.pool();
+    let (jobs, deps) = claimed_jobs(&app, 2).await;
+    assert_eq!(jobs.len(), 2);
+
+    // Act: both territories at once.
+    let (ctx_a, ctx_b) = (context(&app, 1), context(&app, 1));
+    let (a, b) = tokio::join!(
+        jobs[0].clone().handle(&ctx_a, &deps),
+        jobs[1].clone().handle(&ctx_b, &deps)
+    );
+
+    // Assert: one call reached the provider. The job that made it waits
+    // for tomorrow (bakeries have a second page) or is done (plumbers have
+    // one); the other waits without calling.
+    assert_eq!(server.seen("/v1/places:searchText").len(), 1);
+    let mut waiting = 0;
+    for result in [a, b] {
+        if let Err(error) = result {
+            assert!(error.wait().is_some(), "{error}");
+            waiting += 1;
+        }
+    }
+    assert!(waiting >= 1, "the job without the call waits");
+    let (rows, spent): (i64, f64) =
+        sqlx::query_as("SELECT count(*), coalesce(sum(cost_cents), 0)::float8 FROM api_usage")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, 1);
+    assert!((spent - 3.5).abs() < 1e-9, "{spent}");
+}
+
+#[tokio::test]
+async fn an_outscraper_job_stopped_right_after_its_submit_keeps_the_request_and_never_submits_again() {
+    // Arrange: async Outscraper requests, done at the first poll; the
+    // submit answers after a while.
+    let server = FakeProviders::start().await;
+    server.latency(Duration::from_millis(1500));
+    let base = server.base_url.clone();
+    let app = TestApp::spawn_with(move |s| {
+        let d = s.of_mut::<DiscoverBusinesses>();
+        d.provider = ProviderKind::Outscraper;
+        d.outscraper.base_url = Url::parse(&base).unwrap();
+        d.outscraper_key = ApiKey::new(OUTSCRAPER_KEY);
+        d.outscraper.asynchronous = true;
+        d.outscraper.poll_interval = Duration::from_millis(50);
+        d.outscraper.max_poll_wait = Duration::from_secs(2);
+        d.outscraper.price_per_request_cents = 0.0;
+        d.outscraper.price_per_result_cents = 0.3;
+        use_fast_retries(d);
+        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
+    })
+    .await;
+    let pool = app.pool();
+    let (jobs, deps) = claimed_jobs(&app, 1).await;
+    let first = {
+        let (job, ctx, deps) = (jobs[0].clone(), context(&app, 1), deps.clone());
+        tokio::spawn(async move { job.handle(&ctx, &deps).await })
+    };
+    // Once the submit is on its way, the ledger is locked: whatever the job
+    // writes after the submit has answered waits, and the job is stopped
+    // there — as a stage timeout or a shutdown drops a job.
+    wait_for(Duration::from_secs(10), "the submit", || async {
+        server.seen("/maps/search-v3").len() == 1
+    })
+    .await;
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE api_usage IN SHARE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    wait_for(
+        Duration::from_secs(10),
+        "the job to enter the answered submit",
+        || async {
+            count(
+                pool,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await
+                >= 1
+        },
+    )
+    .await;
+
+    // Act: the job is stopped, the lock goes, and the job runs again.
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    lock.rollback().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut pending = Value::Null;
+    while Instant::now() < deadline {
+        pending = grid_row(pool, "Luxembourg").await["pending_request_id"].clone();
+        if pending.is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    jobs[0].clone().handle(&context(&app, 2), &deps).await.unwrap();
+
+    // Assert: one submit; the retry polled the stored request; the
+    // ledger has that submit once, settled to its two places.
+    assert_eq!(server.seen("/maps/search-v3").len(), 1, "submitted once");
+    assert!(pending.is_string(), "the request id was kept: {pending}");
+    let polls = server.seen(&format!("/requests/{}", pending.as_str().unwrap()));
+    assert_eq!(polls.len(), 1);
+    let lux = grid_row(pool, "Luxembourg").await;
+    assert_eq!(lux["status"], "completed");
+    assert_eq!(lux["lead_count"], 2);
+    let (rows, spent): (i64, f64) = sqlx::query_as(
+        "SELECT count(*), sum(cost_cents)::float8 FROM api_usage WHERE provider = 'outscraper'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, 1);
+    assert!((spent - 0.6).abs() < 1e-9, "two places at 0.3 cents: {spent}");
+    let (outcome, results, request_id): (String, i32, Option<String>) =
+        sqlx::query_as("SELECT outcome, results, request_id FROM api_usage WHERE provider = 'outscraper'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!((outcome.as_str(), results), ("ok", 2));
+    assert_eq!(request_id.as_deref(), pending.as_str());
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use axum::{
@@ -37,6 +38,9 @@ pub struct Scripted {
     pub status: u16,
     pub retry_after: Option<&'static str>,
     pub body: String,
+    /// Answer only after this long (the request is seen — and, for a
+    /// billing provider, charged — at once).
+    pub stall: Option<Duration>,
 }
 
 impl Scripted {
@@ -45,7 +49,13 @@ impl Scripted {
             status,
             retry_after: None,
             body: body.into(),
+            stall: None,
         }
+    }
+
+    pub fn stall(mut self, delay: Duration) -> Self {
+        self.stall = Some(delay);
+        self
     }
 
     pub fn retry_after(mut self, value: &'static str) -> Self {
@@ -72,6 +82,8 @@ struct Inner {
     pending_polls: usize,
     polls: HashMap<String, usize>,
     results: HashMap<String, String>,
+    /// Every answer of the search endpoints waits this long.
+    latency: Duration,
 }
 
 /// The server. Cheap to clone; the server stops with the test's runtime.
@@ -104,6 +116,15 @@ impl FakeProviders {
 
     pub fn script_outscraper(&self, answers: impl IntoIterator<Item = Scripted>) {
         self.inner.lock().unwrap().outscraper_script.extend(answers);
+    }
+
+    /// Searches (Places and Outscraper submits) answer after `latency`.
+    pub fn latency(&self, latency: Duration) {
+        self.inner.lock().unwrap().latency = latency;
+    }
+
+    fn search_latency(&self) -> Duration {
+        self.inner.lock().unwrap().latency
     }
 
     /// Async requests stay `Pending` for this many polls.
@@ -142,6 +163,13 @@ fn json_response(status: u16, body: String, retry_after: Option<&str>) -> Respon
     response
 }
 
+async fn scripted_response(scripted: Scripted) -> Response {
+    if let Some(stall) = scripted.stall {
+        tokio::time::sleep(stall).await;
+    }
+    json_response(scripted.status, scripted.body, scripted.retry_after)
+}
+
 fn google_error(status: u16, message: &str, code: &str) -> Response {
     json_response(
         status,
@@ -174,8 +202,10 @@ async fn places_search(State(server): State<FakeProviders>, headers: HeaderMap, 
     if mask.is_empty() {
         return google_error(400, "FieldMask is a required parameter.", "INVALID_ARGUMENT");
     }
-    if let Some(scripted) = server.inner.lock().unwrap().places_script.pop_front() {
-        return json_response(scripted.status, scripted.body, scripted.retry_after);
+    tokio::time::sleep(server.search_latency()).await;
+    let scripted = server.inner.lock().unwrap().places_script.pop_front();
+    if let Some(scripted) = scripted {
+        return scripted_response(scripted).await;
     }
     let query = params["textQuery"].as_str().unwrap_or_default().to_lowercase();
     let token = params["pageToken"].as_str();
@@ -208,8 +238,10 @@ async fn outscraper_search(
             None,
         );
     }
-    if let Some(scripted) = server.inner.lock().unwrap().outscraper_script.pop_front() {
-        return json_response(scripted.status, scripted.body, scripted.retry_after);
+    tokio::time::sleep(server.search_latency()).await;
+    let scripted = server.inner.lock().unwrap().outscraper_script.pop_front();
+    if let Some(scripted) = scripted {
+        return scripted_response(scripted).await;
     }
     let skip: usize = params.get("skip").and_then(|s| s.parse().ok()).unwrap_or(0);
     let results = if skip == 0 {

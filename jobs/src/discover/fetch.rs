@@ -1,8 +1,8 @@
 //! A run over a territory: page after page from where the last stored page
-//! left off, each paid call checked against the day's budget and entered in
-//! the `api_usage` ledger.
+//! left off, each paid call reserved against the day's budget and entered in
+//! the `api_usage` ledger ([`usage`]).
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use chrono::{DateTime, Days, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -16,8 +16,14 @@ use super::{
     },
     queries::{self, Progress, Target},
     store,
+    usage::{self, Outcome, PendingRequest, Reservation, Settlement},
 };
-use crate::{domain::CountryCode, runtime::JobContext, scan_jobs};
+use crate::{
+    domain::CountryCode,
+    retry::{RetryPolicy, retrying},
+    runtime::JobContext,
+    scan_jobs,
+};
 
 /// Where the page after this one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +40,9 @@ pub(super) enum Next {
 pub(super) struct Fetched {
     pub(super) page: Page,
     pub(super) next: Next,
-    /// Per-result cost not yet in the ledger (entered with the page).
-    pub(super) results_cost_cents: f64,
+    /// The async request the page came from: its ledger row is settled
+    /// (results counted) with the page.
+    pub(super) request_id: Option<String>,
 }
 
 pub(super) async fn run(
@@ -119,28 +126,136 @@ fn apply(target: &mut Target, progress: &Progress) {
     target.results_fetched += progress.results;
 }
 
-/// Stop with a wait when the next call could take today's spend past the
-/// budget (its request price plus a full page of result prices).
-async fn check_budget(ctx: &JobContext, deps: &DiscoverDeps, page_size: u32) -> Result<(), DiscoverError> {
+/// What a metered call is.
+struct Meter<'a> {
+    ctx: &'a JobContext,
+    deps: &'a DiscoverDeps,
+    operation: &'static str,
+    /// Records per page (a call's worst case is a full page).
+    page_size: u32,
+    /// `grid:{id}:run:{run}:page:{page}`.
+    call_key: String,
+}
+
+/// How an answer is entered.
+struct Answered {
+    outcome: Outcome,
+    results: usize,
+    pending: Option<usage::PendingRequest>,
+}
+
+/// Send a billed request with the client's in-call retries, each attempt
+/// metered: its worst case reserved against the day's budget under the
+/// provider's lock before it is sent (a spent budget stops with a wait),
+/// and its row settled to its outcome and cost after — including timeouts
+/// and 5xx, which a retry then pays again.
+async fn metered<T, F, Fut>(
+    meter: &Meter<'_>,
+    policy: &RetryPolicy,
+    call: F,
+    answered: impl Fn(&T) -> Answered,
+) -> Result<T, DiscoverError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let (call, answered) = (&call, &answered);
+    let mut tries = 0u32;
+    retrying(policy, meter.deps.provider.kind.as_str(), move || {
+        tries += 1;
+        let attempt = tries;
+        async move {
+            let id = reserve(meter, attempt).await?;
+            let result = call().await;
+            // No await between the answer and handing its entry to a task
+            // of its own: a job stopped now (stage timeout, shutdown) still
+            // enters what it paid for, and an accepted async request's id.
+            let pricing = &meter.deps.pricing;
+            let settlement = match &result {
+                Ok(value) => {
+                    let a = answered(value);
+                    Settlement {
+                        id,
+                        outcome: Some(a.outcome),
+                        results: a.results,
+                        cost_cents: a.outcome.cost_cents(pricing, meter.page_size, a.results),
+                        pending: a.pending,
+                    }
+                }
+                Err(error) => {
+                    let outcome = Outcome::of_error(error);
+                    Settlement {
+                        id,
+                        outcome,
+                        results: 0,
+                        cost_cents: outcome.map_or(0.0, |o| o.cost_cents(pricing, meter.page_size, 0)),
+                        pending: None,
+                    }
+                }
+            };
+            let provider = meter.deps.provider.kind.as_str();
+            let outcome = settlement.outcome.map_or("not_billed", Outcome::as_str);
+            metrics::counter!(super::PAID_CALLS_TOTAL, "provider" => provider, "outcome" => outcome)
+                .increment(1);
+            tracing::debug!(
+                attempt,
+                outcome,
+                cost_cents = settlement.cost_cents,
+                call = %meter.call_key,
+                "provider call entered"
+            );
+            let pool = meter.ctx.pool.clone();
+            tokio::spawn(async move { usage::settle(&pool, &settlement).await }).await??;
+            result.map_err(DiscoverError::from)
+        }
+    })
+    .await
+}
+
+/// Reserve an attempt's worst case, or stop with a wait until the budget's
+/// next day when it would take today's spend past the budget.
+async fn reserve(meter: &Meter<'_>, attempt: u32) -> Result<i64, DiscoverError> {
+    let deps = meter.deps;
     let pricing = &deps.pricing;
     let provider = deps.provider.kind.as_str();
     let now = Utc::now();
-    let day_start = local_midnight(now, deps.time_zone, 0);
-    let spent = queries::spent_since(&ctx.pool, provider, day_start).await?;
-    let next_call = pricing.per_request_cents + pricing.per_result_cents * f64::from(page_size);
-    if spent + next_call > pricing.daily_budget_cents {
-        metrics::counter!(super::BUDGET_WAITS_TOTAL, "provider" => provider).increment(1);
-        let until = local_midnight(now, deps.time_zone, 1);
-        let wait = (until - now).to_std().unwrap_or(Duration::from_secs(60));
-        return Err(DiscoverError::BudgetSpent {
+    let reservation = usage::reserve(
+        &meter.ctx.pool,
+        &usage::Attempt {
             provider,
-            spent_cents: spent,
+            operation: meter.operation,
+            attempt,
+            call_key: &meter.call_key,
+            worst_case_cents: usage::worst_case_cents(pricing, meter.page_size),
             budget_cents: pricing.daily_budget_cents,
-            until,
-            wait,
-        });
+            day_start: local_midnight(now, deps.time_zone, 0),
+        },
+    )
+    .await?;
+    match reservation {
+        Reservation::Granted(id) => Ok(id),
+        Reservation::Refused { spent_cents } => {
+            metrics::counter!(super::BUDGET_WAITS_TOTAL, "provider" => provider).increment(1);
+            let until = local_midnight(now, deps.time_zone, 1);
+            let wait = (until - now).to_std().unwrap_or(Duration::from_secs(60));
+            Err(DiscoverError::BudgetSpent {
+                provider,
+                spent_cents,
+                budget_cents: pricing.daily_budget_cents,
+                until,
+                wait,
+            })
+        }
     }
-    Ok(())
+}
+
+fn call_key(target: &Target) -> String {
+    format!(
+        "grid:{}:run:{}:page:{}",
+        target.id,
+        target.run_count,
+        target.pages_fetched.saturating_add(1)
+    )
 }
 
 /// Midnight `days_ahead` days after the local day of `now`, in UTC.
@@ -166,7 +281,6 @@ async fn fetch_places(
     country: CountryCode,
 ) -> Result<Fetched, DiscoverError> {
     let page_size = deps.search.page_size.clamp(1, 20);
-    check_budget(ctx, deps, page_size).await?;
     let search = TextSearch {
         text_query: query.to_owned(),
         page_size,
@@ -174,28 +288,26 @@ async fn fetch_places(
         region: Some(country.as_str().to_owned()),
         location_bias: None,
     };
-    let result = client
-        .search_text(&search, target.next_page_token.as_deref())
-        .await;
-    // A 2xx answer is billed even when it cannot be read.
-    let billed = match &result {
-        Ok(page) => Some(page.page.results),
-        Err(ProviderError::Malformed { .. }) => Some(0),
-        Err(_) => None,
+    let meter = Meter {
+        ctx,
+        deps,
+        operation: "places:searchText",
+        page_size,
+        call_key: call_key(target),
     };
-    if let Some(results) = billed {
-        queries::record_usage(
-            &ctx.pool,
-            deps.provider.kind.as_str(),
-            "places:searchText",
-            1,
-            0,
-            deps.pricing.per_request_cents,
-        )
-        .await?;
-        tracing::debug!(results, "places page fetched");
-    }
-    let fetched = result?;
+    // Google bills a request that answers 200, even one we cannot read.
+    let fetched = metered(
+        &meter,
+        client.retry_policy(),
+        || client.search_text_once(&search, target.next_page_token.as_deref()),
+        |page| Answered {
+            outcome: Outcome::Ok,
+            results: page.page.results,
+            pending: None,
+        },
+    )
+    .await?;
+    tracing::debug!(results = fetched.page.results, "places page fetched");
     let results = fetched.page.results;
     // An empty page ends the run even if it carries a token: a provider
     // that keeps sending empty pages must not keep a job paying forever.
@@ -206,7 +318,7 @@ async fn fetch_places(
     Ok(Fetched {
         next,
         page: fetched.page,
-        results_cost_cents: deps.pricing.per_result_cents * results as f64,
+        request_id: None,
     })
 }
 
@@ -219,15 +331,15 @@ async fn fetch_outscraper(
     country: CountryCode,
 ) -> Result<Fetched, DiscoverError> {
     let limit = deps.search.page_size.max(1);
-    let page = match &target.pending_request_id {
+    let (page, request_id) = match &target.pending_request_id {
         Some(request_id) => {
             tracing::info!("resuming a submitted outscraper request");
-            client
+            let page = client
                 .wait(request_id, deps.search.poll_interval, deps.search.max_poll_wait)
-                .await?
+                .await?;
+            (page, Some(request_id.clone()))
         }
         None => {
-            check_budget(ctx, deps, limit).await?;
             let search = MapsSearch {
                 query: query.to_owned(),
                 limit,
@@ -236,25 +348,44 @@ async fn fetch_outscraper(
                 region: Some(country.as_str().to_owned()),
                 asynchronous: deps.search.outscraper_async,
             };
-            let submitted = client.submit(&search).await;
-            if matches!(&submitted, Ok(_) | Err(ProviderError::Malformed { .. })) {
-                queries::record_usage(
-                    &ctx.pool,
-                    deps.provider.kind.as_str(),
-                    "maps/search-v3",
-                    1,
-                    0,
-                    deps.pricing.per_request_cents,
-                )
-                .await?;
-            }
-            match submitted? {
-                Submitted::Done(page) => page,
+            let meter = Meter {
+                ctx,
+                deps,
+                operation: "maps/search-v3",
+                page_size: limit,
+                call_key: call_key(target),
+            };
+            // The submit is billed; an accepted async request's id is
+            // stored with its ledger row, in one transaction.
+            let submitted = metered(
+                &meter,
+                client.retry_policy(),
+                || client.submit_once(&search),
+                |submitted| match submitted {
+                    Submitted::Done(page) => Answered {
+                        outcome: Outcome::Ok,
+                        results: page.results,
+                        pending: None,
+                    },
+                    Submitted::Pending { request_id } => Answered {
+                        outcome: Outcome::Submitted,
+                        results: 0,
+                        pending: Some(PendingRequest {
+                            request_id: request_id.clone(),
+                            coverage_grid_id: target.id,
+                            run: target.run_count,
+                        }),
+                    },
+                },
+            )
+            .await?;
+            match submitted {
+                Submitted::Done(page) => (page, None),
                 Submitted::Pending { request_id } => {
-                    queries::set_pending_request(&ctx.pool, target.id, target.run_count, &request_id).await?;
-                    client
+                    let page = client
                         .wait(&request_id, deps.search.poll_interval, deps.search.max_poll_wait)
-                        .await?
+                        .await?;
+                    (page, Some(request_id))
                 }
             }
         }
@@ -272,7 +403,7 @@ async fn fetch_outscraper(
     Ok(Fetched {
         page,
         next,
-        results_cost_cents: deps.pricing.per_result_cents * results as f64,
+        request_id,
     })
 }
 

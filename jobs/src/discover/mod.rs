@@ -5,11 +5,13 @@
 //!   autopilot ([`autopilot::run_autopilot`]), the run number of that claim,
 //!   and the batch item it counts toward.
 //! - **Reads**: `coverage_grid` (the territory and its pagination state),
-//!   `prospects` (dedup), `api_usage` (today's spend).
+//!   `prospects` (dedup), `api_usage` (today's spend and reservations,
+//!   under the provider's budget lock).
 //! - **Writes**: `prospects` (channel `maps`; upserted — a business found
 //!   again updates its row), `coverage_grid` (pagination after every page;
 //!   at the end lead_count, qualified_count, last_scraped_at, status
-//!   `completed` with `cooldown_until`), `api_usage` (every paid call),
+//!   `completed` with `cooldown_until`), `api_usage` (every attempt the
+//!   provider may bill: reserved before, settled after — [`usage`]),
 //!   `scan_job_items` (refused records as failed items, the territory as
 //!   processed).
 //! - **Next stage**: each *new* lead with a website of its own gets a
@@ -23,8 +25,9 @@
 //!   ([`dedup`]); only a lead's first discovery routes it.
 //! - **Errors**: a missing territory, a missing API key, or a 4xx from the
 //!   provider are permanent; 429, 5xx, timeouts and malformed answers are
-//!   transient (retried in the job a few times, then by the queue's
-//!   persisted backoff, honouring `Retry-After`). A spent daily budget is
+//!   transient (retried in the job a few times — each retry a newly
+//!   reserved and entered attempt —, then by the queue's persisted backoff,
+//!   honouring `Retry-After`). A spent daily budget is
 //!   not an error: the job waits until the budget's next day
 //!   ([`StageError::wait`]). A run that fails for good puts its territory in
 //!   `cooldown` for `discover.failure_cooldown` with the reason.
@@ -45,6 +48,7 @@ pub mod qualify;
 pub mod queries;
 mod settings;
 mod store;
+pub mod usage;
 pub mod website;
 
 use std::time::Duration;
@@ -74,6 +78,9 @@ use providers::{google_places::GooglePlacesClient, outscraper::OutscraperClient}
 pub const RECORDS_TOTAL: &str = "prospector_discover_records_total";
 /// Discover runs deferred because a provider's daily budget was spent.
 pub const BUDGET_WAITS_TOTAL: &str = "prospector_discover_budget_waits_total";
+/// Paid provider attempts by provider and outcome (`ok`, `submitted`,
+/// `timeout`, `http_5xx`, …, `not_billed`).
+pub const PAID_CALLS_TOTAL: &str = "prospector_discover_paid_calls_total";
 
 /// The environment variable holding Google Places' API key.
 pub const GOOGLE_PLACES_KEY_ENV: &str = "GOOGLE_PLACES_API_KEY";
@@ -247,6 +254,9 @@ pub enum DiscoverError {
     /// The database failed.
     #[error("database error while discovering")]
     Database(#[from] sqlx::Error),
+    /// The task entering a call in the ledger did not finish.
+    #[error("the ledger entry of a provider call could not be written")]
+    Ledger(#[from] tokio::task::JoinError),
     /// A follow-up job could not be enqueued.
     #[error(transparent)]
     Enqueue(#[from] EnqueueError),
@@ -266,6 +276,7 @@ impl StageError for DiscoverError {
             DiscoverError::BudgetSpent { .. } => false,
             DiscoverError::Provider(e) => e.is_permanent(),
             DiscoverError::Database(e) => !is_retryable_db_error(e),
+            DiscoverError::Ledger(_) => false,
             DiscoverError::Enqueue(EnqueueError::Database { source, .. }) => !is_retryable_db_error(source),
             DiscoverError::Enqueue(EnqueueError::Encode { .. }) => true,
         }
@@ -281,6 +292,21 @@ impl StageError for DiscoverError {
     fn wait(&self) -> Option<Duration> {
         match self {
             DiscoverError::BudgetSpent { wait, .. } => Some(*wait),
+            _ => None,
+        }
+    }
+}
+
+/// In-call retries: only a provider's 429, 5xx and lost connections are
+/// tried again (each a newly reserved and entered attempt).
+impl crate::retry::Retryable for DiscoverError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, DiscoverError::Provider(e) if crate::retry::Retryable::is_retryable(e))
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            DiscoverError::Provider(e) => e.retry_after(),
             _ => None,
         }
     }

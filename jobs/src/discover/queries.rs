@@ -123,25 +123,6 @@ pub async fn save_progress(
     Ok(())
 }
 
-/// Remember an async request that was submitted (and paid for), so a retry
-/// polls it instead of submitting again.
-pub async fn set_pending_request(
-    executor: impl PgExecutor<'_>,
-    id: Uuid,
-    run: i32,
-    request_id: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE coverage_grid SET pending_request_id = $3 WHERE id = $1 AND run_count = $2",
-        id,
-        run,
-        request_id,
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
-}
-
 /// Counters after a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Completed {
@@ -327,50 +308,6 @@ pub async fn update_lead(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// Add a paid call to the `api_usage` ledger.
-pub async fn record_usage(
-    executor: impl PgExecutor<'_>,
-    provider: &str,
-    operation: &str,
-    requests: i32,
-    results: i32,
-    cost_cents: f64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"
-        INSERT INTO api_usage (provider, operation, requests, results, cost_cents)
-        VALUES ($1, $2, $3, $4, $5::float8)
-        "#,
-        provider,
-        operation,
-        requests,
-        results,
-        cost_cents,
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
-}
-
-/// What `provider` cost since `since`, in cents.
-pub async fn spent_since(
-    executor: impl PgExecutor<'_>,
-    provider: &str,
-    since: DateTime<Utc>,
-) -> Result<f64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"
-        SELECT coalesce(sum(cost_cents), 0)::float8 AS "spent!"
-        FROM api_usage
-        WHERE provider = $1 AND occurred_at >= $2
-        "#,
-        provider,
-        since,
-    )
-    .fetch_one(executor)
-    .await
 }
 
 /// A territory the autopilot claimed.

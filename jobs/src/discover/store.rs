@@ -13,6 +13,7 @@ use super::{
     providers::RecordProblem,
     qualify::QualificationRules,
     queries::{self, Progress, Target},
+    usage,
 };
 use crate::{
     ScanTech, Stage,
@@ -119,14 +120,13 @@ pub(super) async fn store_page(
     }
 
     report_problems(&mut tx, job, target, &problems).await?;
-    if fetched.results_cost_cents > 0.0 {
-        queries::record_usage(
-            &mut *tx,
+    if let Some(request_id) = &fetched.request_id {
+        usage::settle_request(
+            &mut tx,
             deps.provider.kind.as_str(),
-            "results",
-            0,
-            i32::try_from(results).unwrap_or(i32::MAX),
-            fetched.results_cost_cents,
+            request_id,
+            &deps.pricing,
+            results,
         )
         .await?;
     }

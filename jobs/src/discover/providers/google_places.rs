@@ -80,11 +80,40 @@ impl GooglePlacesClient {
         format!("{}/{path}", self.base_url.as_str().trim_end_matches('/'))
     }
 
-    /// One page: the first when `page_token` is `None`.
+    /// The in-call retry policy of this client's requests.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// One page: the first when `page_token` is `None`. 429, 5xx and lost
+    /// connections are retried per the client's policy.
     pub async fn search_text(
         &self,
         search: &TextSearch,
         page_token: Option<&str>,
+    ) -> Result<PlacesPage, ProviderError> {
+        self.search_text_with(search, page_token, &self.retry).await
+    }
+
+    /// One page, one HTTP request (no retry): a caller that meters each
+    /// billed request retries itself.
+    pub async fn search_text_once(
+        &self,
+        search: &TextSearch,
+        page_token: Option<&str>,
+    ) -> Result<PlacesPage, ProviderError> {
+        let once = RetryPolicy {
+            retries: 0,
+            ..self.retry
+        };
+        self.search_text_with(search, page_token, &once).await
+    }
+
+    async fn search_text_with(
+        &self,
+        search: &TextSearch,
+        page_token: Option<&str>,
+        retry: &RetryPolicy,
     ) -> Result<PlacesPage, ProviderError> {
         let provider = ProviderKind::GooglePlaces;
         let mut body = json!({
@@ -106,7 +135,7 @@ impl GooglePlacesClient {
             body["pageToken"] = json!(token);
         }
         let url = self.endpoint("v1/places:searchText");
-        let bytes = send(provider, &self.retry, || {
+        let bytes = send(provider, retry, || {
             self.http
                 .post(&url)
                 .header("X-Goog-Api-Key", self.key.expose())

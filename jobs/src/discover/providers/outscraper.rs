@@ -80,8 +80,32 @@ impl OutscraperClient {
         self.base_url.as_str().trim_end_matches('/')
     }
 
-    /// Submit a search (billed).
+    /// The in-call retry policy of this client's requests.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Submit a search (billed). 429, 5xx and lost connections are retried
+    /// per the client's policy — each retry is a new submit.
     pub async fn submit(&self, search: &MapsSearch) -> Result<Submitted, ProviderError> {
+        self.submit_with(search, &self.retry).await
+    }
+
+    /// Submit a search with one HTTP request (no retry): a caller that
+    /// meters each billed request retries itself.
+    pub async fn submit_once(&self, search: &MapsSearch) -> Result<Submitted, ProviderError> {
+        let once = RetryPolicy {
+            retries: 0,
+            ..self.retry
+        };
+        self.submit_with(search, &once).await
+    }
+
+    async fn submit_with(
+        &self,
+        search: &MapsSearch,
+        retry: &RetryPolicy,
+    ) -> Result<Submitted, ProviderError> {
         let provider = ProviderKind::Outscraper;
         let mut params: Vec<(&str, String)> = vec![
             ("query", search.query.clone()),
@@ -101,7 +125,7 @@ impl OutscraperClient {
                 message: format!("the base URL does not make a search URL: {e}"),
             })?;
         url.query_pairs_mut().extend_pairs(&params);
-        let bytes = send(provider, &self.retry, || {
+        let bytes = send(provider, retry, || {
             self.http.get(url.clone()).header("X-API-KEY", self.key.expose())
         })
         .await?;
