@@ -5,6 +5,7 @@
 mod admin;
 mod analytics;
 mod audit;
+mod bait;
 mod build_site;
 mod cluster;
 mod customers;
@@ -20,6 +21,7 @@ mod queue;
 mod scale;
 mod scan;
 mod scheduler;
+mod screenshot;
 mod schema;
 mod send_email;
 mod setup;
