@@ -660,11 +660,15 @@ async fn audited_pages_never_reach_a_refused_address_by_any_request() {
     // was not (with the address and the setting named), and the bait never
     // saw a connection: the proxy refused every attempt.
     for prospect in [by_resident, by_cli] {
-        let stored = profile(&pool, prospect).await.expect("the baiting page is audited");
+        let stored = profile(&pool, prospect)
+            .await
+            .expect("the baiting page is audited");
         assert_eq!(stored.final_url.as_deref(), Some(baiting.as_str()));
         assert_eq!(audit_failure(&pool, prospect).await, None);
     }
-    let reason = audit_failure(&pool, redirected).await.expect("a recorded failure");
+    let reason = audit_failure(&pool, redirected)
+        .await
+        .expect("a recorded failure");
     assert!(reason.contains("127.0.0.2"), "{reason}");
     assert!(reason.contains("allow_networks"), "{reason}");
     assert!(profile(&pool, redirected).await.is_none());
@@ -674,7 +678,8 @@ async fn audited_pages_never_reach_a_refused_address_by_any_request() {
         assert!(
             denials
                 .iter()
-                .any(|d| d.host == "127.0.0.2" && d.kind == prospector_jobs::browser_proxy::DenialKind::Refused),
+                .any(|d| d.host == "127.0.0.2"
+                    && d.kind == prospector_jobs::browser_proxy::DenialKind::Refused),
             "{denials:?}"
         );
     }

@@ -82,13 +82,16 @@ try {{ new WebSocket("ws://{bait}/socket"); }} catch (e) {{}}
 </body></html>"#
     );
     let target = format!("http://{bait}/landing");
-    let router = Router::new()
-        .route("/", get(move || async move { Html(page.clone()) }))
-        .route(
-            "/redirect",
-            get(move || async move { (StatusCode::FOUND, [(header::LOCATION, target.clone())]).into_response() }),
-        )
-        .route("/robots.txt", get(|| async { "User-agent: *\nAllow: /\n" }));
+    let router =
+        Router::new()
+            .route("/", get(move || async move { Html(page.clone()) }))
+            .route(
+                "/redirect",
+                get(move || async move {
+                    (StatusCode::FOUND, [(header::LOCATION, target.clone())]).into_response()
+                }),
+            )
+            .route("/robots.txt", get(|| async { "User-agent: *\nAllow: /\n" }));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {

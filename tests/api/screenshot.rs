@@ -69,11 +69,12 @@ async fn screenshot_pages_never_reach_a_refused_address_by_any_request() {
 
     // Assert: captured, refused with the address named, and the bait
     // never saw a connection; the proxy refused what the page tried.
-    let shot: Option<String> = sqlx::query_scalar("SELECT site_screenshot_desktop FROM prospects WHERE id = $1")
-        .bind(baiting)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let shot: Option<String> =
+        sqlx::query_scalar("SELECT site_screenshot_desktop FROM prospects WHERE id = $1")
+            .bind(baiting)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(shot.is_some(), "the baiting page has its screenshot");
     assert!(error.is_permanent(), "{error}");
     let reason = error.to_string();

@@ -24,7 +24,9 @@ pub(super) async fn run(
     // Our own page on loopback: not a prospect's site, so not for the
     // guard; the browser proxy admits exactly its address for the run.
     let page = LocalPage::serve(html).await.map_err(AuditError::Serve)?;
-    let _admitted = deps.browser_proxy().map(|proxy| proxy.admit_local(page.address()));
+    let _admitted = deps
+        .browser_proxy()
+        .map(|proxy| proxy.admit_local(page.address()));
     let url = page.url();
     let audit = deps
         .provider

@@ -142,14 +142,17 @@ impl Admission {
         match self.resolver.resolve_host(host).await {
             Ok(addrs) => Ok(addrs
                 .into_iter()
-                .map(|a| if a.port() == 0 { SocketAddr::new(a.ip(), port) } else { a })
+                .map(|a| {
+                    if a.port() == 0 {
+                        SocketAddr::new(a.ip(), port)
+                    } else {
+                        a
+                    }
+                })
                 .collect()),
-            Err(ResolveError::Refused(refused)) => Err(Denial::new(
-                host,
-                port,
-                DenialKind::Refused,
-                refused.to_string(),
-            )),
+            Err(ResolveError::Refused(refused)) => {
+                Err(Denial::new(host, port, DenialKind::Refused, refused.to_string()))
+            }
             Err(e) => Err(Denial::new(host, port, DenialKind::Unresolvable, e.to_string())),
         }
     }

@@ -23,7 +23,10 @@ use super::{
     admission::{Denial, DenialKind, connect},
 };
 
-pub(super) async fn send(state: &Arc<State>, mut request: Request<Incoming>) -> Result<Response<ProxyBody>, Hangup> {
+pub(super) async fn send(
+    state: &Arc<State>,
+    mut request: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Hangup> {
     let uri = request.uri().clone();
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
         return Ok(state.refuse(Denial::new(
@@ -59,7 +62,12 @@ pub(super) async fn send(state: &Arc<State>, mut request: Request<Incoming>) -> 
         }
     };
     let unanswered = |detail: String| {
-        let denial = Denial::new(host, port, DenialKind::Unreachable, format!("{host}:{port} {detail}"));
+        let denial = Denial::new(
+            host,
+            port,
+            DenialKind::Unreachable,
+            format!("{host}:{port} {detail}"),
+        );
         state.note(&denial);
         Hangup(denial.reason)
     };
@@ -91,7 +99,12 @@ pub(super) async fn send(state: &Arc<State>, mut request: Request<Incoming>) -> 
 
     let response = tokio::time::timeout(state.limits.response_timeout, sender.send_request(request))
         .await
-        .map_err(|_| unanswered(format!("did not answer within {:?}", state.limits.response_timeout)))?
+        .map_err(|_| {
+            unanswered(format!(
+                "did not answer within {:?}",
+                state.limits.response_timeout
+            ))
+        })?
         .map_err(|e| unanswered(format!("failed: {e}")))?;
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);

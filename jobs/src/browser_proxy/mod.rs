@@ -60,8 +60,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 
-pub use self::admission::{Denial, DenialKind, LocalAdmission};
 use self::admission::Admission;
+pub use self::admission::{Denial, DenialKind, LocalAdmission};
 use crate::tech_scan::fetch::GuardedResolver;
 
 /// How many denials [`BrowserProxy::denials`] keeps (the newest).
@@ -274,7 +274,10 @@ impl State {
     /// Note `denial` and answer it with its status and reason.
     fn refuse(&self, denial: Denial) -> Response<ProxyBody> {
         self.note(&denial);
-        text_response(denial.kind.status(), &format!("prospector proxy: {}\n", denial.reason))
+        text_response(
+            denial.kind.status(),
+            &format!("prospector proxy: {}\n", denial.reason),
+        )
     }
 }
 
@@ -292,15 +295,20 @@ fn empty_body() -> ProxyBody {
 }
 
 fn text_response(status: StatusCode, text: &str) -> Response<ProxyBody> {
-    let mut response = Response::new(Full::new(Bytes::from(text.to_owned())).map_err(|never| match never {}).boxed());
+    let mut response = Response::new(
+        Full::new(Bytes::from(text.to_owned()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     response
 }
 

@@ -40,7 +40,9 @@ async fn origin(ip: &str) -> Origin {
     let counted = Arc::clone(&connections);
     let task = tokio::spawn(async move {
         loop {
-            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
             counted.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 let head = read_head(&mut stream).await;
@@ -117,7 +119,11 @@ async fn connect_to_an_allowed_address_tunnels_bytes_both_ways() {
     let proxy = proxy(&["127.0.0.1/32"]);
 
     let target = inside.address;
-    let (mut tunnel, head) = ask(&proxy, &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n")).await;
+    let (mut tunnel, head) = ask(
+        &proxy,
+        &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n"),
+    )
+    .await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     tunnel
         .write_all(b"GET /through HTTP/1.1\r\nHost: tunnelled.test\r\n\r\n")
@@ -125,7 +131,10 @@ async fn connect_to_an_allowed_address_tunnels_bytes_both_ways() {
         .unwrap();
     let answer = read_all(&mut tunnel).await;
 
-    assert!(answer.contains("GET /through HTTP/1.1\ntunnelled.test"), "{answer}");
+    assert!(
+        answer.contains("GET /through HTTP/1.1\ntunnelled.test"),
+        "{answer}"
+    );
     assert_eq!(inside.connections.load(Ordering::SeqCst), 1);
     assert_eq!(proxy.denied_total(), 0);
 }
@@ -136,13 +145,21 @@ async fn connect_and_plain_http_to_a_refused_address_are_403_and_never_connect()
     let proxy = proxy(&["127.0.0.1/32"]);
     let target = outside.address;
 
-    let (_, connect) = ask(&proxy, &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n")).await;
+    let (_, connect) = ask(
+        &proxy,
+        &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n"),
+    )
+    .await;
     let (mut plain, get) = ask(
         &proxy,
         &format!("GET http://{target}/secret?q=1 HTTP/1.1\r\nHost: {target}\r\n\r\n"),
     )
     .await;
-    let (_, ws) = ask(&proxy, &format!("CONNECT [::ffff:127.0.0.2]:{} HTTP/1.1\r\n\r\n", target.port())).await;
+    let (_, ws) = ask(
+        &proxy,
+        &format!("CONNECT [::ffff:127.0.0.2]:{} HTTP/1.1\r\n\r\n", target.port()),
+    )
+    .await;
 
     for head in [&connect, &get, &ws] {
         assert!(head.starts_with("HTTP/1.1 403"), "{head}");
@@ -152,17 +169,27 @@ async fn connect_and_plain_http_to_a_refused_address_are_403_and_never_connect()
     assert_eq!(outside.connections.load(Ordering::SeqCst), 0);
     let denials = proxy.denials();
     assert_eq!(denials.len(), 3);
-    assert!(denials.iter().all(|d| d.kind == DenialKind::Refused), "{denials:?}");
+    assert!(
+        denials.iter().all(|d| d.kind == DenialKind::Refused),
+        "{denials:?}"
+    );
     assert_eq!(denials[0].host, "127.0.0.2");
     assert_eq!(denials[0].port, target.port());
     // No path or query in what is kept.
-    assert!(denials.iter().all(|d| !d.reason.contains("secret")), "{denials:?}");
+    assert!(
+        denials.iter().all(|d| !d.reason.contains("secret")),
+        "{denials:?}"
+    );
 }
 
 async fn read_body(stream: &mut TcpStream, head: &str) -> String {
     let length: usize = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
     let mut body = vec![0u8; length];
@@ -209,14 +236,22 @@ async fn a_pinned_host_goes_to_its_pin_and_a_pin_outside_the_allow_list_is_refus
     let proxy = proxy_with(&["127.0.0.1/32"], pins, ProxyLimits::default());
 
     // The pin's port replaces the requested one, for CONNECT and plain HTTP.
-    let (mut tunnel, head) = ask(&proxy, "CONNECT shop.test:443 HTTP/1.1\r\nHost: shop.test:443\r\n\r\n").await;
+    let (mut tunnel, head) = ask(
+        &proxy,
+        "CONNECT shop.test:443 HTTP/1.1\r\nHost: shop.test:443\r\n\r\n",
+    )
+    .await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     tunnel
         .write_all(b"GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n")
         .await
         .unwrap();
     assert!(read_all(&mut tunnel).await.contains("GET / HTTP/1.1\nshop.test"));
-    let (mut plain, head) = ask(&proxy, "GET http://shop.test/a HTTP/1.1\r\nHost: shop.test\r\n\r\n").await;
+    let (mut plain, head) = ask(
+        &proxy,
+        "GET http://shop.test/a HTTP/1.1\r\nHost: shop.test\r\n\r\n",
+    )
+    .await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert_eq!(read_body(&mut plain, &head).await, "GET /a HTTP/1.1\nshop.test\n");
 
@@ -225,7 +260,11 @@ async fn a_pinned_host_goes_to_its_pin_and_a_pin_outside_the_allow_list_is_refus
     // A name nobody knows: no answer from DNS, never a connection.
     let (_, unknown) = ask(&proxy, "CONNECT nowhere.test:443 HTTP/1.1\r\n\r\n").await;
     assert!(unknown.starts_with("HTTP/1.1 502"), "{unknown}");
-    let (mut closed, nothing) = ask(&proxy, "GET http://nowhere.test/ HTTP/1.1\r\nHost: nowhere.test\r\n\r\n").await;
+    let (mut closed, nothing) = ask(
+        &proxy,
+        "GET http://nowhere.test/ HTTP/1.1\r\nHost: nowhere.test\r\n\r\n",
+    )
+    .await;
     assert_eq!(nothing, "", "plain HTTP to an unresolvable host is hung up");
     assert_eq!(read_all(&mut closed).await, "");
 
@@ -234,7 +273,11 @@ async fn a_pinned_host_goes_to_its_pin_and_a_pin_outside_the_allow_list_is_refus
     let kinds: Vec<DenialKind> = proxy.denials().iter().map(|d| d.kind).collect();
     assert_eq!(
         kinds,
-        [DenialKind::Refused, DenialKind::Unresolvable, DenialKind::Unresolvable]
+        [
+            DenialKind::Refused,
+            DenialKind::Unresolvable,
+            DenialKind::Unresolvable
+        ]
     );
 }
 
@@ -247,7 +290,10 @@ async fn a_local_page_is_admitted_by_exact_address_while_its_admission_lives() {
 
     let admission = proxy.admit_local(target);
     let (_, admitted) = ask(&proxy, &get).await;
-    let other_port = format!("CONNECT 127.0.0.2:{} HTTP/1.1\r\n\r\n", target.port().wrapping_add(1));
+    let other_port = format!(
+        "CONNECT 127.0.0.2:{} HTTP/1.1\r\n\r\n",
+        target.port().wrapping_add(1)
+    );
     let (_, neighbour) = ask(&proxy, &other_port).await;
     drop(admission);
     let (_, after) = ask(&proxy, &get).await;
@@ -268,7 +314,11 @@ async fn garbage_origin_form_and_other_schemes_are_refused_and_the_proxy_keeps_s
     let _ = read_all(&mut garbage).await;
     let (_, origin_form) = ask(&proxy, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").await;
     assert!(origin_form.starts_with("HTTP/1.1 400"), "{origin_form}");
-    let (_, ftp) = ask(&proxy, "GET ftp://127.0.0.1/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await;
+    let (_, ftp) = ask(
+        &proxy,
+        "GET ftp://127.0.0.1/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    )
+    .await;
     assert!(ftp.starts_with("HTTP/1.1 403"), "{ftp}");
     let (_, no_port) = ask(&proxy, "CONNECT 127.0.0.1 HTTP/1.1\r\n\r\n").await;
     assert!(no_port.starts_with("HTTP/1.1 4"), "{no_port}");

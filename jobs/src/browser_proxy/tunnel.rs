@@ -14,7 +14,10 @@ use super::{
     empty_body,
 };
 
-pub(super) async fn open(state: &Arc<State>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Hangup> {
+pub(super) async fn open(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Hangup> {
     let Some(authority) = request.uri().authority().cloned() else {
         return Ok(state.refuse(Denial::new(
             "",

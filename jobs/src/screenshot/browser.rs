@@ -34,7 +34,10 @@ struct Browser {
 }
 
 impl Browser {
-    async fn launch(settings: &ScreenshotSettings, proxy: Option<&BrowserProxy>) -> Result<Self, CaptureError> {
+    async fn launch(
+        settings: &ScreenshotSettings,
+        proxy: Option<&BrowserProxy>,
+    ) -> Result<Self, CaptureError> {
         let base = settings.work_dir.clone().unwrap_or_else(std::env::temp_dir);
         let profile = ProfileDir::new(&base).map_err(|e| CaptureError::Launch {
             detail: format!("cannot create a profile directory in {}: {e}", base.display()),
@@ -63,9 +66,7 @@ impl Browser {
         let launch_error = |detail: String| CaptureError::Launch { detail };
         // After the configured flags, so they win.
         let proxy_flags = match proxy {
-            Some(proxy) => proxy
-                .chromium_flags()
-                .map_err(|e| launch_error(e.to_string()))?,
+            Some(proxy) => proxy.chromium_flags().map_err(|e| launch_error(e.to_string()))?,
             None => Vec::new(),
         };
         let data_dir = profile.path().join("profile");

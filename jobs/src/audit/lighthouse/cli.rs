@@ -53,10 +53,7 @@ pub(super) async fn run(
         .arg(format!("--output-path={}", report.display()))
         .arg("--quiet")
         .arg("--no-enable-error-reporting")
-        .arg(format!(
-            "--chrome-flags={}",
-            chrome_flags_arg(&flags)
-        ));
+        .arg(format!("--chrome-flags={}", chrome_flags_arg(&flags)));
     if form_factor == FormFactor::Desktop {
         command.arg("--preset=desktop");
     }
