@@ -45,6 +45,7 @@
 
 pub mod audit;
 pub mod billing;
+pub mod browser_proxy;
 pub mod build_site;
 pub mod child_env;
 pub mod discover;

@@ -333,6 +333,34 @@ fn chrome_flags_the_runner_owns_are_refused() {
 }
 
 #[test]
+fn proxy_switches_are_refused_in_both_browsers_flags() {
+    // All browser traffic goes through the stages' own proxy.
+    let cases = [
+        (
+            "[audit.lighthouse]\nchrome_flags = [\"--proxy-server=http://10.0.0.1:3128\"]\n",
+            "audit.lighthouse.chrome_flags",
+        ),
+        (
+            "[screenshot]\nextra_flags = [\"--no-proxy-server\"]\n",
+            "screenshot.flags",
+        ),
+    ];
+    for (toml, key) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flags.toml");
+        std::fs::write(&file, toml).unwrap();
+        let err = Settings::load(&Sources {
+            extra_file: Some(file),
+            ..Sources::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+        assert!(err.contains("proxy"), "{toml}: {err}");
+    }
+}
+
+#[test]
 fn the_pagespeed_key_comes_from_the_environment_only() {
     let settings = load_with(&[(PAGESPEED_API_KEY_VAR, "AIza-from-env")]).unwrap();
     let key = settings.of::<AuditPage>().pagespeed.api_key.as_ref().unwrap();

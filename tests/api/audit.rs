@@ -37,7 +37,10 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
-use crate::helpers::{TOKEN, TestApp, TestDb, settings, wait_for};
+use crate::{
+    bait::{bait, baiting_site},
+    helpers::{TOKEN, TestApp, TestDb, settings, wait_for},
+};
 
 // ----- helpers --------------------------------------------------------------
 
@@ -617,6 +620,69 @@ async fn pinned_hosts_are_audited_at_their_pin_and_a_failed_navigation_says_why(
     );
     assert!(!reason.contains("chromewebdata"), "{reason}");
     assert!(profile(&pool, refused).await.is_none());
+}
+
+#[tokio::test]
+async fn audited_pages_never_reach_a_refused_address_by_any_request() {
+    // Arrange: only 127.0.0.1 is allowed; the page on it reaches for the
+    // bait on 127.0.0.2 (an image, iframes, a fetch, a WebSocket, a
+    // preconnect, a redirected frame), and another site redirects there.
+    let runs = work_dir();
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let outside = bait("127.0.0.2").await;
+    let (site, _site) = baiting_site(outside.address).await;
+    let deps_for = |runner: RunnerKind| {
+        let mut s = settings(&db.url);
+        use_work_dir(&mut s, runs.path());
+        s.of_mut::<AuditPage>().lighthouse.runner = runner;
+        s.of_mut::<ScanTech>().allow_networks = vec!["127.0.0.1/32".parse().unwrap()];
+        AuditDeps::new(s.of::<AuditPage>(), s.of::<ScanTech>()).unwrap()
+    };
+    let resident = deps_for(RunnerKind::Resident);
+    let cli = deps_for(RunnerKind::Cli);
+    let baiting = format!("http://{site}/");
+    let by_resident = insert_prospect(&pool, "bel-air-bakery.lu", Some(&baiting)).await;
+    let by_cli = insert_prospect(&pool, "bel-air-bakery.be", Some(&baiting)).await;
+    let redirected = insert_prospect(&pool, "hop-bakery.lu", Some(&format!("http://{site}/redirect"))).await;
+    let ctx = context(&pool, CancellationToken::new());
+
+    // Act
+    for (prospect, deps) in [(by_resident, &resident), (by_cli, &cli), (redirected, &resident)] {
+        AuditPage::new(prospect, None, vec![])
+            .handle(&ctx, deps)
+            .await
+            .expect("the audit ends (stored, or the failure recorded)");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Assert: the page was audited by both runners, the redirected site
+    // was not (with the address and the setting named), and the bait never
+    // saw a connection: the proxy refused every attempt.
+    for prospect in [by_resident, by_cli] {
+        let stored = profile(&pool, prospect)
+            .await
+            .expect("the baiting page is audited");
+        assert_eq!(stored.final_url.as_deref(), Some(baiting.as_str()));
+        assert_eq!(audit_failure(&pool, prospect).await, None);
+    }
+    let reason = audit_failure(&pool, redirected)
+        .await
+        .expect("a recorded failure");
+    assert!(reason.contains("127.0.0.2"), "{reason}");
+    assert!(reason.contains("allow_networks"), "{reason}");
+    assert!(profile(&pool, redirected).await.is_none());
+    assert_eq!(outside.connections(), 0, "the refused address was reached");
+    for deps in [&resident, &cli] {
+        let denials = deps.browser_proxy().expect("a local run has a proxy").denials();
+        assert!(
+            denials
+                .iter()
+                .any(|d| d.host == "127.0.0.2"
+                    && d.kind == prospector_jobs::browser_proxy::DenialKind::Refused),
+            "{denials:?}"
+        );
+    }
 }
 
 async fn handler_with(runner: RunnerKind, timeout: Duration, runs: &Path) -> (TestDb, PgPool, AuditDeps) {

@@ -5,6 +5,7 @@
 mod admin;
 mod analytics;
 mod audit;
+mod bait;
 mod build_site;
 mod cluster;
 mod customers;
@@ -22,6 +23,7 @@ mod scale;
 mod scan;
 mod scheduler;
 mod schema;
+mod screenshot;
 mod send_email;
 mod setup;
 mod tech_scan;

@@ -21,8 +21,12 @@ pub(super) async fn run(
     let html = queries::version_live_html(&ctx.pool, version)
         .await?
         .ok_or(AuditError::UnknownVersion(version))?;
-    // Our own page on loopback: not a prospect's site, so not for the guard.
+    // Our own page on loopback: not a prospect's site, so not for the
+    // guard; the browser proxy admits exactly its address for the run.
     let page = LocalPage::serve(html).await.map_err(AuditError::Serve)?;
+    let _admitted = deps
+        .browser_proxy()
+        .map(|proxy| proxy.admit_local(page.address()));
     let url = page.url();
     let audit = deps
         .provider

@@ -124,17 +124,23 @@ impl AuditDeps {
         let guard = AddressGuard::new(tech_scan.allow_networks.clone());
         let resolver = GuardedResolver::new(&tech_scan.dns(), tech_scan.resolve.clone(), guard)
             .map_err(SetupError::Resolver)?;
-        // Chromium resolves names itself: it gets the same pins as the
-        // tech scan, or a pinned host would be scanned but not audited.
-        let mut settings = settings.clone();
-        settings.lighthouse.pin_hosts(&tech_scan.resolve);
+        // Chromium never resolves a page's host itself: its browser proxy
+        // does, with this resolver, so the pins and the guard apply to
+        // every request it makes.
         Ok(Self {
-            provider: AuditProvider::new(&settings)?,
+            provider: AuditProvider::new(settings, &resolver)?,
             form_factor: settings.form_factor,
             timeout: settings.timeout,
             resolver,
             gate: GateThresholds::default(),
         })
+    }
+
+    /// The proxy every request of a local Lighthouse run goes through
+    /// (none with PageSpeed Insights): its denials say what a page tried
+    /// to reach and was refused.
+    pub fn browser_proxy(&self) -> Option<&crate::browser_proxy::BrowserProxy> {
+        self.provider.browser_proxy()
     }
 
     /// Whether pages are loaded on this machine (so must be guarded).

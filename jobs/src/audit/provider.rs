@@ -7,6 +7,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 use url::Url;
 
+use crate::{
+    browser_proxy::{BrowserProxy, ProxyError, ProxyLimits},
+    tech_scan::fetch::GuardedResolver,
+};
+
 use super::{
     archive::{ReportArchive, ReportFormat},
     error::AuditError,
@@ -28,6 +33,9 @@ pub enum SetupError {
     /// The resolver that guards audited hosts could not be built.
     #[error("{0}")]
     Resolver(String),
+    /// The browser proxy could not be opened.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
 }
 
 /// The configured provider.
@@ -49,14 +57,26 @@ pub struct Audited {
 }
 
 impl AuditProvider {
-    /// The provider `settings` select (checking that it is installed).
-    pub fn new(settings: &AuditSettings) -> Result<Self, SetupError> {
+    /// The provider `settings` select (checking that it is installed). A
+    /// local Lighthouse's Chromium goes through a [`BrowserProxy`] that
+    /// admits what `resolver` (pins, address guard) admits.
+    pub fn new(settings: &AuditSettings, resolver: &GuardedResolver) -> Result<Self, SetupError> {
         Ok(match settings.provider {
             ProviderKind::Lighthouse => {
-                AuditProvider::Lighthouse(LighthouseRunner::new(settings.lighthouse.clone())?)
+                let proxy = BrowserProxy::bind(resolver.clone(), ProxyLimits::default())?;
+                AuditProvider::Lighthouse(LighthouseRunner::new(settings.lighthouse.clone(), proxy)?)
             }
             ProviderKind::PageSpeed => AuditProvider::PageSpeed(PageSpeedClient::new(&settings.pagespeed)?),
         })
+    }
+
+    /// The proxy a local Lighthouse's browsers go through (none for
+    /// PageSpeed Insights).
+    pub fn browser_proxy(&self) -> Option<&BrowserProxy> {
+        match self {
+            AuditProvider::Lighthouse(runner) => Some(runner.proxy()),
+            AuditProvider::PageSpeed(_) => None,
+        }
     }
 
     /// Which provider this is.

@@ -1,22 +1,29 @@
 //! The audit stage's settings: `[audit]` in the configuration.
 
-use std::{fmt, net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
-use crate::{
-    stage::{CheckContext, InvalidSetting, StageConfig},
-    tech_scan::fetch::ResolveOverride,
-};
+use crate::stage::{CheckContext, InvalidSetting, StageConfig};
 
 /// The environment variable holding the PageSpeed Insights API key. It is
 /// read from the environment only (a configuration file cannot set it).
 pub const PAGESPEED_API_KEY_VAR: &str = "PROSPECTOR__AUDIT__PAGESPEED__API_KEY";
 
-/// Flags the runner sets itself, per run.
-const RUNNER_FLAGS: [&str; 3] = ["--user-data-dir", "--remote-debugging-port", "--crash-dumps-dir"];
+/// Flags the runner sets itself, per run (the proxy's among them: all of
+/// Chromium's traffic goes through the stage's browser proxy).
+const RUNNER_FLAGS: [&str; 8] = [
+    "--user-data-dir",
+    "--remote-debugging-port",
+    "--crash-dumps-dir",
+    "--proxy-server",
+    "--proxy-bypass-list",
+    "--proxy-pac-url",
+    "--no-proxy-server",
+    "--proxy-auto-detect",
+];
 
 /// The device a run emulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,44 +153,6 @@ pub struct LighthouseSettings {
     /// An idle resident driver is stopped after this long.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
-}
-
-impl LighthouseSettings {
-    /// Give Chromium the tech scan's resolver pins (`tech_scan.resolve`) as
-    /// `--host-resolver-rules`, so a pinned host is loaded from the address
-    /// it was scanned at. Rules already in the flags stay first.
-    pub fn pin_hosts(&mut self, pins: &[ResolveOverride]) {
-        let rules: Vec<String> = pins.iter().map(host_rule).collect();
-        if rules.is_empty() {
-            return;
-        }
-        let rules = rules.join(", ");
-        match self
-            .chrome_flags
-            .iter_mut()
-            .find(|f| f.starts_with(HOST_RESOLVER_RULES))
-        {
-            Some(flag) => {
-                flag.push_str(", ");
-                flag.push_str(&rules);
-            }
-            None => self.chrome_flags.push(format!("{HOST_RESOLVER_RULES}{rules}")),
-        }
-    }
-}
-
-const HOST_RESOLVER_RULES: &str = "--host-resolver-rules=";
-
-/// Chromium's `MAP host replacement[:port]` for one pin (port 0 keeps the
-/// URL's port).
-fn host_rule(pin: &ResolveOverride) -> String {
-    let ip = pin.addr.ip();
-    let target = match (pin.addr.port(), ip) {
-        (0, IpAddr::V4(v4)) => v4.to_string(),
-        (0, IpAddr::V6(v6)) => format!("[{v6}]"),
-        _ => pin.addr.to_string(),
-    };
-    format!("MAP {} {target}", pin.host)
 }
 
 fn dir_or_temp<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
@@ -320,64 +289,5 @@ impl StageConfig for AuditSettings {
             ));
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lighthouse(flags: &[&str]) -> LighthouseSettings {
-        LighthouseSettings {
-            runner: RunnerKind::Resident,
-            install_dir: PathBuf::from("tools/lighthouse"),
-            node: PathBuf::from("node"),
-            chrome_path: PathBuf::from("/usr/bin/chromium"),
-            chrome_flags: flags.iter().map(|f| (*f).to_owned()).collect(),
-            work_dir: std::env::temp_dir(),
-            start_timeout: Duration::from_secs(30),
-            recycle_after: 50,
-            idle_timeout: Duration::from_secs(300),
-        }
-    }
-
-    fn pin(host: &str, addr: &str) -> ResolveOverride {
-        ResolveOverride {
-            host: host.to_owned(),
-            addr: addr.parse().unwrap(),
-        }
-    }
-
-    #[test]
-    fn pins_become_host_resolver_rules_after_the_configured_ones() {
-        let mut settings = lighthouse(&["--headless=new", "--host-resolver-rules=MAP a.example ~NOTFOUND"]);
-        settings.pin_hosts(&[
-            pin("shop.test", "127.0.0.1:8080"),
-            pin("*.fleet.test", "127.0.0.1:0"),
-            pin("v6.test", "[::1]:0"),
-        ]);
-        assert_eq!(
-            settings.chrome_flags,
-            [
-                "--headless=new",
-                "--host-resolver-rules=MAP a.example ~NOTFOUND, MAP shop.test 127.0.0.1:8080, \
-                 MAP *.fleet.test 127.0.0.1, MAP v6.test [::1]"
-            ]
-        );
-    }
-
-    #[test]
-    fn without_pins_the_flags_are_unchanged_and_a_first_pin_adds_the_flag() {
-        let mut settings = lighthouse(&["--headless=new"]);
-        settings.pin_hosts(&[]);
-        assert_eq!(settings.chrome_flags, ["--headless=new"]);
-        settings.pin_hosts(&[pin("shop.test", "10.0.0.1:443")]);
-        assert_eq!(
-            settings.chrome_flags,
-            [
-                "--headless=new",
-                "--host-resolver-rules=MAP shop.test 10.0.0.1:443"
-            ]
-        );
     }
 }

@@ -16,7 +16,7 @@ use super::{
     process::{GroupChild, ProfileDir},
     settings::{CaptureLimits, ScreenshotSettings},
 };
-use crate::audit::FormFactor;
+use crate::{audit::FormFactor, browser_proxy::BrowserProxy};
 
 const LOG: &str = "chromium.log";
 
@@ -34,12 +34,15 @@ struct Browser {
 }
 
 impl Browser {
-    async fn launch(settings: &ScreenshotSettings) -> Result<Self, CaptureError> {
+    async fn launch(
+        settings: &ScreenshotSettings,
+        proxy: Option<&BrowserProxy>,
+    ) -> Result<Self, CaptureError> {
         let base = settings.work_dir.clone().unwrap_or_else(std::env::temp_dir);
         let profile = ProfileDir::new(&base).map_err(|e| CaptureError::Launch {
             detail: format!("cannot create a profile directory in {}: {e}", base.display()),
         })?;
-        match Self::start(settings, &profile).await {
+        match Self::start(settings, proxy, &profile).await {
             Ok((cdp, child, chrome_major)) => Ok(Self {
                 spare: None,
                 cdp,
@@ -57,15 +60,22 @@ impl Browser {
 
     async fn start(
         settings: &ScreenshotSettings,
+        proxy: Option<&BrowserProxy>,
         profile: &ProfileDir,
     ) -> Result<(Cdp, GroupChild, String), CaptureError> {
         let launch_error = |detail: String| CaptureError::Launch { detail };
+        // After the configured flags, so they win.
+        let proxy_flags = match proxy {
+            Some(proxy) => proxy.chromium_flags().map_err(|e| launch_error(e.to_string()))?,
+            None => Vec::new(),
+        };
         let data_dir = profile.path().join("profile");
         let log = std::fs::File::create(profile.path().join(LOG))
             .map_err(|e| launch_error(format!("cannot create the browser log: {e}")))?;
         let mut command = Command::new(&settings.chromium_path);
         command
             .args(settings.all_flags())
+            .args(&proxy_flags)
             .arg(format!("--user-data-dir={}", data_dir.display()))
             .arg("--remote-debugging-port=0")
             .arg("--remote-debugging-address=127.0.0.1")
@@ -210,6 +220,11 @@ fn log_tail(profile: &ProfileDir, max: usize) -> String {
 /// so the next one begins at navigation; an idle slot therefore holds one
 /// blank page (one renderer process).
 ///
+/// With a [`BrowserProxy`] ([`BrowserSlot::with_proxy`], as the stage
+/// always does) all of the browser's traffic goes through it, so the
+/// address guard sees every connection, WebSockets and preconnects
+/// included; without one only the request guard (`Fetch`) applies.
+///
 /// The browser starts on first use. A capture that finds it dead (crashed,
 /// killed) starts a new one; a capture that times out, or whose browser
 /// died under it, kills the whole process group and returns a transient
@@ -219,6 +234,7 @@ fn log_tail(profile: &ProfileDir, max: usize) -> String {
 pub struct BrowserSlot {
     settings: Arc<ScreenshotSettings>,
     guard: Arc<dyn RequestGuard>,
+    proxy: Option<BrowserProxy>,
     browser: Option<Browser>,
     launches: u32,
 }
@@ -239,9 +255,17 @@ impl BrowserSlot {
         Self {
             settings,
             guard,
+            proxy: None,
             browser: None,
             launches: 0,
         }
+    }
+
+    /// Send all of the slot's browser traffic through `proxy` (from the
+    /// next browser launch on).
+    pub fn with_proxy(mut self, proxy: BrowserProxy) -> Self {
+        self.proxy = Some(proxy);
+        self
     }
 
     /// The settings it captures with.
@@ -363,7 +387,7 @@ impl BrowserSlot {
             self.kill_browser().await;
         }
         if self.browser.is_none() {
-            let browser = Browser::launch(&self.settings).await?;
+            let browser = Browser::launch(&self.settings, self.proxy.as_ref()).await?;
             self.launches += 1;
             self.browser = Some(browser);
         }

@@ -8,10 +8,17 @@
 //! address (or that is such a literal) is refused unless
 //! `screenshot.network.allow_networks` contains it.
 //!
-//! Known limits, which a proxy would close: Chromium resolves names again
-//! itself, so a name that changes its answer between the two lookups (DNS
-//! rebinding) is not caught; WebSocket and WebRTC connections are not
-//! paused by `Fetch`.
+//! The stage's browsers also send all of their traffic through the
+//! [`BrowserProxy`](crate::browser_proxy::BrowserProxy) (see
+//! [`BrowserSlot::with_proxy`](super::BrowserSlot::with_proxy)), which
+//! closes what this check alone cannot: Chromium never resolves a page's
+//! host itself (the proxy does, with the same resolver, and connects only
+//! to the addresses it checked), so DNS rebinding between two lookups gains
+//! nothing; WebSockets, preconnects and anything else `Fetch` does not
+//! pause are refused there; QUIC is off and WebRTC may only use proxied UDP
+//! (none). This check stays as a second net and for its early, precise
+//! refusal of the page itself. A [`BrowserSlot`](super::BrowserSlot) built
+//! without a proxy (benchmarks, engine tests) has this check only.
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 

@@ -25,7 +25,10 @@
 //!     capped at `max_height_css`, beyond the viewport only when needed;
 //!   - the page and every request it makes (frames, workers included) pass
 //!     the guard before they leave the browser; a refused page is a
-//!     permanent [`CaptureError::AddressRefused`];
+//!     permanent [`CaptureError::AddressRefused`]; in the stage every
+//!     connection the browser opens (WebSockets, preconnects included) also
+//!     goes through the [`BrowserProxy`](crate::browser_proxy::BrowserProxy),
+//!     which resolves and checks the host itself;
 //!   - JavaScript dialogs are dismissed, downloads denied, auth prompts
 //!     cancelled, animations and transitions switched off;
 //!   - each capture ends within `limits.total_timeout`: on timeout, or when

@@ -19,6 +19,7 @@ use super::{
 };
 use crate::{
     audit::FormFactor,
+    browser_proxy::{BrowserProxy, ProxyLimits},
     local_page::LocalPage,
     pipeline::{self, AdvanceError, ProspectJob, ProspectLink, ProspectStage},
     public_urls::PublicUrls,
@@ -46,6 +47,12 @@ impl StageConfig for ScreenshotSettings {
         if self.chromium_path.as_os_str().is_empty() {
             return Err(InvalidSetting::new("chromium_path", "must not be empty"));
         }
+        if let Some(flag) = self.all_flags().find(|flag| is_proxy_flag(flag)) {
+            return Err(InvalidSetting::new(
+                "flags",
+                format!("{flag}: the stage sends all browser traffic through its own proxy"),
+            ));
+        }
         if self.limits.total_timeout >= ctx.worker.timeout {
             return Err(InvalidSetting::new(
                 "limits.total_timeout",
@@ -59,13 +66,29 @@ impl StageConfig for ScreenshotSettings {
     }
 }
 
+/// Chromium's proxy switches, which the stage sets itself.
+fn is_proxy_flag(flag: &str) -> bool {
+    [
+        "--proxy-server",
+        "--proxy-bypass-list",
+        "--proxy-pac-url",
+        "--no-proxy-server",
+        "--proxy-auto-detect",
+    ]
+    .iter()
+    .any(|own| flag.starts_with(own))
+}
+
 /// What every capture shares: one browser per concurrent job, the media
-/// store, the guard, and where files are served.
+/// store, the guard and the browser proxy (one for all the slots of this
+/// process, started and stopped with these deps), and where files are
+/// served.
 pub struct ScreenshotDeps {
     settings: Arc<ScreenshotSettings>,
     slots: Mutex<Vec<BrowserSlot>>,
     free: Arc<Semaphore>,
     guard: Arc<LocalPagesGuard>,
+    proxy: BrowserProxy,
     store: MediaStore,
     urls: PublicUrls,
 }
@@ -79,23 +102,31 @@ impl std::fmt::Debug for ScreenshotDeps {
 }
 
 impl ScreenshotDeps {
-    /// Deps with `slots` browsers (one per job run at once).
+    /// Deps with `slots` browsers (one per job run at once). Pages and
+    /// every request they make are admitted by `resolver` (its pins and
+    /// address guard): checked in the browser (`Fetch`) and, for every
+    /// connection, by the browser proxy.
     pub fn new(
         settings: ScreenshotSettings,
-        inner: Arc<dyn RequestGuard>,
+        resolver: GuardedResolver,
         slots: usize,
         urls: PublicUrls,
     ) -> Result<Self, SetupError> {
         let store = MediaStore::from_config(&settings.store)?;
         let settings = Arc::new(settings);
+        let proxy = BrowserProxy::bind(resolver.clone(), ProxyLimits::default())?;
         let guard = Arc::new(LocalPagesGuard {
-            inner,
+            inner: Arc::new(ResolverGuard::new(resolver)),
             pages: Mutex::default(),
         });
         let slots = (0..slots.max(1))
-            .map(|_| BrowserSlot::new(Arc::clone(&settings), Arc::clone(&guard) as Arc<dyn RequestGuard>))
+            .map(|_| {
+                BrowserSlot::new(Arc::clone(&settings), Arc::clone(&guard) as Arc<dyn RequestGuard>)
+                    .with_proxy(proxy.clone())
+            })
             .collect::<Vec<_>>();
         Ok(Self {
+            proxy,
             free: Arc::new(Semaphore::new(slots.len())),
             slots: Mutex::new(slots),
             settings,
@@ -103,6 +134,12 @@ impl ScreenshotDeps {
             store,
             urls,
         })
+    }
+
+    /// The proxy the browsers go through: its denials say what pages tried
+    /// to reach and were refused.
+    pub fn browser_proxy(&self) -> &BrowserProxy {
+        &self.proxy
     }
 
     /// A free browser slot (waits for one).
@@ -186,7 +223,7 @@ impl StageJob for CaptureScreenshot {
         let resolver = GuardedResolver::new(&tech.dns(), tech.resolve.clone(), guard)?;
         ScreenshotDeps::new(
             settings.clone(),
-            Arc::new(ResolverGuard::new(resolver)),
+            resolver,
             setup.worker.concurrency,
             setup.platform.web.clone(),
         )
@@ -289,6 +326,7 @@ impl Handler for CaptureScreenshot {
                     .await
                     .map_err(ScreenshotError::Serve)?;
                 let address = local.address();
+                let admitted = deps.proxy.admit_local(address);
                 if let Ok(mut pages) = deps.guard.pages.lock() {
                     pages.insert(address);
                 }
@@ -296,6 +334,7 @@ impl Handler for CaptureScreenshot {
                 if let Ok(mut pages) = deps.guard.pages.lock() {
                     pages.remove(&address);
                 }
+                drop(admitted);
                 let shots = shots?;
                 let mut tx = ctx.pool.begin().await?;
                 super::queries::store_version_shots(

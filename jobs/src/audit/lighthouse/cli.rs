@@ -15,7 +15,10 @@ use super::{
     RunnerError, chrome_flags,
     process::{GroupChild, RunDir},
 };
-use crate::audit::settings::{FormFactor, LighthouseSettings};
+use crate::{
+    audit::settings::{FormFactor, LighthouseSettings},
+    browser_proxy::BrowserProxy,
+};
 
 const LOG: &str = "lighthouse.log";
 
@@ -33,11 +36,13 @@ pub fn entry_point(settings: &LighthouseSettings) -> PathBuf {
 /// non-zero because of the page (the report carries a `runtimeError`).
 pub(super) async fn run(
     settings: &LighthouseSettings,
+    proxy: &BrowserProxy,
     url: &Url,
     form_factor: FormFactor,
     timeout: Duration,
 ) -> Result<Vec<u8>, RunnerError> {
     let dir = RunDir::new(&settings.work_dir, "cli").map_err(RunnerError::Spawn)?;
+    let flags = chrome_flags(settings, dir.path(), proxy)?;
     let report = dir.path().join("report.json");
     let log = std::fs::File::create(dir.path().join(LOG)).map_err(RunnerError::Spawn)?;
     let mut command = Command::new(&settings.node);
@@ -48,10 +53,7 @@ pub(super) async fn run(
         .arg(format!("--output-path={}", report.display()))
         .arg("--quiet")
         .arg("--no-enable-error-reporting")
-        .arg(format!(
-            "--chrome-flags={}",
-            chrome_flags_arg(&chrome_flags(settings, dir.path()))
-        ));
+        .arg(format!("--chrome-flags={}", chrome_flags_arg(&flags)));
     if form_factor == FormFactor::Desktop {
         command.arg("--preset=desktop");
     }

@@ -13,6 +13,12 @@
 //! - **cli**: the `lighthouse` CLI per audit, which starts and stops its own
 //!   Chromium.
 //!
+//! Both runners' Chromium sends all of its traffic through the stage's
+//! [`BrowserProxy`] (flags from [`BrowserProxy::chromium_flags`], added
+//! after the configured ones so they win): the page, its redirects,
+//! sub-resources, frames, fetches and WebSockets are all checked against
+//! the address guard before a connection is made.
+//!
 //! Both run each process group under a timeout and kill it (and anything
 //! else that uses the run's directory) on timeout, on shutdown and on drop:
 //! see [`process`]. A non-zero exit with a report is not a failure here: the
@@ -29,6 +35,7 @@ use url::Url;
 
 pub use self::cli::{chrome_flags_arg, entry_point as cli_entry_point};
 use super::settings::{FormFactor, LighthouseSettings, RunnerKind};
+use crate::browser_proxy::{BrowserProxy, ProxyError};
 
 /// Why a run produced no report. Every variant is worth a retry.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +63,9 @@ pub enum RunnerError {
     /// The report file could not be read.
     #[error("could not read the Lighthouse report: {0}")]
     ReadReport(#[source] io::Error),
+    /// The browser proxy could not serve.
+    #[error("could not start the browser proxy: {0}")]
+    Proxy(#[from] ProxyError),
 }
 
 /// Lighthouse or Chromium is not where the settings say.
@@ -74,6 +84,7 @@ pub struct NotInstalled {
 #[derive(Clone)]
 pub struct LighthouseRunner {
     settings: Arc<LighthouseSettings>,
+    proxy: BrowserProxy,
     resident: Option<resident::ResidentPool>,
 }
 
@@ -87,9 +98,9 @@ impl std::fmt::Debug for LighthouseRunner {
 }
 
 impl LighthouseRunner {
-    /// A runner, after checking that Node, Lighthouse and Chromium are
-    /// installed where `settings` say.
-    pub fn new(mut settings: LighthouseSettings) -> Result<Self, NotInstalled> {
+    /// A runner whose Chromium goes through `proxy`, after checking that
+    /// Node, Lighthouse and Chromium are installed where `settings` say.
+    pub fn new(mut settings: LighthouseSettings, proxy: BrowserProxy) -> Result<Self, NotInstalled> {
         // A relative install is looked for beyond the working directory.
         if let Ok(cwd) = std::env::current_dir() {
             let exe = std::env::current_exe().ok();
@@ -118,10 +129,19 @@ impl LighthouseRunner {
         check_installation(&settings)?;
         let settings = Arc::new(settings);
         let resident = match settings.runner {
-            RunnerKind::Resident => Some(resident::ResidentPool::new(Arc::clone(&settings))),
+            RunnerKind::Resident => Some(resident::ResidentPool::new(Arc::clone(&settings), proxy.clone())),
             RunnerKind::Cli => None,
         };
-        Ok(Self { settings, resident })
+        Ok(Self {
+            settings,
+            proxy,
+            resident,
+        })
+    }
+
+    /// The proxy its browsers go through.
+    pub fn proxy(&self) -> &BrowserProxy {
+        &self.proxy
     }
 
     /// The settings it runs with.
@@ -139,7 +159,7 @@ impl LighthouseRunner {
     ) -> Result<Vec<u8>, RunnerError> {
         match &self.resident {
             Some(pool) => pool.run(url, form_factor, timeout).await,
-            None => cli::run(&self.settings, url, form_factor, timeout).await,
+            None => cli::run(&self.settings, &self.proxy, url, form_factor, timeout).await,
         }
     }
 }
@@ -187,14 +207,20 @@ fn check_installation(settings: &LighthouseSettings) -> Result<(), NotInstalled>
     Ok(())
 }
 
-/// Chromium flags for one run: the configured ones plus a crash-dump
+/// Chromium flags for one run: the configured ones, a crash-dump
 /// directory inside the run's directory (so Chromium's crash handler is
-/// found, and cleaned up, with the run).
-fn chrome_flags(settings: &LighthouseSettings, run_dir: &Path) -> Vec<String> {
+/// found, and cleaned up, with the run), then the proxy's (last, so they
+/// win over anything configured).
+fn chrome_flags(
+    settings: &LighthouseSettings,
+    run_dir: &Path,
+    proxy: &BrowserProxy,
+) -> Result<Vec<String>, ProxyError> {
     let mut flags = settings.chrome_flags.clone();
     flags.push(format!(
         "--crash-dumps-dir={}",
         run_dir.join("crashpad").display()
     ));
-    flags
+    flags.extend(proxy.chromium_flags()?);
+    Ok(flags)
 }

@@ -29,7 +29,10 @@ use super::{
     RunnerError, chrome_flags,
     process::{GroupChild, RunDir},
 };
-use crate::audit::settings::{FormFactor, LighthouseSettings};
+use crate::{
+    audit::settings::{FormFactor, LighthouseSettings},
+    browser_proxy::BrowserProxy,
+};
 
 const LOG: &str = "driver.log";
 
@@ -41,15 +44,17 @@ pub(super) struct ResidentPool {
 
 struct Shared {
     settings: Arc<LighthouseSettings>,
+    proxy: BrowserProxy,
     idle: Mutex<Vec<Driver>>,
     reaper: Mutex<Option<AbortOnDropHandle<()>>>,
 }
 
 impl ResidentPool {
-    pub(super) fn new(settings: Arc<LighthouseSettings>) -> Self {
+    pub(super) fn new(settings: Arc<LighthouseSettings>, proxy: BrowserProxy) -> Self {
         Self {
             shared: Arc::new(Shared {
                 settings,
+                proxy,
                 idle: Mutex::new(Vec::new()),
                 reaper: Mutex::new(None),
             }),
@@ -66,7 +71,7 @@ impl ResidentPool {
         self.start_reaper();
         let mut driver = match self.shared.take_idle() {
             Some(driver) => driver,
-            None => Driver::start(&self.shared.settings).await?,
+            None => Driver::start(&self.shared.settings, &self.shared.proxy).await?,
         };
         match driver.audit(url, form_factor, timeout).await {
             Ok(report) => {
@@ -162,8 +167,9 @@ struct Driver {
 }
 
 impl Driver {
-    async fn start(settings: &LighthouseSettings) -> Result<Self, RunnerError> {
+    async fn start(settings: &LighthouseSettings, proxy: &BrowserProxy) -> Result<Self, RunnerError> {
         let dir = RunDir::new(&settings.work_dir, "resident").map_err(RunnerError::Spawn)?;
+        let flags = chrome_flags(settings, dir.path(), proxy)?;
         let log = std::fs::File::create(dir.path().join(LOG)).map_err(RunnerError::Spawn)?;
         let mut command = Command::new(&settings.node);
         command
@@ -172,7 +178,7 @@ impl Driver {
             .arg(&settings.chrome_path)
             .arg("--user-data-dir")
             .arg(dir.path().join("profile"));
-        for flag in chrome_flags(settings, dir.path()) {
+        for flag in flags {
             command.arg("--chrome-flag").arg(flag);
         }
         crate::child_env::isolate(&mut command, dir.path())
