@@ -97,4 +97,8 @@ fn describe() {
         prospector_jobs::discover::BUDGET_WAITS_TOTAL,
         "Discover runs deferred because the provider's daily budget was spent."
     );
+    describe_counter!(
+        prospector_jobs::discover::PAID_CALLS_TOTAL,
+        "Paid places provider attempts by provider and outcome (ok, submitted, timeout, http_5xx, not_billed, ...)."
+    );
 }
