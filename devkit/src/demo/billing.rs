@@ -172,11 +172,34 @@ pub async fn claim_and_pay(
                 "  4. live            {live}  (served: HTTP {})",
                 page.status().as_u16()
             );
+            welcome(pool, site.id).await?;
             return Ok(live);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     anyhow::bail!("the site did not go live within 30 seconds (see the billing queue)")
+}
+
+/// Print what became of the customer's welcome e-mail (sent by the
+/// billing stage through the send_email outbox).
+async fn welcome(pool: &PgPool, site_id: uuid::Uuid) -> anyhow::Result<()> {
+    for _ in 0..30 {
+        let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT status, recipient_email, transport_reply, error_message FROM customer_notices
+              WHERE site_id = $1 AND kind = 'welcome' AND status NOT IN ('pending', 'sending')",
+        )
+        .bind(site_id)
+        .fetch_optional(pool)
+        .await?;
+        if let Some((status, to, reply, error)) = row {
+            let detail = reply.or(error).unwrap_or_default();
+            println!("  5. welcome e-mail  {status} to {to}: {detail}");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!("  5. welcome e-mail  still queued (see the billing queue)");
+    Ok(())
 }
 
 fn location(response: &reqwest::Response) -> Option<String> {
