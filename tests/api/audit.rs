@@ -62,7 +62,7 @@ fn allow_loopback(settings: &mut Settings) {
         .push("127.0.0.0/8".parse().unwrap());
 }
 
-async fn insert_prospect(pool: &PgPool, domain: &str, website_url: Option<&str>) -> i64 {
+pub(crate) async fn insert_prospect(pool: &PgPool, domain: &str, website_url: Option<&str>) -> i64 {
     sqlx::query_scalar(
         "INSERT INTO prospects (channel, domain_name, website_url, has_website) VALUES ('digital', $1, $2, true) RETURNING id",
     )

@@ -18,7 +18,7 @@ use prospector_jobs::{
     domain::EmailAddress,
     poll_inbox::{PollInbox, PollInboxDeps},
     send_email::{
-        KeyRing, SendEmail, SendEmailDeps, SendId, Tracker,
+        SendEmail, SendEmailDeps,
         settings::ServerSettings,
         smtp::Security,
         testing::{DOVECOT_PASSWORD, DOVECOT_USER, Dovecot, SmtpSink},
@@ -26,12 +26,14 @@ use prospector_jobs::{
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use url::Url;
 use uuid::Uuid;
 
 use crate::{
     helpers::{TestApp, count, job_state, wait_for},
-    send_email::{KEYS, TRACKING_BASE, configure, create_template, dkim_key, lead, post_json},
+    send_email::{
+        KEYS, anns_hard_bounce, configure, create_template, dkim_key, first_send, joes_reply, lead,
+        post_json, test_tracker,
+    },
 };
 
 /// The variable the test mailbox's IMAP password is read from.
@@ -145,44 +147,14 @@ async fn a_polled_reply_stops_the_follow_up_and_a_polled_hard_bounce_suppresses_
         count(pool, "SELECT count(*) FROM campaigns WHERE status = 'sent'").await == 2
     })
     .await;
-    let sent_to = |prospect: i64| async move {
-        sqlx::query_as::<_, (Uuid, String)>(
-            "SELECT id, message_id FROM campaigns WHERE prospect_id = $1 AND step = 1",
-        )
-        .bind(prospect)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-    };
-    let (joe_send, joe_message) = sent_to(joe).await;
-    let (ann_send, ann_message) = sent_to(ann).await;
-    let tracker = Tracker::new(
-        Url::parse(TRACKING_BASE).unwrap(),
-        "bounce.agency.example",
-        KeyRing::from_config(KEYS).unwrap(),
-    )
-    .unwrap();
+    let (joe_send, joe_message) = first_send(pool, joe).await;
+    let (ann_send, ann_message) = first_send(pool, ann).await;
+    let tracker = test_tracker();
 
     // Joe answers; Ann's server bounces for good (RFC 3464); and bytes that
     // are no message at all.
-    let reply = format!(
-        "From: Joe <joe@joesdiner.example>\r\nTo: Prospector Outreach <outreach@agency.example>\r\n\
-         Subject: Re: A faster website for Joe's Diner\r\nMessage-ID: <r1@joesdiner.example>\r\n\
-         In-Reply-To: <{joe_message}>\r\nReferences: <{joe_message}>\r\nDate: Thu, 03 Dec 2026 10:00:00 -0500\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\nSounds good, give me a call tomorrow.\r\n"
-    );
-    let dsn = format!(
-        "From: MAILER-DAEMON@mx.annsbakery.example\r\nTo: {}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
-         Message-ID: <dsn1@mx.annsbakery.example>\r\nDate: Thu, 03 Dec 2026 10:00:00 -0500\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/report; report-type=delivery-status; boundary=\"BOUNDARY\"\r\n\r\n\
-         --BOUNDARY\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
-         --BOUNDARY\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.annsbakery.example\r\n\r\n\
-         Final-Recipient: rfc822; ann@annsbakery.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\
-         Diagnostic-Code: smtp; 550 5.1.1 <ann@annsbakery.example>: User unknown\r\n\r\n\
-         --BOUNDARY\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{ann_message}>\r\n\
-         To: ann@annsbakery.example\r\n\r\n--BOUNDARY--\r\n",
-        tracker.bounce_address(SendId(ann_send))
-    );
+    let reply = joes_reply(&joe_message);
+    let dsn = anns_hard_bounce(&tracker, ann_send, &ann_message);
     for raw in [
         reply.as_bytes(),
         dsn.as_bytes(),

@@ -6,29 +6,17 @@
 
 use std::time::Duration;
 
+use crate::{
+    audit::insert_prospect,
+    bait::{bait, baiting_site},
+    helpers::{TestDb, settings},
+};
 use prospector_jobs::{
     Enqueuer, Handler, JobContext, ScanTech, StageError,
     browser_proxy::DenialKind,
     screenshot::{CaptureScreenshot, MediaStoreConfig, ScreenshotDeps},
     tech_scan::fetch::{AddressGuard, GuardedResolver},
 };
-use sqlx::PgPool;
-
-use crate::{
-    bait::{bait, baiting_site},
-    helpers::{TestDb, settings},
-};
-
-async fn insert_prospect(pool: &PgPool, domain: &str, website_url: &str) -> i64 {
-    sqlx::query_scalar(
-        "INSERT INTO prospects (channel, domain_name, website_url, has_website) VALUES ('digital', $1, $2, true) RETURNING id",
-    )
-    .bind(domain)
-    .bind(website_url)
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
 
 #[tokio::test]
 async fn screenshot_pages_never_reach_a_refused_address_by_any_request() {
@@ -51,8 +39,8 @@ async fn screenshot_pages_never_reach_a_refused_address_by_any_request() {
     )
     .unwrap();
     let deps = ScreenshotDeps::new(s.of::<CaptureScreenshot>().clone(), resolver, 1, s.web.clone()).unwrap();
-    let baiting = insert_prospect(&pool, "bel-air-bakery.lu", &format!("http://{site}/")).await;
-    let redirected = insert_prospect(&pool, "hop-bakery.lu", &format!("http://{site}/redirect")).await;
+    let baiting = insert_prospect(&pool, "bel-air-bakery.lu", Some(&format!("http://{site}/"))).await;
+    let redirected = insert_prospect(&pool, "hop-bakery.lu", Some(&format!("http://{site}/redirect"))).await;
     let ctx = JobContext::new(pool.clone(), Enqueuer::default(), ulid::Ulid::new().to_string()).attempt(1, 3);
 
     // Act

@@ -132,6 +132,53 @@ pub(crate) async fn lead(pool: &PgPool, name: &str, email: &str, country: &str) 
     id
 }
 
+/// The tracker the tests' messages were signed with (their bounce
+/// addresses and tokens).
+pub(crate) fn test_tracker() -> Tracker {
+    Tracker::new(
+        Url::parse(TRACKING_BASE).unwrap(),
+        "bounce.agency.example",
+        KeyRing::from_config(KEYS).unwrap(),
+    )
+    .unwrap()
+}
+
+/// The id and Message-ID of step 1 sent to `prospect`.
+pub(crate) async fn first_send(pool: &PgPool, prospect: i64) -> (Uuid, String) {
+    sqlx::query_as("SELECT id, message_id FROM campaigns WHERE prospect_id = $1 AND step = 1")
+        .bind(prospect)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Joe's answer to the message `message_id`.
+pub(crate) fn joes_reply(message_id: &str) -> String {
+    format!(
+        "From: Joe <joe@joesdiner.example>\r\nTo: Prospector Outreach <outreach@agency.example>\r\n\
+         Subject: Re: A faster website for Joe's Diner\r\nMessage-ID: <r1@joesdiner.example>\r\n\
+         In-Reply-To: <{message_id}>\r\nReferences: <{message_id}>\r\nDate: Thu, 03 Dec 2026 10:00:00 -0500\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nSounds good, give me a call tomorrow.\r\n"
+    )
+}
+
+/// Ann's server bouncing the send `send` (Message-ID `message_id`) for good,
+/// as an RFC 3464 report to its VERP address.
+pub(crate) fn anns_hard_bounce(tracker: &Tracker, send: Uuid, message_id: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.annsbakery.example\r\nTo: {}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <dsn1@mx.annsbakery.example>\r\nDate: Thu, 03 Dec 2026 10:00:00 -0500\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"BOUNDARY\"\r\n\r\n\
+         --BOUNDARY\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --BOUNDARY\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.annsbakery.example\r\n\r\n\
+         Final-Recipient: rfc822; ann@annsbakery.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <ann@annsbakery.example>: User unknown\r\n\r\n\
+         --BOUNDARY\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{message_id}>\r\n\
+         To: ann@annsbakery.example\r\n\r\n--BOUNDARY--\r\n",
+        tracker.bounce_address(SendId(send))
+    )
+}
+
 pub(crate) async fn post_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
     app.http
         .post(format!("{}{path}", app.address))
@@ -676,10 +723,53 @@ window = {{ start = "00:00", end = "23:59", days = ["mon", "tue", "wed", "thu", 
     path
 }
 
-#[tokio::test]
-async fn the_cap_and_gap_hold_across_two_worker_processes() {
+/// A one-step campaign `spring` with the template `first-touch`, started
+/// directly (no web role) for every lead of the database at `url`.
+async fn start_first_touch(pool: &PgPool, url: &str) {
     use prospector_jobs::send_email::campaign::{self, CampaignSpec, LeadFilter, StepSpec};
 
+    sqlx::query(
+        "INSERT INTO campaign_templates (name, language, subject_template, body_template)
+         VALUES ('first-touch', 'en', 'Hello {business_name}', 'Hello {business_name}, see {domain}.')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let settings = crate::helpers::settings(url);
+    let enqueuer = prospector_jobs::Enqueuer::new(settings.queue_policies());
+    campaign::start(
+        pool,
+        &enqueuer,
+        &CampaignSpec {
+            name: "spring".into(),
+            steps: vec![StepSpec {
+                template: "first-touch".into(),
+                after_business_days: 0,
+            }],
+            filter: LeadFilter::default(),
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// A `prospector work --stages send_email` process with `config`, its
+/// output discarded.
+fn send_email_worker(url: &str, config: &std::path::Path) -> tokio::process::Child {
+    crate::helpers::command(url)
+        .arg("--config")
+        .arg(config)
+        .args(["work", "--stages", "send_email"])
+        .env("PROSPECTOR_TRACKING_KEYS", KEYS)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_cap_and_gap_hold_across_two_worker_processes() {
     const CAP: i64 = 3;
     const GAP: Duration = Duration::from_secs(2);
     let db = crate::helpers::TestDb::new().await;
@@ -695,45 +785,12 @@ async fn the_cap_and_gap_hold_across_two_worker_processes() {
         )
         .await;
     }
-    sqlx::query(
-        "INSERT INTO campaign_templates (name, language, subject_template, body_template)
-         VALUES ('first-touch', 'en', 'Hello {business_name}', 'Hello {business_name}, see {domain}.')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let settings = crate::helpers::settings(&db.url);
-    let enqueuer = prospector_jobs::Enqueuer::new(settings.queue_policies());
-    campaign::start(
-        &pool,
-        &enqueuer,
-        &CampaignSpec {
-            name: "spring".into(),
-            steps: vec![StepSpec {
-                template: "first-touch".into(),
-                after_business_days: 0,
-            }],
-            filter: LeadFilter::default(),
-        },
-    )
-    .await
-    .unwrap();
+    start_first_touch(&pool, &db.url).await;
 
     let config = worker_config_with(dir.path(), sink.addr(), "capped.toml", CAP as u32, GAP);
     let mut workers = Vec::new();
     for _ in 0..2 {
-        workers.push(
-            crate::helpers::command(&db.url)
-                .arg("--config")
-                .arg(&config)
-                .args(["work", "--stages", "send_email"])
-                .env("PROSPECTOR_TRACKING_KEYS", KEYS)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap(),
-        );
+        workers.push(send_email_worker(&db.url, &config));
     }
     wait_for(Duration::from_secs(60), "the cap to be reached and the rest deferred", || async {
         count(&pool, "SELECT count(*) FROM campaigns WHERE status = 'sent'").await == CAP
@@ -785,7 +842,6 @@ async fn the_cap_and_gap_hold_across_two_worker_processes() {
 #[tokio::test]
 async fn a_worker_killed_mid_send_leaves_the_send_unknown_and_the_next_worker_sends_nothing() {
     use nix::sys::signal::Signal;
-    use prospector_jobs::send_email::campaign::{self, CampaignSpec, LeadFilter, StepSpec};
 
     let db = crate::helpers::TestDb::new().await;
     let pool = db.pool().await;
@@ -793,41 +849,11 @@ async fn a_worker_killed_mid_send_leaves_the_send_unknown_and_the_next_worker_se
     let silent = silent_server().await;
     let dir = tempfile::tempdir().unwrap();
     let joe = lead(&pool, "Joe's Diner", "joe@joesdiner.example", "US").await;
-    sqlx::query(
-        "INSERT INTO campaign_templates (name, language, subject_template, body_template)
-         VALUES ('first-touch', 'en', 'Hello {business_name}', 'Hello {business_name}, see {domain}.')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let settings = crate::helpers::settings(&db.url);
-    let enqueuer = prospector_jobs::Enqueuer::new(settings.queue_policies());
-    campaign::start(
-        &pool,
-        &enqueuer,
-        &CampaignSpec {
-            name: "spring".into(),
-            steps: vec![StepSpec {
-                template: "first-touch".into(),
-                after_business_days: 0,
-            }],
-            filter: LeadFilter::default(),
-        },
-    )
-    .await
-    .unwrap();
+    start_first_touch(&pool, &db.url).await;
 
     // Worker 1 claims the send and hangs in SMTP; it is SIGKILLed there.
     let hanging = worker_config(dir.path(), silent, "hanging.toml");
-    let mut first = crate::helpers::command(&db.url)
-        .arg("--config")
-        .arg(&hanging)
-        .args(["work", "--stages", "send_email"])
-        .env("PROSPECTOR_TRACKING_KEYS", KEYS)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = send_email_worker(&db.url, &hanging);
     wait_for(Duration::from_secs(30), "the send to be claimed", || async {
         send_of(&pool, joe, "spring")
             .await
@@ -840,15 +866,7 @@ async fn a_worker_killed_mid_send_leaves_the_send_unknown_and_the_next_worker_se
     // Worker 2 has a working server; it picks the job up when worker 1's
     // heartbeats stop, and does not send it again.
     let working = worker_config(dir.path(), sink.addr(), "working.toml");
-    let _second = crate::helpers::command(&db.url)
-        .arg("--config")
-        .arg(&working)
-        .args(["work", "--stages", "send_email"])
-        .env("PROSPECTOR_TRACKING_KEYS", KEYS)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let _second = send_email_worker(&db.url, &working);
     wait_for(
         Duration::from_secs(60),
         "the retry to mark the send unknown",
@@ -895,44 +913,14 @@ async fn a_reply_stops_the_follow_up_and_a_dsn_hard_bounce_suppresses() {
         count(pool, "SELECT count(*) FROM campaigns WHERE status = 'sent'").await == 2
     })
     .await;
-    let sent_to = |prospect: i64| async move {
-        sqlx::query_as::<_, (Uuid, String)>(
-            "SELECT id, message_id FROM campaigns WHERE prospect_id = $1 AND step = 1",
-        )
-        .bind(prospect)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-    };
-    let (_, joe_message) = sent_to(joe).await;
-    let (ann_send, ann_message) = sent_to(ann).await;
-    let tracker = Tracker::new(
-        Url::parse(TRACKING_BASE).unwrap(),
-        "bounce.agency.example",
-        KeyRing::from_config(KEYS).unwrap(),
-    )
-    .unwrap();
+    let (_, joe_message) = first_send(pool, joe).await;
+    let (ann_send, ann_message) = first_send(pool, ann).await;
+    let tracker = test_tracker();
 
     // Joe answers.
-    let reply = format!(
-        "From: Joe <joe@joesdiner.example>\r\nTo: Prospector Outreach <outreach@agency.example>\r\n\
-         Subject: Re: A faster website for Joe's Diner\r\nMessage-ID: <r1@joesdiner.example>\r\n\
-         In-Reply-To: <{joe_message}>\r\nReferences: <{joe_message}>\r\nDate: Thu, 03 Dec 2026 10:00:00 -0500\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\nSounds good, give me a call tomorrow.\r\n"
-    );
+    let reply = joes_reply(&joe_message);
     // Ann's server bounces the message for good (RFC 3464).
-    let dsn = format!(
-        "From: MAILER-DAEMON@mx.annsbakery.example\r\nTo: {}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
-         Message-ID: <dsn1@mx.annsbakery.example>\r\nDate: Thu, 03 Dec 2026 10:00:00 -0500\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/report; report-type=delivery-status; boundary=\"BOUNDARY\"\r\n\r\n\
-         --BOUNDARY\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
-         --BOUNDARY\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.annsbakery.example\r\n\r\n\
-         Final-Recipient: rfc822; ann@annsbakery.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\
-         Diagnostic-Code: smtp; 550 5.1.1 <ann@annsbakery.example>: User unknown\r\n\r\n\
-         --BOUNDARY\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{ann_message}>\r\n\
-         To: ann@annsbakery.example\r\n\r\n--BOUNDARY--\r\n",
-        tracker.bounce_address(SendId(ann_send))
-    );
+    let dsn = anns_hard_bounce(&tracker, ann_send, &ann_message);
     let mut conn = pool.acquire().await.unwrap();
     for raw in [&reply, &dsn] {
         let classified = classify(raw.as_bytes(), &tracker);
