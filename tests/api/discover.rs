@@ -36,6 +36,23 @@ fn use_fast_retries(d: &mut DiscoverSettings) {
     (d.retries, d.retry_base, d.retry_max_wait) = (r.retries, r.base_delay, r.max_wait);
 }
 
+/// Outscraper with async requests (polled every 50 ms for at most
+/// `max_poll_wait` per attempt) at `base`, billed per result, fast retries,
+/// the autopilot on.
+fn use_async_outscraper(s: &mut Settings, base: &str, max_poll_wait: Duration) {
+    let d = s.of_mut::<DiscoverBusinesses>();
+    d.provider = ProviderKind::Outscraper;
+    d.outscraper.base_url = Url::parse(base).unwrap();
+    d.outscraper_key = ApiKey::new(OUTSCRAPER_KEY);
+    d.outscraper.asynchronous = true;
+    d.outscraper.poll_interval = Duration::from_millis(50);
+    d.outscraper.max_poll_wait = max_poll_wait;
+    d.outscraper.price_per_request_cents = 0.0;
+    d.outscraper.price_per_result_cents = 0.3;
+    use_fast_retries(d);
+    d.autopilot.enabled = true;
+}
+
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         retries: 2,
@@ -765,17 +782,7 @@ async fn an_outscraper_request_is_polled_again_not_paid_twice_after_a_retry() {
     server.pending_polls(1);
     let base = server.base_url.clone();
     let app = TestApp::spawn_with(move |s| {
-        let d = s.of_mut::<DiscoverBusinesses>();
-        d.provider = ProviderKind::Outscraper;
-        d.outscraper.base_url = Url::parse(&base).unwrap();
-        d.outscraper_key = ApiKey::new(OUTSCRAPER_KEY);
-        d.outscraper.asynchronous = true;
-        d.outscraper.poll_interval = Duration::from_millis(50);
-        d.outscraper.max_poll_wait = Duration::from_millis(10);
-        d.outscraper.price_per_request_cents = 0.0;
-        d.outscraper.price_per_result_cents = 0.3;
-        use_fast_retries(d);
-        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
+        use_async_outscraper(s, &base, Duration::from_millis(10));
     })
     .await;
     let pool = app.pool();
@@ -1008,17 +1015,7 @@ async fn an_outscraper_job_stopped_right_after_its_submit_keeps_the_request_and_
     server.latency(Duration::from_millis(1500));
     let base = server.base_url.clone();
     let app = TestApp::spawn_with(move |s| {
-        let d = s.of_mut::<DiscoverBusinesses>();
-        d.provider = ProviderKind::Outscraper;
-        d.outscraper.base_url = Url::parse(&base).unwrap();
-        d.outscraper_key = ApiKey::new(OUTSCRAPER_KEY);
-        d.outscraper.asynchronous = true;
-        d.outscraper.poll_interval = Duration::from_millis(50);
-        d.outscraper.max_poll_wait = Duration::from_secs(2);
-        d.outscraper.price_per_request_cents = 0.0;
-        d.outscraper.price_per_result_cents = 0.3;
-        use_fast_retries(d);
-        s.of_mut::<DiscoverBusinesses>().autopilot.enabled = true;
+        use_async_outscraper(s, &base, Duration::from_secs(2));
     })
     .await;
     let pool = app.pool();
