@@ -151,6 +151,52 @@ pub enum Command {
         #[command(subcommand)]
         command: OutreachCommand,
     },
+
+    /// Console accounts: create them, set passwords, disable them.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// `prospector admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a console account. The password is read from standard input
+    /// (one line), or made up and printed once with --generate-password.
+    CreateUser {
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+        /// viewer (looks), operator (acts) or owner (also manages accounts).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Make up a password and print it (instead of reading one).
+        #[arg(long)]
+        generate_password: bool,
+    },
+    /// Set an account's password (from standard input, or made up with
+    /// --generate-password) and enable it; its sessions and API tokens end.
+    SetPassword {
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+        /// Make up a password and print it (instead of reading one).
+        #[arg(long)]
+        generate_password: bool,
+    },
+    /// Disable an account: it cannot sign in, and its sessions and API
+    /// tokens stop working at once.
+    Disable {
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+    },
+    /// List the accounts.
+    ListUsers,
 }
 
 /// `prospector outreach …`

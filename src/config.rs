@@ -150,6 +150,20 @@ pub struct AdminSettings {
     /// the protected routes answer 429 (0: no limit).
     #[serde(default = "default_auth_failures_per_minute")]
     pub auth_failures_per_minute: u32,
+    /// A console session unused this long ends.
+    #[serde(with = "humantime_serde", default = "default_session_idle")]
+    pub session_idle: Duration,
+    /// A console session ends this long after sign-in, however busy.
+    #[serde(with = "humantime_serde", default = "default_session_lifetime")]
+    pub session_lifetime: Duration,
+}
+
+fn default_session_idle() -> Duration {
+    Duration::from_secs(2 * 3600)
+}
+
+fn default_session_lifetime() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 
 fn default_auth_failures_per_minute() -> u32 {

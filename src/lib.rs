@@ -11,8 +11,9 @@
 //!   build; [`commands`]: one module per subcommand.
 //! - [`worker_pool`]: apalis workers for each stage, supervised;
 //!   [`scheduler`]: cron slots fired once each; [`maintenance`]: retention.
-//! - [`admin`]: the admin HTTP API and `/metrics`; [`status_report`]: the
-//!   read model of queues, workers and batches.
+//! - [`admin`]: the admin HTTP API and `/metrics`; [`console`]: the
+//!   server-rendered console for staff (accounts, roles, pages);
+//!   [`status_report`]: the read model of queues, workers and batches.
 //! - [`import`], [`grid`], [`batches`]: leads, territories and batches over
 //!   the digital branch; [`csv_table`]: the CSV reading they share.
 //! - [`db`], [`telemetry`], [`tls`], [`shutdown`]: plumbing.
@@ -22,6 +23,7 @@ pub mod batches;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod csv_table;
 pub mod db;
 pub mod entry;

@@ -1,6 +1,6 @@
-//! The bearer-token check of the protected admin routes.
+//! The bearer-token check of the `/api` routes.
 //!
-//! - The token is compared as SHA-256 digests in constant time, so neither
+//! - The environment's token is compared as SHA-256 digests in constant time, so neither
 //!   its bytes nor its length show in the response time.
 //! - The scheme is matched case-insensitively (`Bearer`, `bearer`, …), as
 //!   RFC 9110 §11.1 asks.
@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{AdminError, AdminState};
+use crate::console::{Staff, api_tokens};
 
 /// The window failed attempts are counted in.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -35,15 +36,16 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// and then the oldest, so a flood of addresses cannot grow the map.
 const MAX_TRACKED: usize = 10_000;
 
-/// Let a request through only with the configured bearer token.
-pub async fn require_token(
+/// Put the caller of a bearer token in the request: the environment's
+/// `admin.token` (automation, with the owner's rights) or a user's API
+/// token (`pk_…`, with that user's role). A wrong token is refused here
+/// and counted; no token at all goes on to the route guard, which refuses
+/// it.
+pub async fn authenticate(
     State(state): State<AdminState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, AdminError> {
-    let Some(expected) = state.token.as_deref() else {
-        return Err(AdminError::NoTokenConfigured);
-    };
     let client = client_ip(&request);
     if let Some(retry_after) = state.auth_throttle.blocked(client, Instant::now()) {
         return Err(AdminError::TooManyAttempts(retry_after));
@@ -52,12 +54,28 @@ pub async fn require_token(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token);
-    let matches = given.is_some_and(|given| tokens_match(given, expected.expose_secret()));
-    if !matches {
+        .and_then(bearer_token)
+        .map(str::to_owned);
+    let Some(given) = given else {
+        return Ok(next.run(request).await);
+    };
+    let env_token = state.token.as_deref();
+    let staff = if env_token.is_some_and(|expected| tokens_match(&given, expected.expose_secret())) {
+        Some(Staff::automation())
+    } else if given.starts_with(api_tokens::PREFIX) {
+        api_tokens::caller(&state.pool, &given).await?
+    } else {
+        None
+    };
+    let Some(staff) = staff else {
         state.auth_throttle.record_failure(client, Instant::now());
-        return Err(AdminError::Unauthorized);
-    }
+        return Err(if env_token.is_none() {
+            AdminError::NoTokenConfigured
+        } else {
+            AdminError::Unauthorized
+        });
+    };
+    request.extensions_mut().insert(staff);
     Ok(next.run(request).await)
 }
 
@@ -88,12 +106,13 @@ fn client_ip(request: &Request) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip())
 }
 
-/// Failed token attempts per client address, in fixed one-minute windows.
+/// Failed attempts per key (a client address, an account), in fixed
+/// one-minute windows.
 #[derive(Debug)]
-pub struct AuthThrottle {
-    /// Failures allowed per address and minute (0: no limit).
+pub struct AuthThrottle<K = IpAddr> {
+    /// Failures allowed per key and minute (0: no limit).
     limit: u32,
-    failures: Mutex<HashMap<IpAddr, Window>>,
+    failures: Mutex<HashMap<K, Window>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -102,8 +121,8 @@ struct Window {
     failures: u32,
 }
 
-impl AuthThrottle {
-    /// A throttle allowing `limit` failures per address and minute.
+impl<K: std::hash::Hash + Eq + Clone + std::fmt::Debug> AuthThrottle<K> {
+    /// A throttle allowing `limit` failures per key and minute.
     pub fn new(limit: u32) -> Self {
         Self {
             limit,
@@ -112,7 +131,7 @@ impl AuthThrottle {
     }
 
     /// How long `client` must wait, when it has used up its failures.
-    fn blocked(&self, client: IpAddr, now: Instant) -> Option<Duration> {
+    pub(crate) fn blocked(&self, client: K, now: Instant) -> Option<Duration> {
         if self.limit == 0 {
             return None;
         }
@@ -122,7 +141,7 @@ impl AuthThrottle {
         (elapsed < WINDOW && window.failures >= self.limit).then(|| WINDOW - elapsed)
     }
 
-    fn record_failure(&self, client: IpAddr, now: Instant) {
+    pub(crate) fn record_failure(&self, client: K, now: Instant) {
         if self.limit == 0 {
             return;
         }
@@ -132,12 +151,15 @@ impl AuthThrottle {
         if failures.len() >= MAX_TRACKED && !failures.contains_key(&client) {
             failures.retain(|_, w| now.saturating_duration_since(w.started) < WINDOW);
             if failures.len() >= MAX_TRACKED
-                && let Some(oldest) = failures.iter().min_by_key(|(_, w)| w.started).map(|(ip, _)| *ip)
+                && let Some(oldest) = failures
+                    .iter()
+                    .min_by_key(|(_, w)| w.started)
+                    .map(|(k, _)| k.clone())
             {
                 failures.remove(&oldest);
             }
         }
-        let window = failures.entry(client).or_insert(Window {
+        let window = failures.entry(client.clone()).or_insert(Window {
             started: now,
             failures: 0,
         });
@@ -149,7 +171,9 @@ impl AuthThrottle {
         }
         window.failures = window.failures.saturating_add(1);
         if window.failures == self.limit {
-            tracing::warn!(client.ip = %client, "admin API: too many failed token attempts; throttling this address");
+            tracing::warn!(
+                "too many failed sign-in or token attempts; throttling one client or account for a minute"
+            );
         }
     }
 }

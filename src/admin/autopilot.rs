@@ -1,13 +1,18 @@
 //! `GET /api/autopilot` and `PUT /api/autopilot`: the discovery autopilot's
 //! switch and daily target, changed at runtime without a restart.
 
-use axum::{Json, extract::State};
+use axum::{Extension, Json, extract::State};
 use chrono::Utc;
 use prospector_jobs::{
     DiscoverBusinesses,
     discover::{autopilot, queries},
 };
 use serde::{Deserialize, Serialize};
+
+use crate::console::{
+    Staff,
+    activity::{self, Action},
+};
 
 use super::{AdminError, AdminState};
 
@@ -50,6 +55,7 @@ pub async fn get(State(state): State<AdminState>) -> Result<Json<AutopilotStatus
 /// `PUT /api/autopilot`
 pub async fn put(
     State(state): State<AdminState>,
+    Extension(staff): Extension<Staff>,
     Json(update): Json<AutopilotUpdate>,
 ) -> Result<Json<AutopilotStatus>, AdminError> {
     if update.reset && (update.enabled.is_some() || update.daily_target.is_some()) {
@@ -73,6 +79,21 @@ pub async fn put(
     } else {
         autopilot::set_overrides(&mut tx, update.enabled, update.daily_target).await?;
     }
+    activity::record(
+        &mut *tx,
+        &staff,
+        Action {
+            action: "autopilot.update",
+            entity_type: "autopilot",
+            entity_id: None,
+            details: serde_json::json!({
+                "enabled": update.enabled,
+                "daily_target": update.daily_target,
+                "reset": update.reset,
+            }),
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(enabled = ?update.enabled, daily_target = ?update.daily_target, reset = update.reset, "autopilot settings changed");
     status(&state).await.map(Json)

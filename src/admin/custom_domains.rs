@@ -5,7 +5,7 @@
 //! `web.sites_domain`. Posting again re-checks it.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, State},
 };
 use prospector_jobs::{
@@ -18,6 +18,11 @@ use prospector_jobs::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::console::{
+    Staff,
+    activity::{self, Action},
+};
 
 use super::{AdminError, AdminState};
 
@@ -32,6 +37,7 @@ pub struct CustomDomain {
 /// `POST /api/sites/{id}/custom-domain`
 pub async fn set(
     State(state): State<AdminState>,
+    Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
     Json(body): Json<CustomDomain>,
 ) -> Result<Json<Value>, AdminError> {
@@ -58,6 +64,17 @@ pub async fn set(
         })?;
     let verified = check == DomainCheck::Verified;
     custom_domain::save(&state.pool, site_id, &domain, verified).await?;
+    activity::record(
+        &state.pool,
+        &staff,
+        Action {
+            action: "custom_domain.set",
+            entity_type: "site",
+            entity_id: Some(site_id),
+            details: json!({ "domain": domain, "verified": verified }),
+        },
+    )
+    .await?;
     tracing::info!(site.id = %site_id, verified, "custom domain set by operator");
     Ok(Json(match check {
         DomainCheck::Verified => json!({ "domain": domain, "verified": true }),

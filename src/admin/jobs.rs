@@ -1,9 +1,14 @@
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, Query, State},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+use crate::console::{
+    Staff,
+    activity::{self, Action},
+};
 
 use super::{AdminError, AdminState};
 use prospector_jobs::queue::control::{self as job_control, DeadJob};
@@ -31,9 +36,11 @@ pub async fn list_dead(
 /// `POST /api/jobs/{id}/retry`
 pub async fn retry(
     State(state): State<AdminState>,
+    Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AdminError> {
     job_control::retry(&state.pool, &id).await?;
+    activity::record(&state.pool, &staff, job_action("job.retry", &id)).await?;
     tracing::info!(job.id = %id, "job retried by operator");
     Ok(Json(json!({ "id": id, "status": "Pending" })))
 }
@@ -41,9 +48,21 @@ pub async fn retry(
 /// `POST /api/jobs/{id}/cancel`
 pub async fn cancel(
     State(state): State<AdminState>,
+    Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AdminError> {
     job_control::cancel(&state.pool, &id).await?;
+    activity::record(&state.pool, &staff, job_action("job.cancel", &id)).await?;
     tracing::info!(job.id = %id, "job cancelled by operator");
     Ok(Json(json!({ "id": id, "status": "Killed" })))
+}
+
+/// The activity entry for an action on one job (job ids are not UUIDs).
+fn job_action<'a>(action: &'a str, id: &str) -> Action<'a> {
+    Action {
+        action,
+        entity_type: "job",
+        entity_id: None,
+        details: json!({ "job_id": id }),
+    }
 }

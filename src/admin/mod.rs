@@ -23,9 +23,12 @@
 //! | `POST /api/outreach/campaigns`     | bearer | start a campaign: enqueue its first step |
 //! | `POST /api/sites/{id}/custom-domain` | bearer | a customer's domain, served once its CNAME points at us |
 //!
-//! Protected routes compare `Authorization: Bearer …` with `admin.token`
-//! in constant time and throttle failed attempts per client address
-//! ([`auth`]); with no token configured they refuse every request.
+//! `/api` routes take `Authorization: Bearer …`: the environment's
+//! `admin.token` (automation, compared in constant time) or a console
+//! user's API token, with failed attempts throttled per client address
+//! ([`auth`]). Each route declares the role it needs (reads: viewer,
+//! changes: operator) in [`api_routes`]; the console (`/console`, see
+//! [`crate::console`]) shares the same table type.
 
 mod audit_reports;
 mod auth;
@@ -43,10 +46,7 @@ mod status;
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{
-    Router,
-    routing::{get, post},
-};
+use axum::{Router, routing::get};
 use secrecy::SecretString;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -55,7 +55,10 @@ use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 
 pub use error::AdminError;
 
-use crate::config::Settings;
+use crate::{
+    config::Settings,
+    console::{Role, RouteSpec, Routes, Surface},
+};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -66,8 +69,12 @@ pub struct AdminState {
     pub settings: Arc<Settings>,
     /// The bearer token, if configured.
     pub token: Option<Arc<SecretString>>,
-    /// Failed token attempts per client address.
-    auth_throttle: Arc<auth::AuthThrottle>,
+    /// Failed token and sign-in attempts per client address.
+    pub(crate) auth_throttle: Arc<auth::AuthThrottle>,
+    /// Failed sign-ins per account (e-mail).
+    pub(crate) login_throttle: Arc<auth::AuthThrottle<String>>,
+    /// The console's compiled templates.
+    pub templates: Arc<crate::console::Templates>,
     /// The last status read for `/metrics`, and when it was made.
     metrics_report: Arc<tokio::sync::Mutex<Option<CachedReport>>>,
 }
@@ -80,12 +87,32 @@ impl AdminState {
     pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
         let token = settings.admin.token.clone().map(Arc::new);
         let auth_throttle = Arc::new(auth::AuthThrottle::new(settings.admin.auth_failures_per_minute));
+        let login_throttle = Arc::new(auth::AuthThrottle::new(settings.admin.auth_failures_per_minute));
+        // A template that does not compile is a bug the unit tests catch.
+        #[allow(clippy::expect_used)]
+        let templates = Arc::new(crate::console::Templates::new().expect("the console's templates compile"));
         Self {
             auth_throttle,
+            login_throttle,
+            templates,
             pool,
             settings,
             token,
             metrics_report: Arc::default(),
+        }
+    }
+
+    /// Whether cookies get `Secure`: when the web role is served over TLS
+    /// (`web.public_url` is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.settings.web.public_url.scheme() == "https"
+    }
+
+    /// How long console sessions live.
+    pub fn session_lifetimes(&self) -> crate::console::Lifetimes {
+        crate::console::Lifetimes {
+            idle: self.settings.admin.session_idle,
+            absolute: self.settings.admin.session_lifetime,
         }
     }
 
@@ -122,40 +149,70 @@ impl AdminState {
     }
 }
 
-/// The full admin router.
+/// Every `/api` route and the role it needs.
+pub fn api_routes() -> Routes<AdminState> {
+    Routes::new(Surface::Api)
+        .get("/api/status", Role::Viewer, status::get_status)
+        .get("/api/jobs/dead", Role::Viewer, jobs::list_dead)
+        .post("/api/jobs/{id}/retry", Role::Operator, jobs::retry)
+        .post("/api/jobs/{id}/cancel", Role::Operator, jobs::cancel)
+        .get("/api/prospects", Role::Viewer, prospects::list)
+        .get("/api/prospects/{id}", Role::Viewer, prospects::get_one)
+        .get("/api/scan-jobs", Role::Viewer, scan_jobs::list)
+        .get("/api/scan-jobs/{id}", Role::Viewer, scan_jobs::get_one)
+        .get(
+            "/api/prospects/{id}/audit-report",
+            Role::Viewer,
+            audit_reports::get_report,
+        )
+        .get("/api/autopilot", Role::Viewer, autopilot::get)
+        .put("/api/autopilot", Role::Operator, autopilot::put)
+        .post(
+            "/api/site-versions/{id}/approve",
+            Role::Operator,
+            site_versions::approve,
+        )
+        .post(
+            "/api/site-versions/{id}/reject",
+            Role::Operator,
+            site_versions::reject,
+        )
+        .get("/api/templates", Role::Viewer, outreach::list_templates)
+        .post("/api/templates", Role::Operator, outreach::create_template)
+        .put("/api/templates/{id}", Role::Operator, outreach::update_template)
+        .post(
+            "/api/outreach/campaigns",
+            Role::Operator,
+            outreach::start_campaign,
+        )
+        .post(
+            "/api/sites/{id}/custom-domain",
+            Role::Operator,
+            custom_domains::set,
+        )
+}
+
+/// Every guarded route of the web role: the API's and the console's.
+pub fn route_table() -> Vec<RouteSpec> {
+    let mut specs = api_routes().specs().to_vec();
+    specs.extend_from_slice(crate::console::routes().specs());
+    specs
+}
+
+/// The full admin router: health, metrics, the API and the console.
 pub fn router(state: AdminState) -> Router {
-    let protected = Router::new()
-        .route("/api/status", get(status::get_status))
-        .route("/api/jobs/dead", get(jobs::list_dead))
-        .route("/api/jobs/{id}/retry", post(jobs::retry))
-        .route("/api/jobs/{id}/cancel", post(jobs::cancel))
-        .route("/api/prospects", get(prospects::list))
-        .route("/api/prospects/{id}", get(prospects::get_one))
-        .route("/api/scan-jobs", get(scan_jobs::list))
-        .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
-        .route("/api/prospects/{id}/audit-report", get(audit_reports::get_report))
-        .route("/api/autopilot", get(autopilot::get).put(autopilot::put))
-        .route("/api/site-versions/{id}/approve", post(site_versions::approve))
-        .route("/api/site-versions/{id}/reject", post(site_versions::reject))
-        .route(
-            "/api/templates",
-            get(outreach::list_templates).post(outreach::create_template),
-        )
-        .route(
-            "/api/templates/{id}",
-            axum::routing::put(outreach::update_template),
-        )
-        .route("/api/outreach/campaigns", post(outreach::start_campaign))
-        .route("/api/sites/{id}/custom-domain", post(custom_domains::set))
+    let api = api_routes()
+        .into_router()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_token,
+            auth::authenticate,
         ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
-        .merge(protected)
+        .merge(api)
+        .merge(crate::console::router(state.clone()))
         .layer(axum::middleware::from_fn(metrics::track_requests))
         .layer(TraceLayer::new_for_http())
         .layer(TimeoutLayer::with_status_code(

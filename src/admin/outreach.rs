@@ -9,7 +9,7 @@
 //!   filter) and enqueue step 1 for each picked lead, idempotently.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, State},
     http::StatusCode,
 };
@@ -19,6 +19,11 @@ use prospector_jobs::send_email::{
 };
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+
+use crate::console::{
+    Staff,
+    activity::{self, Action},
+};
 
 use super::{AdminError, AdminState};
 
@@ -121,6 +126,7 @@ pub async fn list_templates(State(state): State<AdminState>) -> Result<Json<Vec<
 /// `POST /api/templates`
 pub async fn create_template(
     State(state): State<AdminState>,
+    Extension(staff): Extension<Staff>,
     Json(input): Json<TemplateInput>,
 ) -> Result<(StatusCode, Json<TemplateOut>), AdminError> {
     check(&input)?;
@@ -140,7 +146,9 @@ pub async fn create_template(
     .fetch_one(&state.pool)
     .await
     .map_err(|e| save_error(&input, e))?;
-    Ok((StatusCode::CREATED, Json(out(&row))))
+    let saved = out(&row);
+    activity::record(&state.pool, &staff, template_action("template.create", &saved)).await?;
+    Ok((StatusCode::CREATED, Json(saved)))
 }
 
 /// A template whose name and language are taken is a conflict.
@@ -158,6 +166,7 @@ fn save_error(input: &TemplateInput, error: sqlx::Error) -> AdminError {
 /// `PUT /api/templates/{id}`
 pub async fn update_template(
     State(state): State<AdminState>,
+    Extension(staff): Extension<Staff>,
     Path(id): Path<i64>,
     Json(input): Json<TemplateInput>,
 ) -> Result<Json<TemplateOut>, AdminError> {
@@ -180,21 +189,41 @@ pub async fn update_template(
     .await
     .map_err(|e| save_error(&input, e))?
     .ok_or_else(|| AdminError::NotFound(format!("no e-mail template {id}")))?;
-    Ok(Json(out(&row)))
+    let saved = out(&row);
+    activity::record(&state.pool, &staff, template_action("template.update", &saved)).await?;
+    Ok(Json(saved))
 }
 
 /// `POST /api/outreach/campaigns`
 pub async fn start_campaign(
     State(state): State<AdminState>,
+    Extension(staff): Extension<Staff>,
     Json(spec): Json<CampaignSpec>,
 ) -> Result<Json<Started>, AdminError> {
     let enqueuer = prospector_jobs::Enqueuer::new(state.settings.queue_policies());
-    campaign::start(&state.pool, &enqueuer, &spec)
+    let started = campaign::start(&state.pool, &enqueuer, &spec)
         .await
-        .map(Json)
         .map_err(|e| match e {
             CampaignError::Invalid(m) => AdminError::Unprocessable(m),
             CampaignError::Database(e) => AdminError::Database(e),
             CampaignError::Enqueue(e) => AdminError::Internal(e.to_string()),
-        })
+        })?;
+    let action = Action {
+        action: "campaign.start",
+        entity_type: "campaign",
+        entity_id: None,
+        details: serde_json::to_value(&started).unwrap_or_default(),
+    };
+    activity::record(&state.pool, &staff, action).await?;
+    Ok(Json(started))
+}
+
+/// The activity entry for a saved template.
+fn template_action<'a>(action: &'a str, saved: &TemplateOut) -> Action<'a> {
+    Action {
+        action,
+        entity_type: "template",
+        entity_id: None,
+        details: serde_json::to_value(saved).unwrap_or_default(),
+    }
 }

@@ -3,12 +3,17 @@
 //! `approval_status = 'pending'`); an approved version replaces the live one.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, State},
 };
 use prospector_jobs::support::{self, SupportError};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::console::{
+    Staff,
+    activity::{self, Action},
+};
 
 use super::{AdminError, AdminState};
 
@@ -28,11 +33,23 @@ fn admin_error(e: SupportError) -> AdminError {
 /// `POST /api/site-versions/{id}/approve`
 pub async fn approve(
     State(state): State<AdminState>,
+    Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AdminError> {
     let approved = support::approve_version(&state.pool, version_id(&id)?)
         .await
         .map_err(admin_error)?;
+    activity::record(
+        &state.pool,
+        &staff,
+        Action {
+            action: "site_version.approve",
+            entity_type: "site_version",
+            entity_id: Some(approved.version_id),
+            details: json!({ "site_id": approved.site_id, "version": approved.version }),
+        },
+    )
+    .await?;
     tracing::info!(site.id = %approved.site_id, site.version = approved.version, "site version approved by operator");
     Ok(Json(json!({
         "site_id": approved.site_id,
@@ -45,12 +62,24 @@ pub async fn approve(
 /// `POST /api/site-versions/{id}/reject`
 pub async fn reject(
     State(state): State<AdminState>,
+    Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AdminError> {
     let id = version_id(&id)?;
     support::reject_version(&state.pool, id)
         .await
         .map_err(admin_error)?;
+    activity::record(
+        &state.pool,
+        &staff,
+        Action {
+            action: "site_version.reject",
+            entity_type: "site_version",
+            entity_id: Some(id),
+            details: serde_json::Value::Null,
+        },
+    )
+    .await?;
     tracing::info!(version.id = %id, "site version rejected by operator");
     Ok(Json(json!({ "version_id": id, "approval_status": "rejected" })))
 }

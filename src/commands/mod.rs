@@ -1,5 +1,6 @@
 //! One module per subcommand; [`run`] dispatches.
 
+mod admin;
 mod build;
 mod grid;
 mod import;
@@ -33,5 +34,6 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Grid { command } => grid::run(settings, command).await,
         Command::Setup { dir, npm } => setup::run(&settings, dir, &npm).await,
         Command::Outreach { command } => outreach::run(settings, command).await,
+        Command::Admin { command } => admin::run(settings, command).await,
     }
 }

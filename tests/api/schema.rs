@@ -738,7 +738,7 @@ async fn enumerations_and_scores_are_checked_by_the_database() {
         ),
         (
             "admin role",
-            "INSERT INTO admin_users (email, password_hash, role) VALUES ('b@b.lu', 'x', 'owner')",
+            "INSERT INTO admin_users (email, password_hash, role) VALUES ('b@b.lu', 'x', 'super_admin')",
         ),
         (
             "template channel",
