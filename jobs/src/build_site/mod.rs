@@ -33,6 +33,7 @@
 //! [`generate`] runs it end to end (`prospector-bench build` measures it).
 
 pub mod category;
+pub mod changes;
 pub mod config;
 pub mod copy;
 pub mod dna;

@@ -17,6 +17,9 @@
 //! Not here yet: applying the request's text to the page (the build
 //! regenerates the site from the business's facts).
 
+pub mod change_request;
+pub mod interpret;
+
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
