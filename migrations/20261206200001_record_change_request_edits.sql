@@ -4,10 +4,12 @@
 -- edits of approved versions are applied again on every later build of
 -- the site, so a regeneration keeps them.
 ALTER TABLE support_tickets
-    -- The typed edits the request was read as (JSON array of `Edit`).
+    -- What the request was read as: {"edits": [Edit…], "not_understood":
+    -- [{"text", "reason"}…]}; read once, reused by a retried build.
     ADD COLUMN requested_edits JSONB,
-    -- What the build applied, and what it could not (for the operator):
-    -- JSON arrays of edits and of {"text", "reason"}.
+    -- What the build applied (JSON array of edits), and what needs a human
+    -- (JSON array of {"text", "reason"} and, for an edit that could not be
+    -- applied, its "edit").
     ADD COLUMN applied_edits   JSONB,
     ADD COLUMN needs_human     JSONB,
     -- Who read the request: the deterministic rules or the LLM.

@@ -16,8 +16,11 @@
 //! | `GET /api/prospects/{id}/audit-report` | bearer | the latest full audit report (JSON, gzip) |
 //! | `GET /api/autopilot`               | bearer | autopilot switch, daily target, grid   |
 //! | `PUT /api/autopilot`               | bearer | change them at runtime                 |
+//! | `GET /api/site-versions/{id}`      | bearer | a version: its page, edits, ticket     |
 //! | `POST /api/site-versions/{id}/approve` | bearer | a change request's version goes live |
 //! | `POST /api/site-versions/{id}/reject`  | bearer | refuse it                            |
+//! | `GET /api/support-tickets`         | bearer | change requests (`?status=&limit=`)    |
+//! | `GET /api/support-tickets/{id}`    | bearer | one: applied edits, what needs a human, versions |
 //! | `GET/POST /api/templates`          | bearer | outreach templates (422: unknown placeholder) |
 //! | `PUT /api/templates/{id}`          | bearer | change one (checked the same way)      |
 //! | `POST /api/outreach/campaigns`     | bearer | start a campaign: enqueue its first step |
@@ -40,6 +43,7 @@ mod prospects;
 mod scan_jobs;
 mod site_versions;
 mod status;
+mod support_tickets;
 
 use std::{sync::Arc, time::Duration};
 
@@ -135,8 +139,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/scan-jobs/{id}", get(scan_jobs::get_one))
         .route("/api/prospects/{id}/audit-report", get(audit_reports::get_report))
         .route("/api/autopilot", get(autopilot::get).put(autopilot::put))
+        .route("/api/site-versions/{id}", get(site_versions::get_one))
         .route("/api/site-versions/{id}/approve", post(site_versions::approve))
         .route("/api/site-versions/{id}/reject", post(site_versions::reject))
+        .route("/api/support-tickets", get(support_tickets::list))
+        .route("/api/support-tickets/{id}", get(support_tickets::get_one))
         .route(
             "/api/templates",
             get(outreach::list_templates).post(outreach::create_template),

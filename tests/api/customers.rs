@@ -913,3 +913,144 @@ async fn the_demo_customer_claims_pays_both_checkouts_and_its_site_goes_live() {
     assert_eq!(shop.server().checkout_ids().len(), 2);
     assert!(billing::claimable_site(shop.pool()).await.unwrap().is_none());
 }
+
+/// POST the live site's support form as the customer.
+async fn ask_for_change(shop: &Shop, request: &str) -> reqwest::Response {
+    let body = format!(
+        "email=duena%40laespiga.example&request={}",
+        url::form_urlencoded::byte_serialize(request.as_bytes()).collect::<String>()
+    );
+    shop.http
+        .post(format!("{}/support", shop.app.address))
+        .header(header::HOST, format!("{}.sites.localhost", shop.subdomain))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_ticket_asking_for_a_new_phone_and_hours_changes_the_live_page_after_approval_and_a_rebuild_keeps_them()
+ {
+    // Arrange: a live site that shows Monday 07:00–18:00 and no phone.
+    let shop = shop(false, |_| {}).await;
+    let pool = shop.pool();
+    let create = subscription_event("subscription.create", shop.site_id, Utc::now());
+    assert_eq!(
+        shop.deliver(&shop.secret, "msg_create", Utc::now().timestamp(), &create)
+            .await,
+        200
+    );
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    let before = shop.live_page().await.text().await.unwrap();
+    assert!(before.contains("07:00–18:00") && !before.contains("tel:+50255551234"));
+
+    // Act: the customer asks, in one sentence, plus something no rule knows.
+    let request = "Please change our phone number to +502 5555 1234 and our hours to Mon-Fri 8:00-17:00. \
+                   Also, could you make the logo bigger?";
+    assert_eq!(ask_for_change(&shop, request).await.status(), 200);
+    let build = assert_enqueued::<BuildSite>(pool, |j| j.change_request.is_some()).await;
+    build
+        .handle(&shop.app.job_context(), &build_deps(&shop.app))
+        .await
+        .unwrap();
+
+    // Assert: the ticket says what was applied and what needs a human.
+    let tickets: Value = shop.app.get("/api/support-tickets").await.json().await.unwrap();
+    let ticket = &tickets[0];
+    assert_eq!(tickets.as_array().unwrap().len(), 1);
+    assert_eq!(ticket["interpreted_by"], "rules");
+    let weekdays: Vec<Value> = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+        .iter()
+        .map(|d| json!({"day": d, "ranges": [["08:00", "17:00"]]}))
+        .collect();
+    assert_eq!(
+        ticket["applied_edits"],
+        json!([
+            {"kind": "set_phone", "phone": "+50255551234"},
+            {"kind": "set_hours", "days": weekdays},
+        ])
+    );
+    let needs_human = ticket["needs_human"].as_array().unwrap();
+    assert_eq!(needs_human.len(), 1, "{needs_human:?}");
+    assert!(needs_human[0]["text"].as_str().unwrap().contains("logo bigger"));
+    assert_eq!(ticket["versions"][0]["approval_status"], "pending");
+    let one: Value = shop
+        .app
+        .get(&format!(
+            "/api/support-tickets/{}",
+            ticket["id"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["needs_human"], ticket["needs_human"]);
+
+    // The pending version has the change; the live page does not yet.
+    let pending = ticket["versions"][0]["id"].as_str().unwrap().to_owned();
+    let version: Value = shop
+        .app
+        .get(&format!("/api/site-versions/{pending}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let html = version["html"].as_str().unwrap();
+    assert!(
+        html.contains("tel:+50255551234") && html.contains("+502 5555 1234"),
+        "{html}"
+    );
+    assert!(html.contains("08:00–17:00") && !html.contains("07:00–18:00"));
+    assert_eq!(version["ticket"]["needs_human"], ticket["needs_human"]);
+    assert_eq!(version["live"], false);
+    let live = shop.live_page().await.text().await.unwrap();
+    assert!(live.contains("07:00–18:00") && !live.contains("tel:+50255551234"));
+
+    // Approved: the web role serves it.
+    let approved = shop
+        .app
+        .post(&format!("/api/site-versions/{pending}/approve"))
+        .await;
+    assert_eq!(approved.status(), 200);
+    let live = shop.live_page().await.text().await.unwrap();
+    assert!(
+        live.contains("tel:+50255551234") && live.contains("08:00–17:00"),
+        "{live}"
+    );
+
+    // A later rebuild on new facts (a rating now) keeps the change; the
+    // prospect's own record is not rewritten.
+    let prospect: i64 =
+        sqlx::query_scalar("UPDATE prospects SET rating = 4.7, review_count = 31 RETURNING id")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    BuildSite {
+        then: vec![],
+        ..BuildSite::new(prospect, None)
+    }
+    .handle(&shop.app.job_context(), &build_deps(&shop.app))
+    .await
+    .unwrap();
+    let (number, rebuilt): (i32, String) = sqlx::query_as(
+        "SELECT v.version, v.live_html FROM site_versions v \
+         JOIN generated_sites s ON s.current_version_id = v.id WHERE s.id = $1",
+    )
+    .bind(shop.site_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(number, 3, "a new version");
+    assert!(
+        rebuilt.contains("4,7") || rebuilt.contains("4.7"),
+        "the new fact is there"
+    );
+    assert!(rebuilt.contains("tel:+50255551234") && rebuilt.contains("08:00–17:00"));
+    let phone: Option<String> = sqlx::query_scalar("SELECT phone FROM prospects")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(phone, None);
+}
