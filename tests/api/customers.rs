@@ -1054,3 +1054,125 @@ async fn a_ticket_asking_for_a_new_phone_and_hours_changes_the_live_page_after_a
         .unwrap();
     assert_eq!(phone, None);
 }
+
+/// One run of the billing reconciliation poller, by its real handler.
+async fn reconcile(shop: &Shop) {
+    let settings = &shop.app.app.settings;
+    let platform = settings.platform();
+    let deps = BillingTask::build_deps(
+        settings.of::<BillingTask>(),
+        &prospector_jobs::Setup {
+            stages: &settings.pipeline,
+            platform: &platform,
+            worker: settings.worker("billing"),
+        },
+    )
+    .unwrap();
+    BillingTask::Reconcile
+        .handle(&shop.app.job_context(), &deps)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn payments_whose_webhooks_never_arrive_are_reconciled_once_and_the_late_webhooks_change_nothing() {
+    // Arrange: the webhook endpoint is "down" for longer than Svix retries.
+    let shop = shop(true, |b: &mut BillingSettings| b.reconcile_after = Duration::ZERO).await;
+    let server = shop.server();
+    let pool = shop.pool();
+    server.hold_webhooks(true);
+    let payer = Payer {
+        email: "duena@laespiga.example".into(),
+        full_name: "Ana López".into(),
+    };
+    assert_eq!(shop.claim(&payer.email).await.status(), 303);
+    let setup_id = server.checkout_ids()[0].clone();
+    reconcile(&shop).await;
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM billing_events").await,
+        0,
+        "an unpaid checkout teaches nothing"
+    );
+
+    // Act: both checkouts are paid; no webhook arrives; the poller runs.
+    let paid = server
+        .pay(&setup_id, &payer, &DeliveryOptions::default())
+        .await
+        .unwrap();
+    assert!(paid.deliveries.is_empty(), "held back");
+    reconcile(&shop).await;
+    shop.wait_processed(1).await;
+    let created = server.requests();
+    let setup = created.iter().find(|r| r.method == "POST").unwrap();
+    let success = setup.body.as_ref().unwrap()["success_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let chained = shop.get(&success[success.find("/sites/").unwrap()..]).await;
+    assert_eq!(chained.status(), 303, "the reconciled setup fee chains the plan");
+    let monthly_id = server.checkout_ids()[1].clone();
+    let subscribed = server
+        .pay(&monthly_id, &payer, &DeliveryOptions::default())
+        .await
+        .unwrap();
+    assert!(subscribed.deliveries.is_empty());
+    reconcile(&shop).await;
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    shop.wait_processed(2).await;
+
+    // Assert: one customer, one subscription, one payment per checkout.
+    let rows = ledger(pool).await;
+    assert_eq!(
+        rows,
+        json!({
+            "customers": 1, "subscriptions": 1, "subscription_status": "active",
+            "payments": 2, "amounts": [79900, 390000], "lifetime_value": 469900,
+            "events": 2, "jobs": 2, "contact_status": "purchased",
+            "interactions": 1, "purchased": 1,
+        })
+    );
+    let ids: Vec<String> = sqlx::query_scalar("SELECT svix_id FROM billing_events ORDER BY svix_id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let mut expected = vec![
+        format!("reconcile:{}:succeeded", paid.payment_id),
+        format!("reconcile:{}:succeeded", subscribed.payment_id),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let customer: (Option<String>, String) =
+        sqlx::query_as("SELECT recurrente_user_id, email FROM customers")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(
+        customer.0.is_some_and(|id| id.starts_with("us_")),
+        "adopted by the subscriber"
+    );
+    assert_eq!(customer.1, payer.email);
+
+    // Reconciling again learns nothing new.
+    reconcile(&shop).await;
+    assert_eq!(ledger(pool).await, rows);
+
+    // The real webhooks arrive late: stored and applied, nothing counted twice.
+    server.hold_webhooks(false);
+    let late = server.deliver_held(&DeliveryOptions::default()).await;
+    assert_eq!(late.len(), 3, "two payments and subscription.create");
+    all_answered_ok(&late);
+    shop.wait_processed(5).await;
+    let mut after = rows.clone();
+    after["events"] = json!(5);
+    after["jobs"] = json!(5);
+    assert_eq!(ledger(pool).await, after);
+    let outcomes: Vec<String> =
+        sqlx::query_scalar("SELECT outcome FROM billing_events WHERE svix_id NOT LIKE 'reconcile:%'")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(outcomes, vec!["applied"; 3]);
+    reconcile(&shop).await;
+    assert_eq!(ledger(pool).await, after);
+    assert_eq!(shop.site_status().await, "live");
+}
