@@ -1176,3 +1176,90 @@ async fn payments_whose_webhooks_never_arrive_are_reconciled_once_and_the_late_w
     assert_eq!(ledger(pool).await, after);
     assert_eq!(shop.site_status().await, "live");
 }
+
+#[tokio::test]
+async fn a_past_due_subscription_cancelled_without_a_webhook_is_reconciled_and_its_late_cancel_changes_nothing()
+ {
+    // Arrange: a live site whose renewal failed (that webhook arrived).
+    let shop = shop(true, |b: &mut BillingSettings| b.reconcile_after = Duration::ZERO).await;
+    let server = shop.server();
+    let pool = shop.pool();
+    let site = prospector_devkit::demo::billing::claimable_site(pool)
+        .await
+        .unwrap()
+        .unwrap();
+    let web = shop.app.address.trim_start_matches("http://").parse().unwrap();
+    prospector_devkit::demo::billing::claim_and_pay(pool, &shop.app.app.settings.web, web, server, &site)
+        .await
+        .unwrap();
+    let subscription: String = sqlx::query_scalar("SELECT recurrente_subscription_id FROM subscriptions")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let events = count(pool, "SELECT count(*) FROM billing_events").await;
+    let past_due = server
+        .change_subscription(
+            &subscription,
+            SubscriptionChange::PastDue,
+            &DeliveryOptions::default(),
+        )
+        .await
+        .unwrap();
+    all_answered_ok(&past_due);
+    shop.wait_processed(events + 1).await;
+    reconcile(&shop).await;
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM billing_events").await,
+        events + 1,
+        "still past due at Recurrente: nothing to record"
+    );
+
+    // Act: Recurrente gives up and cancels; the webhook is lost for now.
+    server.hold_webhooks(true);
+    let cancelled = server
+        .change_subscription(
+            &subscription,
+            SubscriptionChange::Cancel,
+            &DeliveryOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(cancelled.is_empty(), "held back");
+    reconcile(&shop).await;
+    shop.wait_processed(events + 2).await;
+
+    // Assert: cancelled once, its lapse scheduled; the late webhook and a
+    // second run change nothing.
+    let state = || async {
+        sqlx::query_scalar::<_, Value>(
+            "SELECT jsonb_build_object('status', (SELECT string_agg(status, ',') FROM subscriptions), \
+                 'subscriptions', (SELECT count(*) FROM subscriptions), \
+                 'customers', (SELECT count(*) FROM customers), \
+                 'payments', (SELECT count(*) FROM payments), \
+                 'lapses', (SELECT count(*) FROM apalis.jobs WHERE job_type = 'billing' \
+                            AND convert_from(job, 'UTF8')::jsonb ->> 'kind' = 'lapse'))",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let reconciled = state().await;
+    assert_eq!(
+        reconciled,
+        json!({"status": "cancelled", "subscriptions": 1, "customers": 1, "payments": 2, "lapses": 1})
+    );
+    let id: String =
+        sqlx::query_scalar("SELECT svix_id FROM billing_events WHERE svix_id LIKE 'reconcile:%'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(
+        id.starts_with(&format!("reconcile:{subscription}:cancelled:")),
+        "{id}"
+    );
+    reconcile(&shop).await;
+    server.hold_webhooks(false);
+    all_answered_ok(&server.deliver_held(&DeliveryOptions::default()).await);
+    shop.wait_processed(events + 3).await;
+    assert_eq!(state().await, reconciled);
+}
