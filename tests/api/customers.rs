@@ -1263,3 +1263,30 @@ async fn a_past_due_subscription_cancelled_without_a_webhook_is_reconciled_and_i
     shop.wait_processed(events + 3).await;
     assert_eq!(state().await, reconciled);
 }
+
+#[tokio::test]
+async fn the_demo_customer_asks_for_a_new_phone_and_the_approved_version_shows_it() {
+    use prospector_devkit::demo::billing;
+
+    // Arrange: the demo's live site, with a build_site worker for tickets.
+    let shop = shop(true, |_| {}).await;
+    shop.app.start_workers(&[Stage::BuildSite]);
+    let site = billing::claimable_site(shop.pool()).await.unwrap().unwrap();
+    let web = shop.app.address.trim_start_matches("http://").parse().unwrap();
+    billing::claim_and_pay(shop.pool(), &shop.app.app.settings.web, web, shop.server(), &site)
+        .await
+        .unwrap();
+
+    // Act
+    billing::ask_for_change(shop.pool(), &shop.app.app.settings.web, web, &site, TOKEN)
+        .await
+        .unwrap();
+
+    // Assert
+    let live = shop.live_page().await.text().await.unwrap();
+    assert!(live.contains(billing::DEMO_NEW_PHONE), "{live}");
+    assert_eq!(
+        versions(shop.pool(), shop.site_id).await,
+        json!({"current": 2, "live": 2, "pending": null, "tickets": ["completed"]})
+    );
+}
