@@ -22,3 +22,8 @@ ALTER TABLE site_versions
 
 CREATE INDEX idx_site_versions_approved_edits ON site_versions (site_id, approved_at)
     WHERE approval_status = 'approved' AND change_edits <> '[]'::jsonb;
+
+-- A ticket's build finds the version it stored already (a re-run stores
+-- nothing new).
+CREATE INDEX idx_site_versions_change_request ON site_versions (change_request_id)
+    WHERE change_request_id IS NOT NULL;

@@ -1290,3 +1290,96 @@ async fn the_demo_customer_asks_for_a_new_phone_and_the_approved_version_shows_i
         json!({"current": 2, "live": 2, "pending": null, "tickets": ["completed"]})
     );
 }
+
+#[tokio::test]
+async fn a_change_request_read_by_the_llm_is_applied_and_its_call_is_recorded() {
+    use prospector_jobs::llm::{
+        LlmClient, LlmProvider, LlmSettings,
+        local_server::{LocalLlmServer, Reply},
+    };
+
+    // Arrange: a live site; the build asks a local LLM, which answers in
+    // the edits' JSON.
+    let shop = shop(false, |_| {}).await;
+    let pool = shop.pool();
+    let create = subscription_event("subscription.create", shop.site_id, Utc::now());
+    assert_eq!(
+        shop.deliver(&shop.secret, "msg_create", Utc::now().timestamp(), &create)
+            .await,
+        200
+    );
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    let llm = LocalLlmServer::start("sk-local").await.unwrap();
+    llm.push(Reply::text(
+        json!({
+            "edits": [
+                {"kind": "set_phone", "phone": "+50255551234"},
+                {"kind": "set_tagline", "text": "Pan de masa madre, horneado cada mañana"},
+            ],
+            "not_understood": [{"text": "un logo más grande", "reason": "the logo is not an edit"}],
+        })
+        .to_string(),
+    ));
+    let settings = LlmSettings {
+        enabled: true,
+        provider: LlmProvider::Openai,
+        base_url: Some(llm.base_url()),
+        model: "local".into(),
+        input_price_cents_per_mtok: 100.0,
+        output_price_cents_per_mtok: 500.0,
+        ..LlmSettings::default()
+    };
+    let mut deps = build_deps(&shop.app);
+    deps.llm = Some(LlmClient::new(&settings, SecretString::from("sk-local")).unwrap());
+    let request = "Nuestro número es ahora el +502 5555 1234; pongan de lema que es pan de masa madre \
+                   horneado cada mañana, y un logo más grande";
+    assert_eq!(ask_for_change(&shop, request).await.status(), 200);
+    let build = assert_enqueued::<BuildSite>(pool, |j| j.change_request.is_some()).await;
+
+    // Act: the build runs, then runs again (asks nothing, stores nothing).
+    build
+        .clone()
+        .handle(&shop.app.job_context(), &deps)
+        .await
+        .unwrap();
+    let ticket: Value = shop
+        .app
+        .get("/api/support-tickets?status=open")
+        .await
+        .json()
+        .await
+        .unwrap();
+    build.handle(&shop.app.job_context(), &deps).await.unwrap();
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM site_versions WHERE approval_status = 'pending'"
+        )
+        .await,
+        1
+    );
+
+    // Assert
+    let ticket = &ticket[0];
+    assert_eq!(ticket["interpreted_by"], "llm");
+    assert_eq!(ticket["applied_edits"].as_array().unwrap().len(), 2, "{ticket}");
+    assert_eq!(ticket["needs_human"][0]["text"], "un logo más grande");
+    let html: String = sqlx::query_scalar(
+        "SELECT live_html FROM site_versions WHERE approval_status = 'pending' ORDER BY version LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(html.contains("tel:+50255551234"));
+    assert!(html.contains("Pan de masa madre, horneado cada mañana"), "{html}");
+    assert_eq!(llm.request_count(), 1, "the retry reused the reading");
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM api_usage WHERE provider = 'openai' AND operation = 'read_change_request' \
+             AND outcome = 'ok' AND cost_cents > 0"
+        )
+        .await,
+        1
+    );
+}

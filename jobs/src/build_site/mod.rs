@@ -299,6 +299,15 @@ impl Handler for BuildSite {
         let row = queries::lock_business(&mut tx, self.prospect_id)
             .await?
             .ok_or(BuildSiteError::UnknownProspect(self.prospect_id))?;
+        if let Some(ticket) = self.change_request
+            && let Some(version) = queries::ticket_version(&mut tx, ticket).await?
+        {
+            // A re-run of a ticket's build whose version was stored (and its
+            // chain enqueued) by an earlier run: nothing new.
+            tx.commit().await?;
+            tracing::info!(ticket.id = %ticket, site.version = version, "the ticket's version exists already");
+            return Ok(());
+        }
         let variant = self.variant.unwrap_or(if row.has_website == Some(true) {
             Variant::Rebuild
         } else {
@@ -468,6 +477,15 @@ async fn read_ticket(ctx: &JobContext, deps: &BuildSiteDeps, id: Uuid) -> Result
         });
     }
     let read = interpret::interpret(&request.text, deps.llm.as_ref()).await;
+    // Kept at once: a build that fails later reuses it rather than asking
+    // (and paying) again.
+    queries::store_interpretation(
+        &ctx.pool,
+        id,
+        &serde_json::to_value(&read.interpretation)?,
+        read.by.as_str(),
+    )
+    .await?;
     if let Some(usage) = &read.usage {
         queries::record_llm_usage(
             &ctx.pool,

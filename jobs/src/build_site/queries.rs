@@ -320,6 +320,30 @@ pub async fn ticket_request(
     .transpose()
 }
 
+/// The number of the version a ticket's build stored, if one did.
+pub async fn ticket_version(conn: &mut PgConnection, ticket: Uuid) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar("SELECT version FROM site_versions WHERE change_request_id = $1 LIMIT 1")
+        .bind(ticket)
+        .fetch_optional(conn)
+        .await
+}
+
+/// What a ticket's request was read as, kept as soon as it is read.
+pub async fn store_interpretation(
+    executor: impl PgExecutor<'_>,
+    ticket: Uuid,
+    interpretation: &Value,
+    interpreted_by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE support_tickets SET requested_edits = $2, interpreted_by = $3 WHERE id = $1")
+        .bind(ticket)
+        .bind(interpretation)
+        .bind(interpreted_by)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 /// The edits of the site's approved versions, oldest approval first: a
 /// build applies them again, so a regeneration keeps what customers asked.
 pub async fn approved_edits(conn: &mut PgConnection, site_id: Uuid) -> Result<Vec<Value>, sqlx::Error> {

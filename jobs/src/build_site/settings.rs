@@ -125,7 +125,48 @@ impl StageConfig for BuildSiteSettings {
 
 #[cfg(test)]
 mod tests {
+    use std::{collections::HashMap, time::Duration};
+
+    use secrecy::ExposeSecret as _;
+
     use super::*;
+    use crate::queue::WorkerSettings;
+
+    #[test]
+    fn the_change_request_llm_takes_its_key_from_the_environment() {
+        let worker = WorkerSettings {
+            workers: 1,
+            concurrency: 1,
+            batch_size: 1,
+            max_attempts: 3,
+            priority: 0,
+            timeout: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(8),
+        };
+        let check = |enabled: bool, env: &[(&str, &str)]| {
+            let mut settings = BuildSiteSettings::default();
+            settings.llm.enabled = enabled;
+            settings.llm.model = "claude-haiku-4-5".into();
+            settings.llm.api_key_env = "CHANGE_REQUEST_LLM_KEY".into();
+            let env: HashMap<String, String> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+            settings
+                .check(&CheckContext {
+                    env: &env,
+                    worker: &worker,
+                })
+                .map(|()| settings.llm_key.map(|k| k.expose_secret().to_owned()))
+        };
+        assert_eq!(check(false, &[]).unwrap(), None, "off: no key needed");
+        assert_eq!(
+            check(true, &[("CHANGE_REQUEST_LLM_KEY", "sk-abc")])
+                .unwrap()
+                .as_deref(),
+            Some("sk-abc")
+        );
+        let missing = check(true, &[]).unwrap_err();
+        assert_eq!(missing.key, "CHANGE_REQUEST_LLM_KEY");
+    }
 
     #[test]
     fn the_gate_names_every_shortfall() {
