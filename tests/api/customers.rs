@@ -1292,7 +1292,7 @@ async fn the_demo_customer_asks_for_a_new_phone_and_the_approved_version_shows_i
 }
 
 #[tokio::test]
-async fn a_change_request_read_by_the_llm_is_applied_and_its_call_is_recorded() {
+async fn a_change_request_read_by_the_llm_is_applied_its_call_recorded_and_over_budget_the_rules_read_it() {
     use prospector_jobs::llm::{
         LlmClient, LlmProvider, LlmSettings,
         local_server::{LocalLlmServer, Reply},
@@ -1327,9 +1327,11 @@ async fn a_change_request_read_by_the_llm_is_applied_and_its_call_is_recorded() 
         model: "local".into(),
         input_price_cents_per_mtok: 100.0,
         output_price_cents_per_mtok: 500.0,
+        daily_budget_cents: 5.0,
         ..LlmSettings::default()
     };
     let mut deps = build_deps(&shop.app);
+    deps.settings.llm = settings.clone();
     deps.llm = Some(LlmClient::new(&settings, SecretString::from("sk-local")).unwrap());
     let request = "Nuestro número es ahora el +502 5555 1234; pongan de lema que es pan de masa madre \
                    horneado cada mañana, y un logo más grande";
@@ -1382,4 +1384,27 @@ async fn a_change_request_read_by_the_llm_is_applied_and_its_call_is_recorded() 
         .await,
         1
     );
+
+    // Once today's budget cannot pay for another call, the rules read.
+    deps.settings.llm.daily_budget_cents = 0.01;
+    assert_eq!(
+        ask_for_change(&shop, "Change our phone to +502 7777 0000")
+            .await
+            .status(),
+        200
+    );
+    let second = assert_enqueued::<BuildSite>(pool, |j| {
+        j.change_request
+            .is_some_and(|t| t.to_string() != ticket["id"].as_str().unwrap())
+    })
+    .await;
+    let second_ticket = second.change_request.unwrap();
+    second.handle(&shop.app.job_context(), &deps).await.unwrap();
+    let by: String = sqlx::query_scalar("SELECT interpreted_by FROM support_tickets WHERE id = $1")
+        .bind(second_ticket)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(by, "rules");
+    assert_eq!(llm.request_count(), 1, "no call over the budget");
 }

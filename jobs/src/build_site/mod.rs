@@ -476,7 +476,24 @@ async fn read_ticket(ctx: &JobContext, deps: &BuildSiteDeps, id: Uuid) -> Result
             by,
         });
     }
-    let read = interpret::interpret(&request.text, deps.llm.as_ref()).await;
+    // The LLM only while today's spend leaves room for this call's worst case.
+    let llm = match &deps.llm {
+        Some(client) => {
+            let spent = queries::llm_spent_today(&ctx.pool, client.provider().as_str()).await?;
+            let chars = interpret::prompt(&request.text).chars();
+            if deps.settings.llm.budget_allows(spent, chars) {
+                Some(client)
+            } else {
+                tracing::warn!(
+                    spent_cents = spent,
+                    "the LLM's daily budget is spent; the rules read the request"
+                );
+                None
+            }
+        }
+        None => None,
+    };
+    let read = interpret::interpret(&request.text, llm).await;
     // Kept at once: a build that fails later reuses it rather than asking
     // (and paying) again.
     queries::store_interpretation(

@@ -405,6 +405,18 @@ pub async fn record_ticket_outcome(
     Ok(())
 }
 
+/// What calls to `provider` cost today (UTC), in cents, for the LLM's
+/// daily budget.
+pub async fn llm_spent_today(executor: impl PgExecutor<'_>, provider: &str) -> Result<f64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(cost_cents), 0)::float8 FROM api_usage \
+         WHERE provider = $1 AND occurred_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+    )
+    .bind(provider)
+    .fetch_one(executor)
+    .await
+}
+
 /// One billed LLM call (`api_usage`).
 pub async fn record_llm_usage(
     executor: impl PgExecutor<'_>,
