@@ -849,6 +849,83 @@ mod tests {
     }
 
     #[test]
+    fn more_realistic_wordings() {
+        let ten_to_two = |days: &[Day], a: &str, b: &str| hours(days, a, b);
+        let mut week = ten_to_two(&weekdays(), "09:00", "18:00");
+        week.extend(ten_to_two(&[Day::Saturday], "10:00", "14:00"));
+        week.push(DaySchedule {
+            day: Day::Sunday,
+            ranges: vec![],
+        });
+        let mut nuevo = ten_to_two(&weekdays(), "07:00", "19:00");
+        nuevo.extend(ten_to_two(&[Day::Saturday], "08:00", "12:00"));
+        let cases: Vec<(&str, &str, Vec<Edit>)> = vec![
+            (
+                "spanish phone with dash",
+                "Cambiar el número de teléfono a +502 2345-6789 por favor",
+                vec![Edit::SetPhone {
+                    phone: "+50223456789".into(),
+                }],
+            ),
+            (
+                "spanish schedule with plural days",
+                "Nuevo horario: Lunes a Viernes 7:00 a 19:00, Sábados 8:00 a 12:00",
+                vec![Edit::SetHours { days: nuevo }],
+            ),
+            (
+                "english hours with am/pm and closed",
+                "Please update the hours: Monday-Friday 9am to 6pm, Saturday 10am-2pm, closed Sunday",
+                vec![Edit::SetHours { days: week }],
+            ),
+            (
+                "e-mail and a Guatemalan address",
+                "Our email changed to info@laespiga.gt and we moved to 3a Calle 5-10, Zona 1, Guatemala",
+                vec![
+                    Edit::SetEmail {
+                        email: "info@laespiga.gt".into(),
+                    },
+                    Edit::SetAddress {
+                        address: "3a Calle 5-10, Zona 1, Guatemala".into(),
+                    },
+                ],
+            ),
+            (
+                "hide the faq",
+                "Hide the FAQ",
+                vec![Edit::HideSection {
+                    section: Section::Faq,
+                }],
+            ),
+            (
+                "quiten reseñas",
+                "Quiten la sección de reseñas",
+                vec![Edit::HideSection {
+                    section: Section::Reviews,
+                }],
+            ),
+            (
+                "title",
+                "Change the title to Panadería La Espiga – desde 1985",
+                vec![Edit::SetHeadline {
+                    text: "Panadería La Espiga – desde 1985".into(),
+                }],
+            ),
+            (
+                "agregar servicio",
+                "Agregar servicio: Pasteles personalizados",
+                vec![Edit::AddService {
+                    name: "Pasteles personalizados".into(),
+                }],
+            ),
+        ];
+        for (name, request, edits) in cases {
+            let got = parse(request);
+            assert_eq!(got.edits, edits, "{name}: {got:?}");
+            assert!(got.not_understood.is_empty(), "{name}: {got:?}");
+        }
+    }
+
+    #[test]
     fn what_no_rule_understands_is_kept_for_a_human() {
         let got = parse(
             "Change our phone to +502 5555 1234. Also, can you make the logo bigger and use more blue? Thanks!",
