@@ -293,6 +293,10 @@ pub enum ScheduledJob {
         /// The mailboxes' addresses, in configuration order.
         mailboxes: Vec<EmailAddress>,
     },
+    /// Enqueue the billing reconciliation poller: checkouts and
+    /// subscriptions still not settled `billing.reconcile_after` after we
+    /// last heard of them are asked about (a missed webhook).
+    ReconcileBilling,
 }
 
 impl ScheduledJob {
@@ -304,6 +308,7 @@ impl ScheduledJob {
             ScheduledJob::DiscoverAutopilot(_) => Stage::Discover,
             ScheduledJob::Rescan { stages, .. } => stages.first().copied().unwrap_or(Stage::TechScan),
             ScheduledJob::PollInboxes { .. } => Stage::PollInbox,
+            ScheduledJob::ReconcileBilling => Stage::Billing,
         }
     }
 }
@@ -907,10 +912,10 @@ fn scheduled_job(
             format!("{key}.stage"),
             "the send_email stage has no schedule (a campaign enqueues its sends: `prospector outreach start`)",
         )),
-        Stage::Billing => Err(invalid(
-            format!("{key}.stage"),
-            "the billing stage has no schedule (its jobs come from Recurrente's webhooks)",
-        )),
+        Stage::Billing => {
+            allow_only(&[])?;
+            Ok(ScheduledJob::ReconcileBilling)
+        }
     }
 }
 

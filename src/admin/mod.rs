@@ -16,8 +16,11 @@
 //! | `GET /api/prospects/{id}/audit-report` | bearer | the latest full audit report (JSON, gzip) |
 //! | `GET /api/autopilot`               | bearer | autopilot switch, daily target, grid   |
 //! | `PUT /api/autopilot`               | bearer | change them at runtime                 |
+//! | `GET /api/site-versions/{id}`      | bearer | a version: its page, edits, ticket     |
 //! | `POST /api/site-versions/{id}/approve` | bearer | a change request's version goes live |
 //! | `POST /api/site-versions/{id}/reject`  | bearer | refuse it                            |
+//! | `GET /api/support-tickets`         | bearer | change requests (`?status=&limit=`)    |
+//! | `GET /api/support-tickets/{id}`    | bearer | one: applied edits, what needs a human, versions |
 //! | `GET/POST /api/templates`          | bearer | outreach templates (422: unknown placeholder) |
 //! | `PUT /api/templates/{id}`          | bearer | change one (checked the same way)      |
 //! | `POST /api/outreach/campaigns`     | bearer | start a campaign: enqueue its first step |
@@ -43,6 +46,7 @@ mod prospects;
 mod scan_jobs;
 mod site_versions;
 mod status;
+mod support_tickets;
 
 use std::{sync::Arc, time::Duration};
 
@@ -167,6 +171,13 @@ pub fn api_routes() -> Routes<AdminState> {
         )
         .get("/api/autopilot", Role::Viewer, autopilot::get)
         .put("/api/autopilot", Role::Operator, autopilot::put)
+        .get("/api/site-versions/{id}", Role::Viewer, site_versions::get_one)
+        .get("/api/support-tickets", Role::Viewer, support_tickets::list)
+        .get(
+            "/api/support-tickets/{id}",
+            Role::Viewer,
+            support_tickets::get_one,
+        )
         .post(
             "/api/site-versions/{id}/approve",
             Role::Operator,

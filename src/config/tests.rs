@@ -40,7 +40,7 @@ fn defaults_load_and_cover_every_stage() {
         assert!(settings.workers.contains_key(stage.queue()), "{stage}");
     }
     assert_eq!(settings.worker("tech_scan").max_attempts, 3);
-    assert_eq!(settings.schedules.len(), 5);
+    assert_eq!(settings.schedules.len(), 6);
     assert!(settings.admin.token.is_none());
 }
 
@@ -462,6 +462,34 @@ fn bad_discover_values_name_their_key() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("schedule[0].args.targets"), "{err}");
+}
+
+#[test]
+fn the_reconcile_billing_schedule_runs_the_poller_and_takes_no_arguments() {
+    let defaults = load_with(&[]).unwrap();
+    let spec = defaults
+        .schedules
+        .iter()
+        .find(|s| s.name == "reconcile-billing")
+        .expect("the default reconcile-billing schedule");
+    assert_eq!(spec.job, ScheduledJob::ReconcileBilling);
+    assert_eq!(spec.job.stage(), Stage::Billing);
+    assert_eq!(
+        defaults
+            .of::<prospector_jobs::billing::BillingTask>()
+            .reconcile_after,
+        Duration::from_secs(15 * 60)
+    );
+    let with_args = "[[schedule]]\nname = \"r\"\nstage = \"billing\"\ncron = \"0 */5 * * * *\"\ntz = \"UTC\"\nargs = { limit = \"5\" }\n";
+    let err = load(&[], Some(with_args)).expect_err("no arguments").to_string();
+    assert!(err.contains("schedule[0].args.limit"), "{err}");
+    let later = load(&[("PROSPECTOR__BILLING__RECONCILE_AFTER", "1h")], None).unwrap();
+    assert_eq!(
+        later
+            .of::<prospector_jobs::billing::BillingTask>()
+            .reconcile_after,
+        Duration::from_secs(3600)
+    );
 }
 
 #[test]

@@ -19,6 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Days, Timelike, Utc};
 use prospector_jobs::{
     EnqueueOptions, Enqueuer, SnapshotAnalytics,
+    billing::BillingTask,
     discover::{AutopilotConfig, autopilot},
     poll_inbox::PollInbox,
     scan_jobs::BatchKind,
@@ -73,6 +74,8 @@ pub enum SlotJob {
     },
     /// One poll per mailbox with IMAP settings.
     PollInboxes(Vec<PollInbox>),
+    /// One run of the billing reconciliation poller.
+    ReconcileBilling,
 }
 
 /// The job for one slot of a schedule.
@@ -105,6 +108,7 @@ pub fn job_for_slot(spec: &ScheduleSpec, slot: DateTime<Utc>) -> SlotJob {
                 })
                 .collect(),
         ),
+        ScheduledJob::ReconcileBilling => SlotJob::ReconcileBilling,
     }
 }
 
@@ -177,6 +181,12 @@ impl Scheduler {
             SlotJob::SnapshotAnalytics(job) => self
                 .enqueuer
                 .enqueue_with(&mut tx, &job, options)
+                .await?
+                .job_id()
+                .map(str::to_owned),
+            SlotJob::ReconcileBilling => self
+                .enqueuer
+                .enqueue_with(&mut tx, &BillingTask::Reconcile, options)
                 .await?
                 .job_id()
                 .map(str::to_owned),

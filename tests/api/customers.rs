@@ -913,3 +913,498 @@ async fn the_demo_customer_claims_pays_both_checkouts_and_its_site_goes_live() {
     assert_eq!(shop.server().checkout_ids().len(), 2);
     assert!(billing::claimable_site(shop.pool()).await.unwrap().is_none());
 }
+
+/// POST the live site's support form as the customer.
+async fn ask_for_change(shop: &Shop, request: &str) -> reqwest::Response {
+    let body = format!(
+        "email=duena%40laespiga.example&request={}",
+        url::form_urlencoded::byte_serialize(request.as_bytes()).collect::<String>()
+    );
+    shop.http
+        .post(format!("{}/support", shop.app.address))
+        .header(header::HOST, format!("{}.sites.localhost", shop.subdomain))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_ticket_asking_for_a_new_phone_and_hours_changes_the_live_page_after_approval_and_a_rebuild_keeps_them()
+ {
+    // Arrange: a live site that shows Monday 07:00–18:00 and no phone.
+    let shop = shop(false, |_| {}).await;
+    let pool = shop.pool();
+    let create = subscription_event("subscription.create", shop.site_id, Utc::now());
+    assert_eq!(
+        shop.deliver(&shop.secret, "msg_create", Utc::now().timestamp(), &create)
+            .await,
+        200
+    );
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    let before = shop.live_page().await.text().await.unwrap();
+    assert!(before.contains("07:00–18:00") && !before.contains("tel:+50255551234"));
+
+    // Act: the customer asks, in one sentence, plus something no rule knows.
+    let request = "Please change our phone number to +502 5555 1234 and our hours to Mon-Fri 8:00-17:00. \
+                   Also, could you make the logo bigger?";
+    assert_eq!(ask_for_change(&shop, request).await.status(), 200);
+    let build = assert_enqueued::<BuildSite>(pool, |j| j.change_request.is_some()).await;
+    build
+        .handle(&shop.app.job_context(), &build_deps(&shop.app))
+        .await
+        .unwrap();
+
+    // Assert: the ticket says what was applied and what needs a human.
+    let tickets: Value = shop.app.get("/api/support-tickets").await.json().await.unwrap();
+    let ticket = &tickets[0];
+    assert_eq!(tickets.as_array().unwrap().len(), 1);
+    assert_eq!(ticket["interpreted_by"], "rules");
+    let weekdays: Vec<Value> = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+        .iter()
+        .map(|d| json!({"day": d, "ranges": [["08:00", "17:00"]]}))
+        .collect();
+    assert_eq!(
+        ticket["applied_edits"],
+        json!([
+            {"kind": "set_phone", "phone": "+50255551234"},
+            {"kind": "set_hours", "days": weekdays},
+        ])
+    );
+    let needs_human = ticket["needs_human"].as_array().unwrap();
+    assert_eq!(needs_human.len(), 1, "{needs_human:?}");
+    assert!(needs_human[0]["text"].as_str().unwrap().contains("logo bigger"));
+    assert_eq!(ticket["versions"][0]["approval_status"], "pending");
+    let one: Value = shop
+        .app
+        .get(&format!(
+            "/api/support-tickets/{}",
+            ticket["id"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["needs_human"], ticket["needs_human"]);
+
+    // The pending version has the change; the live page does not yet.
+    let pending = ticket["versions"][0]["id"].as_str().unwrap().to_owned();
+    let version: Value = shop
+        .app
+        .get(&format!("/api/site-versions/{pending}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let html = version["html"].as_str().unwrap();
+    assert!(
+        html.contains("tel:+50255551234") && html.contains("+502 5555 1234"),
+        "{html}"
+    );
+    assert!(html.contains("08:00–17:00") && !html.contains("07:00–18:00"));
+    assert_eq!(version["ticket"]["needs_human"], ticket["needs_human"]);
+    assert_eq!(version["live"], false);
+    let live = shop.live_page().await.text().await.unwrap();
+    assert!(live.contains("07:00–18:00") && !live.contains("tel:+50255551234"));
+
+    // Approved: the web role serves it.
+    let approved = shop
+        .app
+        .post(&format!("/api/site-versions/{pending}/approve"))
+        .await;
+    assert_eq!(approved.status(), 200);
+    let live = shop.live_page().await.text().await.unwrap();
+    assert!(
+        live.contains("tel:+50255551234") && live.contains("08:00–17:00"),
+        "{live}"
+    );
+
+    // A later rebuild on new facts (a rating now) keeps the change; the
+    // prospect's own record is not rewritten.
+    let prospect: i64 =
+        sqlx::query_scalar("UPDATE prospects SET rating = 4.7, review_count = 31 RETURNING id")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    BuildSite {
+        then: vec![],
+        ..BuildSite::new(prospect, None)
+    }
+    .handle(&shop.app.job_context(), &build_deps(&shop.app))
+    .await
+    .unwrap();
+    let (number, rebuilt): (i32, String) = sqlx::query_as(
+        "SELECT v.version, v.live_html FROM site_versions v \
+         JOIN generated_sites s ON s.current_version_id = v.id WHERE s.id = $1",
+    )
+    .bind(shop.site_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(number, 3, "a new version");
+    assert!(
+        rebuilt.contains("4,7") || rebuilt.contains("4.7"),
+        "the new fact is there"
+    );
+    assert!(rebuilt.contains("tel:+50255551234") && rebuilt.contains("08:00–17:00"));
+    let phone: Option<String> = sqlx::query_scalar("SELECT phone FROM prospects")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(phone, None);
+}
+
+/// One run of the billing reconciliation poller, by its real handler.
+async fn reconcile(shop: &Shop) {
+    let settings = &shop.app.app.settings;
+    let platform = settings.platform();
+    let deps = BillingTask::build_deps(
+        settings.of::<BillingTask>(),
+        &prospector_jobs::Setup {
+            stages: &settings.pipeline,
+            platform: &platform,
+            worker: settings.worker("billing"),
+        },
+    )
+    .unwrap();
+    BillingTask::Reconcile
+        .handle(&shop.app.job_context(), &deps)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn payments_whose_webhooks_never_arrive_are_reconciled_once_and_the_late_webhooks_change_nothing() {
+    // Arrange: the webhook endpoint is "down" for longer than Svix retries.
+    let shop = shop(true, |b: &mut BillingSettings| b.reconcile_after = Duration::ZERO).await;
+    let server = shop.server();
+    let pool = shop.pool();
+    server.hold_webhooks(true);
+    let payer = Payer {
+        email: "duena@laespiga.example".into(),
+        full_name: "Ana López".into(),
+    };
+    assert_eq!(shop.claim(&payer.email).await.status(), 303);
+    let setup_id = server.checkout_ids()[0].clone();
+    reconcile(&shop).await;
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM billing_events").await,
+        0,
+        "an unpaid checkout teaches nothing"
+    );
+
+    // Act: both checkouts are paid; no webhook arrives; the poller runs.
+    let paid = server
+        .pay(&setup_id, &payer, &DeliveryOptions::default())
+        .await
+        .unwrap();
+    assert!(paid.deliveries.is_empty(), "held back");
+    reconcile(&shop).await;
+    shop.wait_processed(1).await;
+    let created = server.requests();
+    let setup = created.iter().find(|r| r.method == "POST").unwrap();
+    let success = setup.body.as_ref().unwrap()["success_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let chained = shop.get(&success[success.find("/sites/").unwrap()..]).await;
+    assert_eq!(chained.status(), 303, "the reconciled setup fee chains the plan");
+    let monthly_id = server.checkout_ids()[1].clone();
+    let subscribed = server
+        .pay(&monthly_id, &payer, &DeliveryOptions::default())
+        .await
+        .unwrap();
+    assert!(subscribed.deliveries.is_empty());
+    reconcile(&shop).await;
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    shop.wait_processed(2).await;
+
+    // Assert: one customer, one subscription, one payment per checkout.
+    let rows = ledger(pool).await;
+    assert_eq!(
+        rows,
+        json!({
+            "customers": 1, "subscriptions": 1, "subscription_status": "active",
+            "payments": 2, "amounts": [79900, 390000], "lifetime_value": 469900,
+            "events": 2, "jobs": 2, "contact_status": "purchased",
+            "interactions": 1, "purchased": 1,
+        })
+    );
+    let ids: Vec<String> = sqlx::query_scalar("SELECT svix_id FROM billing_events ORDER BY svix_id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let mut expected = vec![
+        format!("reconcile:{}:succeeded", paid.payment_id),
+        format!("reconcile:{}:succeeded", subscribed.payment_id),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let customer: (Option<String>, String) =
+        sqlx::query_as("SELECT recurrente_user_id, email FROM customers")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(
+        customer.0.is_some_and(|id| id.starts_with("us_")),
+        "adopted by the subscriber"
+    );
+    assert_eq!(customer.1, payer.email);
+
+    // Reconciling again learns nothing new.
+    reconcile(&shop).await;
+    assert_eq!(ledger(pool).await, rows);
+
+    // The real webhooks arrive late: stored and applied, nothing counted twice.
+    server.hold_webhooks(false);
+    let late = server.deliver_held(&DeliveryOptions::default()).await;
+    assert_eq!(late.len(), 3, "two payments and subscription.create");
+    all_answered_ok(&late);
+    shop.wait_processed(5).await;
+    let mut after = rows.clone();
+    after["events"] = json!(5);
+    after["jobs"] = json!(5);
+    assert_eq!(ledger(pool).await, after);
+    let outcomes: Vec<String> =
+        sqlx::query_scalar("SELECT outcome FROM billing_events WHERE svix_id NOT LIKE 'reconcile:%'")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(outcomes, vec!["applied"; 3]);
+    reconcile(&shop).await;
+    assert_eq!(ledger(pool).await, after);
+    assert_eq!(shop.site_status().await, "live");
+}
+
+#[tokio::test]
+async fn a_past_due_subscription_cancelled_without_a_webhook_is_reconciled_and_its_late_cancel_changes_nothing()
+ {
+    // Arrange: a live site whose renewal failed (that webhook arrived).
+    let shop = shop(true, |b: &mut BillingSettings| b.reconcile_after = Duration::ZERO).await;
+    let server = shop.server();
+    let pool = shop.pool();
+    let site = prospector_devkit::demo::billing::claimable_site(pool)
+        .await
+        .unwrap()
+        .unwrap();
+    let web = shop.app.address.trim_start_matches("http://").parse().unwrap();
+    prospector_devkit::demo::billing::claim_and_pay(pool, &shop.app.app.settings.web, web, server, &site)
+        .await
+        .unwrap();
+    let subscription: String = sqlx::query_scalar("SELECT recurrente_subscription_id FROM subscriptions")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let events = count(pool, "SELECT count(*) FROM billing_events").await;
+    let past_due = server
+        .change_subscription(
+            &subscription,
+            SubscriptionChange::PastDue,
+            &DeliveryOptions::default(),
+        )
+        .await
+        .unwrap();
+    all_answered_ok(&past_due);
+    shop.wait_processed(events + 1).await;
+    reconcile(&shop).await;
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM billing_events").await,
+        events + 1,
+        "still past due at Recurrente: nothing to record"
+    );
+
+    // Act: Recurrente gives up and cancels; the webhook is lost for now.
+    server.hold_webhooks(true);
+    let cancelled = server
+        .change_subscription(
+            &subscription,
+            SubscriptionChange::Cancel,
+            &DeliveryOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(cancelled.is_empty(), "held back");
+    reconcile(&shop).await;
+    shop.wait_processed(events + 2).await;
+
+    // Assert: cancelled once, its lapse scheduled; the late webhook and a
+    // second run change nothing.
+    let state = || async {
+        sqlx::query_scalar::<_, Value>(
+            "SELECT jsonb_build_object('status', (SELECT string_agg(status, ',') FROM subscriptions), \
+                 'subscriptions', (SELECT count(*) FROM subscriptions), \
+                 'customers', (SELECT count(*) FROM customers), \
+                 'payments', (SELECT count(*) FROM payments), \
+                 'lapses', (SELECT count(*) FROM apalis.jobs WHERE job_type = 'billing' \
+                            AND convert_from(job, 'UTF8')::jsonb ->> 'kind' = 'lapse'))",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let reconciled = state().await;
+    assert_eq!(
+        reconciled,
+        json!({"status": "cancelled", "subscriptions": 1, "customers": 1, "payments": 2, "lapses": 1})
+    );
+    let id: String =
+        sqlx::query_scalar("SELECT svix_id FROM billing_events WHERE svix_id LIKE 'reconcile:%'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(
+        id.starts_with(&format!("reconcile:{subscription}:cancelled:")),
+        "{id}"
+    );
+    reconcile(&shop).await;
+    server.hold_webhooks(false);
+    all_answered_ok(&server.deliver_held(&DeliveryOptions::default()).await);
+    shop.wait_processed(events + 3).await;
+    assert_eq!(state().await, reconciled);
+}
+
+#[tokio::test]
+async fn the_demo_customer_asks_for_a_new_phone_and_the_approved_version_shows_it() {
+    use prospector_devkit::demo::billing;
+
+    // Arrange: the demo's live site, with a build_site worker for tickets.
+    let shop = shop(true, |_| {}).await;
+    shop.app.start_workers(&[Stage::BuildSite]);
+    let site = billing::claimable_site(shop.pool()).await.unwrap().unwrap();
+    let web = shop.app.address.trim_start_matches("http://").parse().unwrap();
+    billing::claim_and_pay(shop.pool(), &shop.app.app.settings.web, web, shop.server(), &site)
+        .await
+        .unwrap();
+
+    // Act
+    billing::ask_for_change(shop.pool(), &shop.app.app.settings.web, web, &site, TOKEN)
+        .await
+        .unwrap();
+
+    // Assert
+    let live = shop.live_page().await.text().await.unwrap();
+    assert!(live.contains(billing::DEMO_NEW_PHONE), "{live}");
+    assert_eq!(
+        versions(shop.pool(), shop.site_id).await,
+        json!({"current": 2, "live": 2, "pending": null, "tickets": ["completed"]})
+    );
+}
+
+#[tokio::test]
+async fn a_change_request_read_by_the_llm_is_applied_its_call_recorded_and_over_budget_the_rules_read_it() {
+    use prospector_jobs::llm::{
+        LlmClient, LlmProvider, LlmSettings,
+        local_server::{LocalLlmServer, Reply},
+    };
+
+    // Arrange: a live site; the build asks a local LLM, which answers in
+    // the edits' JSON.
+    let shop = shop(false, |_| {}).await;
+    let pool = shop.pool();
+    let create = subscription_event("subscription.create", shop.site_id, Utc::now());
+    assert_eq!(
+        shop.deliver(&shop.secret, "msg_create", Utc::now().timestamp(), &create)
+            .await,
+        200
+    );
+    shop.wait_status("live", Duration::from_secs(20)).await;
+    let llm = LocalLlmServer::start("sk-local").await.unwrap();
+    llm.push(Reply::text(
+        json!({
+            "edits": [
+                {"kind": "set_phone", "phone": "+50255551234"},
+                {"kind": "set_tagline", "text": "Pan de masa madre, horneado cada mañana"},
+            ],
+            "not_understood": [{"text": "un logo más grande", "reason": "the logo is not an edit"}],
+        })
+        .to_string(),
+    ));
+    let settings = LlmSettings {
+        enabled: true,
+        provider: LlmProvider::Openai,
+        base_url: Some(llm.base_url()),
+        model: "local".into(),
+        input_price_cents_per_mtok: 100.0,
+        output_price_cents_per_mtok: 500.0,
+        daily_budget_cents: 5.0,
+        ..LlmSettings::default()
+    };
+    let mut deps = build_deps(&shop.app);
+    deps.settings.llm = settings.clone();
+    deps.llm = Some(LlmClient::new(&settings, SecretString::from("sk-local")).unwrap());
+    let request = "Nuestro número es ahora el +502 5555 1234; pongan de lema que es pan de masa madre \
+                   horneado cada mañana, y un logo más grande";
+    assert_eq!(ask_for_change(&shop, request).await.status(), 200);
+    let build = assert_enqueued::<BuildSite>(pool, |j| j.change_request.is_some()).await;
+
+    // Act: the build runs, then runs again (asks nothing, stores nothing).
+    build
+        .clone()
+        .handle(&shop.app.job_context(), &deps)
+        .await
+        .unwrap();
+    let ticket: Value = shop
+        .app
+        .get("/api/support-tickets?status=open")
+        .await
+        .json()
+        .await
+        .unwrap();
+    build.handle(&shop.app.job_context(), &deps).await.unwrap();
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM site_versions WHERE approval_status = 'pending'"
+        )
+        .await,
+        1
+    );
+
+    // Assert
+    let ticket = &ticket[0];
+    assert_eq!(ticket["interpreted_by"], "llm");
+    assert_eq!(ticket["applied_edits"].as_array().unwrap().len(), 2, "{ticket}");
+    assert_eq!(ticket["needs_human"][0]["text"], "un logo más grande");
+    let html: String = sqlx::query_scalar(
+        "SELECT live_html FROM site_versions WHERE approval_status = 'pending' ORDER BY version LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(html.contains("tel:+50255551234"));
+    assert!(html.contains("Pan de masa madre, horneado cada mañana"), "{html}");
+    assert_eq!(llm.request_count(), 1, "the retry reused the reading");
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM api_usage WHERE provider = 'openai' AND operation = 'read_change_request' \
+             AND outcome = 'ok' AND cost_cents > 0"
+        )
+        .await,
+        1
+    );
+
+    // Once today's budget cannot pay for another call, the rules read.
+    deps.settings.llm.daily_budget_cents = 0.01;
+    assert_eq!(
+        ask_for_change(&shop, "Change our phone to +502 7777 0000")
+            .await
+            .status(),
+        200
+    );
+    let second = assert_enqueued::<BuildSite>(pool, |j| {
+        j.change_request
+            .is_some_and(|t| t.to_string() != ticket["id"].as_str().unwrap())
+    })
+    .await;
+    let second_ticket = second.change_request.unwrap();
+    second.handle(&shop.app.job_context(), &deps).await.unwrap();
+    let by: String = sqlx::query_scalar("SELECT interpreted_by FROM support_tickets WHERE id = $1")
+        .bind(second_ticket)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(by, "rules");
+    assert_eq!(llm.request_count(), 1, "no call over the budget");
+}

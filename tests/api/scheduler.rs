@@ -193,3 +193,41 @@ async fn the_rescan_schedule_starts_a_batch_over_stale_profiles() {
         2
     );
 }
+
+#[tokio::test]
+async fn the_reconcile_billing_schedule_enqueues_one_poller_run_per_slot() {
+    let app = TestApp::spawn().await;
+    let spec = app
+        .app
+        .settings
+        .schedules
+        .iter()
+        .find(|s| s.name == "reconcile-billing")
+        .cloned()
+        .expect("the default reconcile-billing schedule");
+    assert_eq!(spec.job, ScheduledJob::ReconcileBilling);
+    let scheduler = Scheduler::new(
+        app.pool().clone(),
+        app.app.enqueuer.clone(),
+        vec![spec.clone()],
+        Duration::ZERO,
+        "a".into(),
+    );
+    let slot = Utc.with_ymd_and_hms(2026, 12, 6, 20, 5, 30).unwrap();
+    let next = Utc.with_ymd_and_hms(2026, 12, 6, 20, 10, 30).unwrap();
+    assert_eq!(scheduler.fire(&spec, slot).await.unwrap(), Fired::Claimed);
+    assert_eq!(scheduler.fire(&spec, slot).await.unwrap(), Fired::AlreadyClaimed);
+    assert_eq!(scheduler.fire(&spec, next).await.unwrap(), Fired::Claimed);
+    let jobs: Vec<(String, serde_json::Value)> =
+        sqlx::query_as("SELECT job_type, convert_from(job, 'UTF8')::jsonb FROM apalis.jobs ORDER BY run_at")
+            .fetch_all(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        jobs,
+        vec![
+            ("billing".to_owned(), serde_json::json!({"kind": "reconcile"})),
+            ("billing".to_owned(), serde_json::json!({"kind": "reconcile"})),
+        ]
+    );
+}

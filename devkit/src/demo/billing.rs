@@ -217,3 +217,117 @@ fn checkout_id(url: &str) -> anyhow::Result<String> {
         .map(str::to_owned)
         .context("a checkout URL ends with its id")
 }
+
+/// The phone number the demo customer asks for.
+pub const DEMO_NEW_PHONE: &str = "+502 5555 1234";
+
+/// The live site's customer asks for a change from its support form; the
+/// build_site worker makes a pending version with the change applied; the
+/// operator looks at it and approves it through the admin API; the live
+/// page shows the new phone. Each step is printed.
+pub async fn ask_for_change(
+    pool: &PgPool,
+    urls: &PublicUrls,
+    web: SocketAddr,
+    site: &DemoClaim,
+    admin_token: &str,
+) -> anyhow::Result<()> {
+    let base = format!("http://{web}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let host = urls.live_host(&site.subdomain);
+    let request = format!(
+        "Please change our phone number to {DEMO_NEW_PHONE} and our hours to Mon-Fri 8:00-17:00. \
+         Could you also make the logo bigger?"
+    );
+    println!("\nThe customer asks for a change on its live site:");
+    println!(
+        "  6. support form    {}  \"{request}\"",
+        urls.live(&site.subdomain)
+    );
+    let body = format!(
+        "email={}&request={}",
+        url::form_urlencoded::byte_serialize(b"owner@demo-business.example").collect::<String>(),
+        url::form_urlencoded::byte_serialize(request.as_bytes()).collect::<String>()
+    );
+    let opened = http
+        .post(format!("{base}/support"))
+        .header(reqwest::header::HOST, &host)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        opened.status().is_success(),
+        "the support form answered HTTP {}",
+        opened.status()
+    );
+    let mut pending = None;
+    for _ in 0..120 {
+        pending = sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM site_versions WHERE site_id = $1 AND approval_status = 'pending' \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(site.id)
+        .fetch_optional(pool)
+        .await?;
+        if pending.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let pending = pending.context("no pending version within 60 seconds (see the build_site queue)")?;
+    let version: serde_json::Value = http
+        .get(format!("{base}/api/site-versions/{pending}"))
+        .bearer_auth(admin_token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let describe = |list: &serde_json::Value, key: &str| -> String {
+        list.as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| i[key].as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
+    };
+    let shows = |html: &str| html.contains(DEMO_NEW_PHONE) && html.contains("08:00–17:00");
+    println!(
+        "  7. pending version {} (GET /api/site-versions/{pending}): applied [{}], needs a human [{}]; shows the change: {}",
+        version["version"],
+        describe(&version["change_edits"], "kind"),
+        describe(&version["ticket"]["needs_human"], "text"),
+        shows(version["html"].as_str().unwrap_or_default())
+    );
+    let live = |http: reqwest::Client| {
+        let (base, host) = (base.clone(), host.clone());
+        async move {
+            let page = http
+                .get(format!("{base}/"))
+                .header(reqwest::header::HOST, host)
+                .send()
+                .await?;
+            anyhow::Ok(page.text().await?)
+        }
+    };
+    println!(
+        "     live page shows it before approval: {}",
+        shows(&live(http.clone()).await?)
+    );
+    http.post(format!("{base}/api/site-versions/{pending}/approve"))
+        .bearer_auth(admin_token)
+        .send()
+        .await?
+        .error_for_status()?;
+    println!(
+        "  8. approved         POST /api/site-versions/{pending}/approve; live page shows {DEMO_NEW_PHONE}: {}",
+        shows(&live(http).await?)
+    );
+    Ok(())
+}

@@ -233,6 +233,25 @@ impl Demo {
             Some(site) => {
                 billing::claim_and_pay(&app.pool, &app.settings.web, address, &self.recurrente, &site)
                     .await?;
+                match app.settings.admin.token.as_ref() {
+                    Some(token) => {
+                        use secrecy::ExposeSecret as _;
+                        // A step that does not complete is reported, and the
+                        // demo goes on.
+                        if let Err(e) = billing::ask_for_change(
+                            &app.pool,
+                            &app.settings.web,
+                            address,
+                            &site,
+                            token.expose_secret(),
+                        )
+                        .await
+                        {
+                            println!("  the change request did not complete: {e:#}");
+                        }
+                    }
+                    None => println!("\nNo admin token: the change-request step is skipped."),
+                }
             }
             None => println!("\nNo preview site to claim."),
         }

@@ -1,6 +1,8 @@
 //! The webhook ledger: a verified delivery is stored once by its `svix-id`
 //! and its processing job is enqueued in the same transaction, so the HTTP
 //! handler only verifies, records and enqueues, and a crash loses nothing.
+//! What the reconciliation poller learns from the API goes through the same
+//! ledger ([`record_reconciled`]) under a deterministic id.
 
 use sqlx::PgPool;
 
@@ -37,6 +39,36 @@ pub async fn record(
     message: &VerifiedMessage,
     raw_body: &[u8],
 ) -> Result<Recorded, LedgerError> {
+    store(pool, enqueuer, &message.id, message.timestamp, raw_body).await
+}
+
+/// Prefix of the ids of events the reconciliation poller records.
+pub const RECONCILE_PREFIX: &str = "reconcile:";
+
+/// Store an event the reconciliation poller learnt from Recurrente's API
+/// (a webhook that never came), under the deterministic id
+/// `reconcile:<object id>:<status>`, and enqueue its processing exactly as
+/// for a webhook: the same event learnt twice is stored once, and applying
+/// it is as idempotent as applying its late webhook (payments by their
+/// `pa_…` id, subscriptions by their `su_…` id).
+pub async fn record_reconciled(
+    pool: &PgPool,
+    enqueuer: &Enqueuer,
+    object_id: &str,
+    status: &str,
+    body: &[u8],
+) -> Result<Recorded, LedgerError> {
+    let id = truncate(&format!("{RECONCILE_PREFIX}{object_id}:{status}"), 100);
+    store(pool, enqueuer, &id, chrono::Utc::now(), body).await
+}
+
+async fn store(
+    pool: &PgPool,
+    enqueuer: &Enqueuer,
+    svix_id: &str,
+    signed_at: chrono::DateTime<chrono::Utc>,
+    raw_body: &[u8],
+) -> Result<Recorded, LedgerError> {
     let parsed = WebhookEvent::parse(raw_body).ok();
     let event_type = parsed.as_ref().map(|e| truncate(e.event_type(), 100));
     let object_id = parsed
@@ -48,10 +80,10 @@ pub async fn record(
         "INSERT INTO billing_events (svix_id, event_type, object_id, signed_at, raw_body) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (svix_id) DO NOTHING",
     )
-    .bind(&message.id)
+    .bind(svix_id)
     .bind(event_type)
     .bind(object_id)
-    .bind(message.timestamp)
+    .bind(signed_at)
     .bind(raw_body)
     .execute(&mut *tx)
     .await?
@@ -62,7 +94,7 @@ pub async fn record(
         return Ok(Recorded::Duplicate);
     }
     let job = BillingTask::Process {
-        svix_id: message.id.clone(),
+        svix_id: svix_id.to_owned(),
     };
     let enqueued = enqueuer.enqueue(&mut tx, &job).await?;
     tx.commit().await?;

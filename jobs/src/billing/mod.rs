@@ -46,8 +46,8 @@
 //! (the web role's `POST /webhooks/recurrente` calls it), [`lifecycle`] is
 //! the `billing` stage that applies events (customers, subscriptions,
 //! payments, live and paused sites), and [`claims`] starts the checkout
-//! chain from a preview's claim page. **Not here**: the reconciliation
-//! poller.
+//! chain from a preview's claim page, and [`lifecycle::reconcile`] is the
+//! reconciliation poller for missed webhooks.
 //!
 //! [`local_server`] is a Recurrente-compatible HTTP server for tests and the
 //! demo: it speaks the documented wire format and delivers Svix-signed

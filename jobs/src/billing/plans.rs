@@ -78,6 +78,11 @@ pub struct BillingSettings {
     /// Retries of 429/5xx/lost connections within one API call.
     #[serde(default = "default_max_retries", deserialize_with = "number")]
     pub max_retries: u32,
+    /// A checkout still unpaid (or a subscription still past due) this long
+    /// after we last heard of it is asked about by the reconciliation poller
+    /// (`reconcile-billing` schedule), in case its webhook was missed.
+    #[serde(with = "humantime_serde", default = "default_reconcile_after")]
+    pub reconcile_after: Duration,
 }
 
 impl std::fmt::Debug for BillingSettings {
@@ -97,6 +102,7 @@ impl std::fmt::Debug for BillingSettings {
             .field("checkout_lifetime", &self.checkout_lifetime)
             .field("request_timeout", &self.request_timeout)
             .field("max_retries", &self.max_retries)
+            .field("reconcile_after", &self.reconcile_after)
             .finish()
     }
 }
@@ -107,6 +113,10 @@ fn default_checkout_lifetime() -> Duration {
 
 fn default_request_timeout() -> Duration {
     Duration::from_secs(20)
+}
+
+fn default_reconcile_after() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 
 fn default_max_retries() -> u32 {

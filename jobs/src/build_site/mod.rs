@@ -6,7 +6,10 @@
 //!   request (a support ticket), its batch item and the stages after it
 //!   (normally the quality gate's `audit`, then `screenshot`).
 //! - **Reads**: `prospects` (listing facts, reviews, hours), for a rebuild
-//!   the business's current home page (the tech scan's guarded fetcher).
+//!   the business's current home page (the tech scan's guarded fetcher);
+//!   for a change request its `support_tickets` row, and for every build
+//!   the edits of the site's approved versions ([`changes`]), applied again
+//!   so a regeneration keeps what customers asked for.
 //! - **Writes**, in one transaction: a new `site_versions` row (the preview
 //!   page — noindex, with the claim bar — and the customer's page —
 //!   indexable, at its live address — with the creative DNA, copy, static
@@ -14,7 +17,9 @@
 //!   variant: subdomain, unguessable preview token, current version mirrored
 //!   for WebMagic's queries; status `draft` until the gate passes),
 //!   `prospects.creative_dna`, `brand_archetype`, `website_status`,
-//!   `routed_at`.
+//!   `routed_at`; for a change request, the edits the version applied
+//!   (`site_versions.change_edits`) and, on the ticket, what its text was
+//!   read as, what was applied and what needs a human.
 //! - **Next stage**: [`pipeline::advance_on`] with the new version, so the
 //!   `audit` stage runs Lighthouse on it (the quality gate) and then
 //!   `screenshot` captures it. A version whose static checks fail stops the
@@ -26,13 +31,16 @@
 //! - **Errors**: a missing prospect or a business with no name is permanent;
 //!   database errors follow [`is_transient_db_error`].
 //! - **External calls**: only for a rebuild, one guarded fetch of the
-//!   current home page (an unreadable page is not an error).
+//!   current home page (an unreadable page is not an error); for a change
+//!   request when `[build_site.llm]` is on, one LLM call to read it (any
+//!   failure falls back to the rules, see [`crate::support::interpret`]).
 //!
 //! The generator itself — creative DNA, palette repair, copy, themes,
 //! JSON-LD, static checks — is pure and lives in the submodules below;
 //! [`generate`] runs it end to end (`prospector-bench build` measures it).
 
 pub mod category;
+pub mod changes;
 pub mod config;
 pub mod copy;
 pub mod dna;
@@ -68,12 +76,17 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
+    llm::LlmClient,
     pipeline::{self, AdvanceError, ChainJob, ProspectLink},
     public_urls::PublicUrls,
     queue::Job,
     runtime::{Handler, JobContext, StageError, is_transient_db_error},
     scan_jobs::BatchItem,
     stage::{Branch, Setup, SetupError, Stage, StageJob},
+    support::{
+        change_request::Interpretation,
+        interpret::{self, InterpretedBy},
+    },
     tech_scan::{ScanTech, fetch::Fetcher},
 };
 
@@ -164,6 +177,8 @@ pub struct BuildSiteDeps {
     pub fetcher: Fetcher,
     /// HTML nested deeper than this is cut before parsing.
     pub max_html_depth: usize,
+    /// The LLM that reads change requests (`[build_site.llm]`), when on.
+    pub llm: Option<LlmClient>,
 }
 
 impl StageJob for BuildSite {
@@ -178,6 +193,10 @@ impl StageJob for BuildSite {
             urls: setup.platform.web.clone(),
             fetcher: crate::tech_scan::build_fetcher(tech)?,
             max_html_depth: tech.max_html_depth,
+            llm: match (settings.llm.enabled, &settings.llm_key) {
+                (true, Some(key)) => Some(LlmClient::new(&settings.llm, key.clone())?),
+                _ => None,
+            },
         })
     }
 
@@ -198,6 +217,9 @@ pub enum BuildSiteError {
     /// The prospect does not exist.
     #[error("prospect {0} does not exist")]
     UnknownProspect(i64),
+    /// The change request does not exist (any more).
+    #[error("support ticket {0} does not exist")]
+    UnknownTicket(Uuid),
     /// The generator refused the record.
     #[error(transparent)]
     Build(#[from] BuildError),
@@ -215,7 +237,10 @@ pub enum BuildSiteError {
 impl StageError for BuildSiteError {
     fn is_permanent(&self) -> bool {
         match self {
-            BuildSiteError::UnknownProspect(_) | BuildSiteError::Build(_) | BuildSiteError::Encode(_) => true,
+            BuildSiteError::UnknownProspect(_)
+            | BuildSiteError::UnknownTicket(_)
+            | BuildSiteError::Build(_)
+            | BuildSiteError::Encode(_) => true,
             BuildSiteError::Database(e) => !is_transient_db_error(e),
             BuildSiteError::Advance(e) => e.is_permanent(),
         }
@@ -265,10 +290,24 @@ impl Handler for BuildSite {
 
     #[tracing::instrument(skip_all, fields(prospect.id = self.prospect_id))]
     async fn handle(self, ctx: &JobContext, deps: &BuildSiteDeps) -> Result<(), BuildSiteError> {
+        // Reading a change request may ask the LLM: before any lock.
+        let ticket = match self.change_request {
+            Some(id) => Some(read_ticket(ctx, deps, id).await?),
+            None => None,
+        };
         let mut tx = ctx.pool.begin().await?;
         let row = queries::lock_business(&mut tx, self.prospect_id)
             .await?
             .ok_or(BuildSiteError::UnknownProspect(self.prospect_id))?;
+        if let Some(ticket) = self.change_request
+            && let Some(version) = queries::ticket_version(&mut tx, ticket).await?
+        {
+            // A re-run of a ticket's build whose version was stored (and its
+            // chain enqueued) by an earlier run: nothing new.
+            tx.commit().await?;
+            tracing::info!(ticket.id = %ticket, site.version = version, "the ticket's version exists already");
+            return Ok(());
+        }
         let variant = self.variant.unwrap_or(if row.has_website == Some(true) {
             Variant::Rebuild
         } else {
@@ -284,7 +323,7 @@ impl Handler for BuildSite {
             }
             _ => None,
         };
-        let input = record::site_input(&row, variant, existing);
+        let mut input = record::site_input(&row, variant, existing);
         let site = queries::ensure_site(
             &mut tx,
             row.public_id,
@@ -297,8 +336,28 @@ impl Handler for BuildSite {
         let config = &deps.settings.generator;
         let preview_url = deps.urls.preview(&site.preview_token);
         let claim_url = deps.urls.claim(&site.preview_token);
-        let dna = creative_dna(&input, config);
-        let copy = write_copy(&input, &dna)?;
+        // The edits of the site's approved change requests, then this
+        // ticket's: facts before the DNA and copy are made, words and
+        // sections after.
+        let kept = approved_edits(&mut tx, site.id).await?;
+        let mut edits = kept.clone();
+        if let Some(ticket) = &ticket {
+            edits.extend(ticket.interpretation.edits.iter().cloned());
+        }
+        let facts = changes::apply_to_input(&mut input, &edits);
+        let mut dna = creative_dna(&input, config);
+        let mut copy = write_copy(&input, &dna)?;
+        let page = changes::apply_to_page(&mut copy, &mut dna, &edits);
+        let split = kept.len();
+        let lost = changes::Applied::from_outcomes(&kept, &facts[..split], &page[..split]).not_applied;
+        if !lost.is_empty() {
+            tracing::warn!(
+                site.id = %site.id,
+                edits = lost.len(),
+                "approved edits no longer apply to the site"
+            );
+        }
+        let asked = changes::Applied::from_outcomes(&edits[split..], &facts[split..], &page[split..]);
         let preview = render_site(
             &input,
             &dna,
@@ -365,6 +424,9 @@ impl Handler for BuildSite {
             if self.change_request.is_none() {
                 queries::make_current(&mut tx, site.id, id, number).await?;
             }
+            if let Some(ticket) = &ticket {
+                record_ticket(&mut tx, ticket, id, &asked).await?;
+            }
             (id, number, failure)
         };
         match &static_failure {
@@ -385,6 +447,135 @@ impl Handler for BuildSite {
         );
         Ok(())
     }
+}
+
+/// A change request, read (now or by an earlier attempt of its build).
+struct ReadTicket {
+    id: Uuid,
+    interpretation: Interpretation,
+    by: InterpretedBy,
+}
+
+/// The ticket's request as edits: what an earlier attempt stored, else
+/// read now (by the LLM when configured; its call is recorded in
+/// `api_usage` whatever became of it).
+async fn read_ticket(ctx: &JobContext, deps: &BuildSiteDeps, id: Uuid) -> Result<ReadTicket, BuildSiteError> {
+    let request = queries::ticket_request(&ctx.pool, id)
+        .await?
+        .ok_or(BuildSiteError::UnknownTicket(id))?;
+    if let Some(stored) = request.interpretation
+        && let Ok(interpretation) = serde_json::from_value::<Interpretation>(stored)
+    {
+        let by = match request.interpreted_by.as_deref() {
+            Some("llm") => InterpretedBy::Llm,
+            _ => InterpretedBy::Rules,
+        };
+        return Ok(ReadTicket {
+            id,
+            interpretation,
+            by,
+        });
+    }
+    // The LLM only while today's spend leaves room for this call's worst case.
+    let llm = match &deps.llm {
+        Some(client) => {
+            let spent = queries::llm_spent_today(&ctx.pool, client.provider().as_str()).await?;
+            let chars = interpret::prompt(&request.text).chars();
+            if deps.settings.llm.budget_allows(spent, chars) {
+                Some(client)
+            } else {
+                tracing::warn!(
+                    spent_cents = spent,
+                    "the LLM's daily budget is spent; the rules read the request"
+                );
+                None
+            }
+        }
+        None => None,
+    };
+    let read = interpret::interpret(&request.text, llm).await;
+    // Kept at once: a build that fails later reuses it rather than asking
+    // (and paying) again.
+    queries::store_interpretation(
+        &ctx.pool,
+        id,
+        &serde_json::to_value(&read.interpretation)?,
+        read.by.as_str(),
+    )
+    .await?;
+    if let Some(usage) = &read.usage {
+        queries::record_llm_usage(
+            &ctx.pool,
+            usage.provider.as_str(),
+            interpret::USAGE_OPERATION,
+            usage.cost_cents,
+            read.by == InterpretedBy::Llm,
+        )
+        .await?;
+    }
+    tracing::info!(
+        ticket.id = %id,
+        interpreted_by = read.by.as_str(),
+        edits = read.interpretation.edits.len(),
+        not_understood = read.interpretation.not_understood.len(),
+        llm_fallback = read.fallback_reason.as_deref(),
+        "change request read"
+    );
+    Ok(ReadTicket {
+        id,
+        interpretation: read.interpretation,
+        by: read.by,
+    })
+}
+
+/// The edits of the site's approved versions, in order; a stored list that
+/// no longer decodes is skipped (and logged), never fatal.
+async fn approved_edits(
+    conn: &mut sqlx::PgConnection,
+    site_id: Uuid,
+) -> Result<Vec<changes::Edit>, BuildSiteError> {
+    let mut out = Vec::new();
+    for value in queries::approved_edits(conn, site_id).await? {
+        match serde_json::from_value::<Vec<changes::Edit>>(value) {
+            Ok(edits) => out.extend(edits),
+            Err(e) => tracing::warn!(site.id = %site_id, error = %e, "stored edits do not decode; skipped"),
+        }
+    }
+    Ok(out)
+}
+
+/// What the version applied, on the version and on its ticket; what it
+/// could not, with what was not understood, for a human.
+async fn record_ticket(
+    conn: &mut sqlx::PgConnection,
+    ticket: &ReadTicket,
+    version_id: Uuid,
+    asked: &changes::Applied,
+) -> Result<(), BuildSiteError> {
+    let applied = serde_json::to_value(&asked.applied)?;
+    let needs_human: Vec<serde_json::Value> =
+        ticket
+            .interpretation
+            .not_understood
+            .iter()
+            .map(|n| serde_json::json!({ "text": n.text, "reason": n.reason }))
+            .chain(asked.not_applied.iter().map(
+                |n| serde_json::json!({ "text": n.edit.describe(), "reason": n.reason, "edit": n.edit }),
+            ))
+            .collect();
+    queries::set_version_edits(conn, version_id, &applied).await?;
+    queries::record_ticket_outcome(
+        conn,
+        &queries::TicketOutcome {
+            ticket: ticket.id,
+            interpretation: &serde_json::to_value(&ticket.interpretation)?,
+            interpreted_by: ticket.by.as_str(),
+            applied: &applied,
+            needs_human: &serde_json::Value::Array(needs_human),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 fn checks_json(report: &GateReport) -> serde_json::Value {

@@ -282,3 +282,159 @@ pub async fn awaiting_build(executor: impl PgExecutor<'_>, limit: i64) -> Result
     .fetch_all(executor)
     .await
 }
+
+// ----- change requests -------------------------------------------------
+// Runtime-checked statements (the `.sqlx` offline data is not regenerated
+// for these columns).
+
+/// A support ticket as its build reads it.
+#[derive(Debug, Clone)]
+pub struct TicketRequest {
+    /// `support_tickets.request_text`.
+    pub text: String,
+    /// What it was read as, when a build read it already.
+    pub interpretation: Option<Value>,
+    /// `rules` or `llm`.
+    pub interpreted_by: Option<String>,
+}
+
+/// The ticket `id`, if it exists.
+pub async fn ticket_request(
+    executor: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<TicketRequest>, sqlx::Error> {
+    use sqlx::Row as _;
+    let row = sqlx::query(
+        "SELECT request_text, requested_edits, interpreted_by FROM support_tickets WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(executor)
+    .await?;
+    row.map(|r| {
+        Ok(TicketRequest {
+            text: r.try_get("request_text")?,
+            interpretation: r.try_get("requested_edits")?,
+            interpreted_by: r.try_get("interpreted_by")?,
+        })
+    })
+    .transpose()
+}
+
+/// The number of the version a ticket's build stored, if one did.
+pub async fn ticket_version(conn: &mut PgConnection, ticket: Uuid) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar("SELECT version FROM site_versions WHERE change_request_id = $1 LIMIT 1")
+        .bind(ticket)
+        .fetch_optional(conn)
+        .await
+}
+
+/// What a ticket's request was read as, kept as soon as it is read.
+pub async fn store_interpretation(
+    executor: impl PgExecutor<'_>,
+    ticket: Uuid,
+    interpretation: &Value,
+    interpreted_by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE support_tickets SET requested_edits = $2, interpreted_by = $3 WHERE id = $1")
+        .bind(ticket)
+        .bind(interpretation)
+        .bind(interpreted_by)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// The edits of the site's approved versions, oldest approval first: a
+/// build applies them again, so a regeneration keeps what customers asked.
+pub async fn approved_edits(conn: &mut PgConnection, site_id: Uuid) -> Result<Vec<Value>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT change_edits FROM site_versions \
+         WHERE site_id = $1 AND approval_status = 'approved' AND change_edits <> '[]'::jsonb \
+         ORDER BY approved_at, version",
+    )
+    .bind(site_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The edits of its ticket a version applied.
+pub async fn set_version_edits(
+    conn: &mut PgConnection,
+    version_id: Uuid,
+    edits: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE site_versions SET change_edits = $2 WHERE id = $1")
+        .bind(version_id)
+        .bind(edits)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What a ticket's build made of it, for the operator.
+#[derive(Debug, Clone)]
+pub struct TicketOutcome<'a> {
+    /// `support_tickets.id`.
+    pub ticket: Uuid,
+    /// What the request was read as.
+    pub interpretation: &'a Value,
+    /// `rules` or `llm`.
+    pub interpreted_by: &'a str,
+    /// The edits the new version applied.
+    pub applied: &'a Value,
+    /// What needs a human.
+    pub needs_human: &'a Value,
+}
+
+/// Record a ticket's outcome.
+pub async fn record_ticket_outcome(
+    conn: &mut PgConnection,
+    o: &TicketOutcome<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE support_tickets SET requested_edits = $2, interpreted_by = $3, applied_edits = $4, \
+             needs_human = $5 WHERE id = $1",
+    )
+    .bind(o.ticket)
+    .bind(o.interpretation)
+    .bind(o.interpreted_by)
+    .bind(o.applied)
+    .bind(o.needs_human)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What calls to `provider` cost today (UTC), in cents, for the LLM's
+/// daily budget.
+pub async fn llm_spent_today(executor: impl PgExecutor<'_>, provider: &str) -> Result<f64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(cost_cents), 0)::float8 FROM api_usage \
+         WHERE provider = $1 AND occurred_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+    )
+    .bind(provider)
+    .fetch_one(executor)
+    .await
+}
+
+/// One billed LLM call (`api_usage`).
+pub async fn record_llm_usage(
+    executor: impl PgExecutor<'_>,
+    provider: &str,
+    operation: &str,
+    cost_cents: f64,
+    ok: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO api_usage (provider, operation, requests, results, cost_cents, outcome) \
+         VALUES ($1, $2, 1, $3, $4::numeric, $5)",
+    )
+    .bind(provider)
+    .bind(operation)
+    .bind(i32::from(ok))
+    .bind(cost_cents.max(0.0))
+    .bind(if ok { "ok" } else { "malformed" })
+    .execute(executor)
+    .await?;
+    Ok(())
+}

@@ -1,9 +1,13 @@
 //! The stage's settings: `[build_site]` in the configuration.
 
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::GeneratorConfig;
-use crate::stage::{CheckContext, InvalidSetting, StageConfig};
+use crate::{
+    llm::LlmSettings,
+    stage::{CheckContext, InvalidSetting, StageConfig},
+};
 
 /// `[build_site]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -16,6 +20,14 @@ pub struct BuildSiteSettings {
     /// The quality gate a version must pass before it may be sent out.
     #[serde(default)]
     pub gate: GateThresholds,
+    /// `[build_site.llm]`: the LLM that reads customers' change requests
+    /// into edits (off by default: the deterministic rules read them).
+    #[serde(default)]
+    pub llm: LlmSettings,
+    /// The LLM's API key, read from the variable `llm.api_key_env` names
+    /// when `llm.enabled` (never from a file).
+    #[serde(skip)]
+    pub llm_key: Option<SecretString>,
 }
 
 /// Lighthouse scores (0–100) a version needs in every category, on an
@@ -83,7 +95,7 @@ impl GateThresholds {
 }
 
 impl StageConfig for BuildSiteSettings {
-    fn check(&mut self, _: &CheckContext<'_>) -> Result<(), InvalidSetting> {
+    fn check(&mut self, ctx: &CheckContext<'_>) -> Result<(), InvalidSetting> {
         for (key, value) in [
             ("gate.performance", self.gate.performance),
             ("gate.accessibility", self.gate.accessibility),
@@ -93,6 +105,10 @@ impl StageConfig for BuildSiteSettings {
             if value > 100 {
                 return Err(InvalidSetting::new(key, "must be a score between 0 and 100"));
             }
+        }
+        if self.llm.enabled {
+            self.llm.validate().map_err(|e| e.within("llm"))?;
+            self.llm_key = Some(self.llm.api_key(ctx.env)?);
         }
         if self.generator.agency_name.trim().is_empty() {
             return Err(InvalidSetting::new("generator.agency_name", "must not be empty"));
@@ -109,7 +125,48 @@ impl StageConfig for BuildSiteSettings {
 
 #[cfg(test)]
 mod tests {
+    use std::{collections::HashMap, time::Duration};
+
+    use secrecy::ExposeSecret as _;
+
     use super::*;
+    use crate::queue::WorkerSettings;
+
+    #[test]
+    fn the_change_request_llm_takes_its_key_from_the_environment() {
+        let worker = WorkerSettings {
+            workers: 1,
+            concurrency: 1,
+            batch_size: 1,
+            max_attempts: 3,
+            priority: 0,
+            timeout: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(8),
+        };
+        let check = |enabled: bool, env: &[(&str, &str)]| {
+            let mut settings = BuildSiteSettings::default();
+            settings.llm.enabled = enabled;
+            settings.llm.model = "claude-haiku-4-5".into();
+            settings.llm.api_key_env = "CHANGE_REQUEST_LLM_KEY".into();
+            let env: HashMap<String, String> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+            settings
+                .check(&CheckContext {
+                    env: &env,
+                    worker: &worker,
+                })
+                .map(|()| settings.llm_key.map(|k| k.expose_secret().to_owned()))
+        };
+        assert_eq!(check(false, &[]).unwrap(), None, "off: no key needed");
+        assert_eq!(
+            check(true, &[("CHANGE_REQUEST_LLM_KEY", "sk-abc")])
+                .unwrap()
+                .as_deref(),
+            Some("sk-abc")
+        );
+        let missing = check(true, &[]).unwrap_err();
+        assert_eq!(missing.key, "CHANGE_REQUEST_LLM_KEY");
+    }
 
     #[test]
     fn the_gate_names_every_shortfall() {

@@ -8,8 +8,8 @@
 //! counts and sizes; never the key, the prompt or the reply.
 
 use std::{
-    cell::Cell,
     collections::HashMap,
+    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
@@ -242,14 +242,16 @@ impl LlmClient {
     pub async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
         let body = self.request_body(prompt)?;
         let started = Instant::now();
-        let counter = Cell::new(0u32);
+        // Atomic, not a `Cell`: the call's future must be `Send` (a job
+        // handler awaits it).
+        let counter = AtomicU32::new(0);
         let (client, body, tries) = (self, body.as_slice(), &counter);
         let outcome = retrying(&self.retry, "llm", move || {
-            tries.set(tries.get() + 1);
+            tries.fetch_add(1, Ordering::Relaxed);
             client.attempt(body)
         })
         .await;
-        let attempts = counter.get();
+        let attempts = counter.load(Ordering::Relaxed);
         match outcome {
             Ok(reply) => Ok(self.completion(reply, started, attempts, prompt)),
             Err(error) => {

@@ -14,8 +14,15 @@
 //! - [`approve_version`] makes a pending version current and live, and
 //!   completes its ticket; [`reject_version`] refuses it.
 //!
-//! Not here yet: applying the request's text to the page (the build
-//! regenerates the site from the business's facts).
+//! The build applies the request: [`change_request`] reads it into typed
+//! edits (or [`interpret`] asks the configured LLM for the same JSON),
+//! [`crate::build_site::changes`] applies them to the new version, and the
+//! ticket records what was applied and what needs a human
+//! (`applied_edits`, `needs_human`). An approved version's edits are
+//! applied again on every later build of the site.
+
+pub mod change_request;
+pub mod interpret;
 
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;

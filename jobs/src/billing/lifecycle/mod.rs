@@ -5,7 +5,10 @@
 //!   webhook event (the web role's `POST /webhooks/recurrente` verified it,
 //!   stored it in `billing_events` and enqueued this job in one
 //!   transaction, see [`super::ledger`]); `Lapse { site_id, ended_at }`
-//!   pauses a site whose subscription ended, once the grace period is over.
+//!   pauses a site whose subscription ended, once the grace period is over;
+//!   `Reconcile` (the `reconcile-billing` schedule) asks Recurrente about
+//!   unsettled checkouts and subscriptions and records what a missed
+//!   webhook would have said, through the same ledger ([`reconcile`]).
 //! - **Reads**: `billing_events`, `site_claims` (checkout → site),
 //!   `subscriptions`; Recurrente's `GET /api/subscriptions/{id}` only when a
 //!   subscription event names neither our site nor a subscription we know.
@@ -30,6 +33,7 @@
 mod apply;
 pub mod notices;
 mod queries;
+pub mod reconcile;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -78,6 +82,10 @@ pub enum BillingTask {
         /// `customer_notices.id`.
         notice_id: Uuid,
     },
+    /// Ask Recurrente about the checkouts and subscriptions that are still
+    /// not settled, and record what a missed webhook would have said
+    /// ([`reconcile`]); the `reconcile-billing` schedule enqueues it.
+    Reconcile,
 }
 
 impl Job for BillingTask {
@@ -90,6 +98,8 @@ impl Job for BillingTask {
                 format!("billing:lapse:{site_id}:{}", ended_at.timestamp_micros())
             }
             BillingTask::Notify { notice_id } => format!("billing:notice:{notice_id}"),
+            // One per schedule slot: the scheduler gives the key.
+            BillingTask::Reconcile => return None,
         })
     }
 }
@@ -207,6 +217,15 @@ pub enum BillingError {
     Notice(NoticeError),
 }
 
+impl From<super::ledger::LedgerError> for BillingError {
+    fn from(e: super::ledger::LedgerError) -> Self {
+        match e {
+            super::ledger::LedgerError::Database(e) => BillingError::Database(e),
+            super::ledger::LedgerError::Enqueue(e) => BillingError::Enqueue(e),
+        }
+    }
+}
+
 impl StageError for BillingError {
     fn is_permanent(&self) -> bool {
         match self {
@@ -237,6 +256,7 @@ impl Handler for BillingTask {
             BillingTask::Process { svix_id } => apply::process(ctx, deps, &svix_id).await,
             BillingTask::Lapse { site_id, ended_at } => apply::lapse(ctx, deps, site_id, ended_at).await,
             BillingTask::Notify { notice_id } => notices::send(ctx, deps, notice_id).await,
+            BillingTask::Reconcile => reconcile::reconcile(ctx, deps).await,
         }
     }
 }
@@ -325,5 +345,12 @@ monthly_plan = { name = "Plan", amount_cents = 79900 }
         assert_ne!(lapse.idempotency_key(), later.idempotency_key());
         let json = serde_json::to_value(&process).unwrap();
         assert_eq!(json, serde_json::json!({"kind": "process", "svix_id": "msg_1"}));
+        let reconcile = serde_json::to_value(BillingTask::Reconcile).unwrap();
+        assert_eq!(reconcile, serde_json::json!({"kind": "reconcile"}));
+        assert_eq!(
+            BillingTask::Reconcile.idempotency_key(),
+            None,
+            "the slot's key is the scheduler's"
+        );
     }
 }

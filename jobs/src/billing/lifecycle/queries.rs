@@ -145,7 +145,9 @@ pub struct CustomerFacts<'a> {
     pub full_name: Option<&'a str>,
 }
 
-/// The site's customer, created or updated from an event.
+/// The site's customer, created or updated from an event. A customer first
+/// seen without a Recurrente user id (a reconciled one-time payment) is
+/// adopted by the first event that names its user id, not duplicated.
 pub async fn upsert_customer(
     conn: &mut PgConnection,
     site: &LockedSite,
@@ -153,6 +155,23 @@ pub async fn upsert_customer(
     email: &str,
 ) -> Result<Uuid, sqlx::Error> {
     if let Some(user_id) = facts.recurrente_user_id {
+        let adopted: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE customers SET recurrente_user_id = $2, email = $3, \
+                 full_name = coalesce($4, full_name) \
+             WHERE id = (SELECT id FROM customers WHERE site_id = $1 AND recurrente_user_id IS NULL \
+                         ORDER BY created_at LIMIT 1) \
+               AND NOT EXISTS (SELECT 1 FROM customers WHERE recurrente_user_id = $2) \
+             RETURNING id",
+        )
+        .bind(site.id)
+        .bind(user_id)
+        .bind(email)
+        .bind(facts.full_name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = adopted {
+            return Ok(id);
+        }
         return sqlx::query_scalar(
             "INSERT INTO customers (business_id, site_id, recurrente_user_id, email, full_name) \
              VALUES ($1, $2, $3, $4, $5) \
@@ -437,4 +456,52 @@ pub async fn activity(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Checkouts of open claims with no succeeded payment, last touched at or
+/// before `quiet_since` and created after `expired_before` (older ones
+/// have expired), least recently touched first.
+pub async fn unsettled_checkouts(
+    executor: impl PgExecutor<'_>,
+    quiet_since: DateTime<Utc>,
+    expired_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"
+        SELECT c.checkout_id
+        FROM site_claims s
+        CROSS JOIN LATERAL (VALUES (s.setup_checkout_id), (s.monthly_checkout_id)) AS c (checkout_id)
+        WHERE s.status IN ('started', 'setup_paid')
+          AND c.checkout_id IS NOT NULL
+          AND s.updated_at <= $1
+          AND s.created_at > $2
+          AND NOT EXISTS (SELECT 1 FROM payments p
+                          WHERE p.recurrente_checkout_id = c.checkout_id AND p.status = 'succeeded')
+        ORDER BY s.updated_at, c.checkout_id
+        LIMIT $3
+        "#,
+    )
+    .bind(quiet_since)
+    .bind(expired_before)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// Subscriptions past due since at or before `quiet_since`.
+pub async fn past_due_subscriptions(
+    executor: impl PgExecutor<'_>,
+    quiet_since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT recurrente_subscription_id FROM subscriptions \
+         WHERE status = 'past_due' AND state_changed_at <= $1 AND recurrente_subscription_id IS NOT NULL \
+         ORDER BY state_changed_at, recurrente_subscription_id LIMIT $2",
+    )
+    .bind(quiet_since)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
 }

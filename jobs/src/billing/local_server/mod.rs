@@ -26,7 +26,9 @@
 //! [`DeliveryOptions`] repeats, parallelises, reorders or mis-signs them, so
 //! the webhook handler's deduplication and verification can be tested.
 //! Without a webhook URL nothing is delivered, as with Recurrente's test
-//! keys.
+//! keys; [`LocalRecurrente::hold_webhooks`] holds deliveries back (an
+//! endpoint down for longer than Svix retries) until
+//! [`LocalRecurrente::deliver_held`] sends them late.
 //!
 //! Where the documentation is silent the server makes a choice and says so:
 //! catalogue items (`product_id`) are refused; a checkout mixing one-time
@@ -295,6 +297,10 @@ struct State {
     injections: VecDeque<Injection>,
     requests: Vec<RecordedRequest>,
     checkout_order: Vec<String>,
+    /// Webhooks held back while [`LocalRecurrente::hold_webhooks`] is on.
+    held: Vec<(String, Value)>,
+    /// Whether webhooks are held back (the endpoint is "down").
+    holding: bool,
 }
 
 #[derive(Debug)]
@@ -383,6 +389,21 @@ impl LocalRecurrente {
     /// Send webhooks to `url` from now on (none: stop delivering).
     pub fn set_webhook_url(&self, url: Option<Url>) {
         *lock(&self.inner.webhook_url) = url;
+    }
+
+    /// Hold webhooks back from now on, as if the endpoint were down for
+    /// longer than Svix retries (`true`), or send them again (`false`; what
+    /// was held waits for [`deliver_held`](Self::deliver_held)). The API
+    /// still reports every change.
+    pub fn hold_webhooks(&self, hold: bool) {
+        lock(&self.inner.state).holding = hold;
+    }
+
+    /// Deliver the webhooks held back so far, in order (a late Svix
+    /// delivery), to the webhook URL.
+    pub async fn deliver_held(&self, options: &DeliveryOptions) -> Vec<DeliveryReport> {
+        let events = std::mem::take(&mut lock(&self.inner.state).held);
+        self.send(events, options).await
     }
 
     /// Queue a failure for the next `/api/` request (first in, first out).

@@ -159,8 +159,25 @@ pub(super) fn subscription_event(
 
 impl LocalRecurrente {
     /// Sign and send `events` to the webhook URL per `options`; one report
-    /// per delivery. No URL: nothing is sent.
+    /// per delivery. No URL: nothing is sent. While webhooks are held they
+    /// are kept for [`LocalRecurrente::deliver_held`] instead.
     pub(super) async fn deliver(
+        &self,
+        events: Vec<(String, Value)>,
+        options: &DeliveryOptions,
+    ) -> Vec<DeliveryReport> {
+        {
+            let mut state = lock(&self.inner.state);
+            if state.holding {
+                state.held.extend(events);
+                return Vec::new();
+            }
+        }
+        self.send(events, options).await
+    }
+
+    /// Sign and send `events` now (see [`Self::deliver`]).
+    pub(super) async fn send(
         &self,
         mut events: Vec<(String, Value)>,
         options: &DeliveryOptions,
