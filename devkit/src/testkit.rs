@@ -425,3 +425,101 @@ pub fn command_of(program: PathBuf, database_url: &str) -> tokio::process::Comma
         .kill_on_drop(true);
     cmd
 }
+
+/// A signed-in console user of a test app: a session cookie and its CSRF
+/// token, and a client that does not follow redirects (tests look at them).
+#[derive(Debug, Clone)]
+pub struct ConsoleUser {
+    /// `admin_users.id`.
+    pub user_id: uuid::Uuid,
+    /// The session cookie's value.
+    pub cookie: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// `http://127.0.0.1:port` of the app.
+    pub address: String,
+    /// A client without redirects.
+    pub http: reqwest::Client,
+}
+
+/// A client that shows redirects instead of following them.
+pub fn no_redirect_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client builds")
+}
+
+/// The password of accounts made by [`TestApp::console_user`].
+pub const CONSOLE_PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// A new account with `role`, signed in.
+    pub async fn console_user(&self, email: &str, role: prospector::console::Role) -> ConsoleUser {
+        use prospector::console::{sessions, users};
+        let user_id = users::create(self.pool(), email, None, role, CONSOLE_PASSWORD.into())
+            .await
+            .expect("the account is created");
+        let session = sessions::open(self.pool(), user_id, self.app.admin_state().session_lifetimes())
+            .await
+            .expect("the session opens");
+        ConsoleUser {
+            user_id,
+            cookie: session.cookie,
+            csrf: session.csrf_token,
+            address: self.address.clone(),
+            http: no_redirect_client(),
+        }
+    }
+}
+
+impl ConsoleUser {
+    /// The `Cookie` header of this session.
+    pub fn cookie_header(&self) -> String {
+        format!("{}={}", prospector::console::sessions::COOKIE, self.cookie)
+    }
+
+    /// GET `path` with the session.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("the console answers")
+    }
+
+    /// GET `path` and return the status and the body.
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// POST `fields` as a form to `path`, with the session's CSRF token.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// POST `fields` as a form to `path`, exactly as given (no CSRF token
+    /// added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.address))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(fields))
+            .send()
+            .await
+            .expect("the console answers")
+    }
+}
+
+/// `k=v&…`, URL-encoded.
+pub fn form_body(fields: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}

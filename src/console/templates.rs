@@ -27,7 +27,7 @@ impl Templates {
     /// each page).
     pub fn new() -> Result<Self, minijinja::Error> {
         let mut env = Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }

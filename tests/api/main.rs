@@ -8,6 +8,7 @@ mod audit;
 mod bait;
 mod build_site;
 mod cluster;
+mod console_access;
 mod customers;
 mod discover;
 mod faults;
