@@ -9,6 +9,7 @@ mod bait;
 mod build_site;
 mod cluster;
 mod console_access;
+mod console_browser;
 mod customers;
 mod discover;
 mod faults;
