@@ -180,3 +180,51 @@ async fn an_operator_signs_in_makes_a_token_sees_it_in_the_activity_log_and_sign
     assert!(browser.current_url().await.unwrap().path().ends_with("/console/login"), "signed out");
     browser.close().await.unwrap();
 }
+
+/// The accessibility score (0–100) Lighthouse gives `url` with `cookie`.
+async fn lighthouse_accessibility(url: &str, cookie: &str) -> (u32, Vec<String>) {
+    let cli = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/lighthouse/node_modules/.bin/lighthouse");
+    assert!(cli.exists(), "{} (scripts/test installs it)", cli.display());
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let profile = dir.path().join("profile");
+    let output = Command::new(&cli)
+        .arg(url)
+        .args(["--only-categories=accessibility", "--preset=desktop", "--output=json", "--quiet"])
+        .arg(format!("--output-path={}", report.display()))
+        .arg(format!("--extra-headers={}", json!({ "Cookie": cookie })))
+        .arg(format!(
+            "--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run --user-data-dir={}",
+            profile.display()
+        ))
+        .env("CHROME_PATH", "/usr/bin/chromium")
+        .output()
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|_| panic!("no report for {url}: {}", String::from_utf8_lossy(&output.stderr)));
+    let lhr: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(lhr["runtimeError"].is_null(), "{url}: {}", lhr["runtimeError"]);
+    assert_eq!(lhr["finalDisplayedUrl"].as_str(), Some(url), "the page itself was audited, not the login");
+    let score = (lhr["categories"]["accessibility"]["score"].as_f64().unwrap() * 100.0).round() as u32;
+    let failed = lhr["audits"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, a)| a["score"].as_f64().is_some_and(|s| s < 1.0) && a["scoreDisplayMode"] == "binary")
+        .map(|(id, _)| id.clone())
+        .collect();
+    (score, failed)
+}
+
+#[tokio::test]
+async fn lighthouse_scores_the_main_pages_at_least_90_for_accessibility() {
+    let app = TestApp::spawn().await;
+    let user = app.console_user("vera@agency.example", Role::Viewer).await;
+    for path in ["/console/activity", "/console/account"] {
+        let url = format!("{}{path}", app.address);
+        let (score, failed) = lighthouse_accessibility(&url, &user.cookie_header()).await;
+        eprintln!("lighthouse accessibility {path}: {score} (failing: {failed:?})");
+        assert!(score >= 90, "{path}: accessibility {score}, failing audits {failed:?}");
+    }
+}
