@@ -41,6 +41,7 @@ pub use role::{Role, UnknownRole};
 pub use sessions::Lifetimes;
 pub use staff::{Staff, Via};
 pub use templates::Templates;
+pub use users::UserError;
 
 use crate::admin::AdminState;
 

@@ -266,7 +266,10 @@ impl Demo {
         drop(conn);
 
         println!("\n{}", ranked_table(&app.pool).await?);
+        let (login, password) = console_login(&app.pool).await?;
         println!("Prospector is running. Look around:");
+        println!("  http://{address}/console/           the console: sign in as {login}");
+        println!("                                      with the one-off password {password}");
         println!(
             "  http://{address}/api/prospects      ranked prospects (Authorization: Bearer <admin token>)"
         );
@@ -282,6 +285,22 @@ impl Demo {
         println!("\nPress Ctrl-C to stop.\n");
         Ok(())
     }
+}
+
+/// A console owner for this run: created, or given a new password when an
+/// earlier run made it (the old password and sessions stop working).
+async fn console_login(pool: &PgPool) -> anyhow::Result<(&'static str, String)> {
+    use prospector::console::{Role, UserError, generated_password, users};
+    const LOGIN: &str = "demo@prospector.localhost";
+    let password = generated_password();
+    match users::create(pool, LOGIN, Some("Demo owner"), Role::Owner, password.clone()).await {
+        Ok(_) => {}
+        Err(UserError::Exists(_)) => {
+            users::set_password(pool, LOGIN, password.clone()).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok((LOGIN, password))
 }
 
 async fn offline_ids(pool: &PgPool, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
