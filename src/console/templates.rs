@@ -14,6 +14,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account.html", include_str!("templates/account.html")),
     ("macros.html", include_str!("templates/macros.html")),
     ("activity.html", include_str!("templates/activity.html")),
+    ("users.html", include_str!("templates/users.html")),
 ];
 
 /// The compiled templates.

@@ -526,3 +526,87 @@ async fn every_route_of_the_table_refuses_whoever_its_role_does_not_allow() {
         .unwrap();
     assert_eq!(stray.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_owner_adds_an_account_whose_one_off_password_signs_in_and_disables_it() {
+    let app = TestApp::spawn().await;
+    let owner = app.console_user("olga@agency.example", Role::Owner).await;
+    let created = owner
+        .post_form(
+            "/console/users",
+            &[
+                ("email", "Vic@Agency.Example"),
+                ("full_name", "Vic"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let html = created.text().await.unwrap();
+    let start = html
+        .find("<code id=\"new-password\">")
+        .expect("the password is shown")
+        + "<code id=\"new-password\">".len();
+    let password = html[start..][..html[start..].find('<').unwrap()].to_owned();
+    let http = no_redirect_client();
+    let signed_in = sign_in(&app, &http, "vic@agency.example", &password, "/console/activity").await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let role: String = sqlx::query_scalar("SELECT role FROM admin_users WHERE email = 'vic@agency.example'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(role, "viewer");
+
+    let again = owner
+        .post_form(
+            "/console/users",
+            &[("email", "vic@agency.example"), ("role", "owner")],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.text().await.unwrap().contains("already exists"));
+    let bad_role = owner
+        .post_form(
+            "/console/users",
+            &[("email", "new@agency.example"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(bad_role.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM admin_users")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(accounts, 2, "nothing written by the refused forms");
+
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM admin_users WHERE email = 'vic@agency.example'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let cookie = cookie_value(&set_cookie(&signed_in, "prospector_session").unwrap());
+    let disabled = owner
+        .post_form(&format!("/console/users/{id}/disable"), &[])
+        .await;
+    assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
+    let after = http
+        .get(format!("{}/console/activity", app.address))
+        .header("cookie", format!("prospector_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::SEE_OTHER,
+        "the disabled account's session ended"
+    );
+    let own = owner
+        .post_form(&format!("/console/users/{}/disable", owner.user_id), &[])
+        .await;
+    assert_eq!(own.status(), StatusCode::CONFLICT);
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM activity_log WHERE entity_type = 'admin_user' ORDER BY created_at",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(actions, ["user.create", "user.disable"]);
+}

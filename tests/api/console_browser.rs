@@ -46,7 +46,10 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not answer");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Self { _process: process, url }
+        Self {
+            _process: process,
+            url,
+        }
     }
 
     /// A new headless browser window, 1280×900.
@@ -90,7 +93,11 @@ async fn screenshot(browser: &Client, name: &str) -> PathBuf {
     }
     let total = u64::from(image.width()) * u64::from(image.height());
     let most = counts.values().max().copied().unwrap_or(0);
-    assert!(counts.len() > 50, "{name}: only {} colours: a blank page?", counts.len());
+    assert!(
+        counts.len() > 50,
+        "{name}: only {} colours: a blank page?",
+        counts.len()
+    );
     assert!(most * 100 < total * 99, "{name}: one colour covers the page");
     let path = artifacts_dir().join(format!("{name}.png"));
     std::fs::write(&path, &png).unwrap();
@@ -99,12 +106,34 @@ async fn screenshot(browser: &Client, name: &str) -> PathBuf {
 
 /// Sign in through the login form.
 async fn sign_in(browser: &Client, app: &TestApp, email: &str) {
-    browser.goto(&format!("{}/console/activity", app.address)).await.unwrap();
+    browser
+        .goto(&format!("{}/console/activity", app.address))
+        .await
+        .unwrap();
     let email_field = browser.wait().for_element(Locator::Css("#email")).await.unwrap();
-    assert!(browser.current_url().await.unwrap().path().ends_with("/console/login"));
+    assert!(
+        browser
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/console/login")
+    );
     email_field.send_keys(email).await.unwrap();
-    browser.find(Locator::Css("#password")).await.unwrap().send_keys(CONSOLE_PASSWORD).await.unwrap();
-    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(CONSOLE_PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser
         .wait()
         .for_element(Locator::Css("header.top .who"))
@@ -114,7 +143,13 @@ async fn sign_in(browser: &Client, app: &TestApp, email: &str) {
 
 /// The page's `<h1>` text.
 async fn heading(browser: &Client) -> String {
-    browser.find(Locator::Css("h1")).await.unwrap().text().await.unwrap()
+    browser
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -125,8 +160,17 @@ async fn an_operator_signs_in_makes_a_token_sees_it_in_the_activity_log_and_sign
     let browser = driver.browser().await;
     sign_in(&browser, &app, "otto@agency.example").await;
 
-    browser.goto(&format!("{}/console/account", app.address)).await.unwrap();
-    browser.find(Locator::Css("#token-name")).await.unwrap().send_keys("nightly import").await.unwrap();
+    browser
+        .goto(&format!("{}/console/account", app.address))
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#token-name"))
+        .await
+        .unwrap()
+        .send_keys("nightly import")
+        .await
+        .unwrap();
     browser
         .find(Locator::XPath("//button[normalize-space()='Create token']"))
         .await
@@ -134,23 +178,45 @@ async fn an_operator_signs_in_makes_a_token_sees_it_in_the_activity_log_and_sign
         .click()
         .await
         .unwrap();
-    let token = browser.wait().for_element(Locator::Css("#new-token")).await.unwrap().text().await.unwrap();
+    let token = browser
+        .wait()
+        .for_element(Locator::Css("#new-token"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(token.starts_with("pk_"), "{token}");
     screenshot(&browser, "account").await;
 
-    browser.goto(&format!("{}/console/activity", app.address)).await.unwrap();
+    browser
+        .goto(&format!("{}/console/activity", app.address))
+        .await
+        .unwrap();
     assert_eq!(heading(&browser).await, "Activity");
     let source = browser.source().await.unwrap();
     assert!(source.contains("api_token.create") && source.contains("otto@agency.example"));
     screenshot(&browser, "activity").await;
 
     // A form whose CSRF token was taken out is refused.
-    browser.goto(&format!("{}/console/account", app.address)).await.unwrap();
     browser
-        .execute("document.querySelectorAll('input[name=_csrf]').forEach(e => e.remove());", vec![])
+        .goto(&format!("{}/console/account", app.address))
         .await
         .unwrap();
-    browser.find(Locator::Css("#token-name")).await.unwrap().send_keys("forged").await.unwrap();
+    browser
+        .execute(
+            "document.querySelectorAll('input[name=_csrf]').forEach(e => e.remove());",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#token-name"))
+        .await
+        .unwrap()
+        .send_keys("forged")
+        .await
+        .unwrap();
     browser
         .find(Locator::XPath("//button[normalize-space()='Create token']"))
         .await
@@ -158,15 +224,28 @@ async fn an_operator_signs_in_makes_a_token_sees_it_in_the_activity_log_and_sign
         .click()
         .await
         .unwrap();
-    browser.wait().for_element(Locator::Css("p[role=alert]")).await.unwrap();
-    assert!(browser.source().await.unwrap().contains("security token is missing"));
+    browser
+        .wait()
+        .for_element(Locator::Css("p[role=alert]"))
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .source()
+            .await
+            .unwrap()
+            .contains("security token is missing")
+    );
     let forged: i64 = sqlx::query_scalar("SELECT count(*) FROM admin_api_tokens WHERE name = 'forged'")
         .fetch_one(app.pool())
         .await
         .unwrap();
     assert_eq!(forged, 0);
 
-    browser.goto(&format!("{}/console/account", app.address)).await.unwrap();
+    browser
+        .goto(&format!("{}/console/account", app.address))
+        .await
+        .unwrap();
     browser
         .find(Locator::XPath("//button[normalize-space()='Sign out']"))
         .await
@@ -175,9 +254,20 @@ async fn an_operator_signs_in_makes_a_token_sees_it_in_the_activity_log_and_sign
         .await
         .unwrap();
     browser.wait().for_element(Locator::Css("#email")).await.unwrap();
-    browser.goto(&format!("{}/console/account", app.address)).await.unwrap();
+    browser
+        .goto(&format!("{}/console/account", app.address))
+        .await
+        .unwrap();
     browser.wait().for_element(Locator::Css("#email")).await.unwrap();
-    assert!(browser.current_url().await.unwrap().path().ends_with("/console/login"), "signed out");
+    assert!(
+        browser
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/console/login"),
+        "signed out"
+    );
     browser.close().await.unwrap();
 }
 
@@ -205,7 +295,11 @@ async fn lighthouse_accessibility(url: &str, cookie: &str) -> (u32, Vec<String>)
         .unwrap_or_else(|_| panic!("no report for {url}: {}", String::from_utf8_lossy(&output.stderr)));
     let lhr: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(lhr["runtimeError"].is_null(), "{url}: {}", lhr["runtimeError"]);
-    assert_eq!(lhr["finalDisplayedUrl"].as_str(), Some(url), "the page itself was audited, not the login");
+    assert_eq!(
+        lhr["finalDisplayedUrl"].as_str(),
+        Some(url),
+        "the page itself was audited, not the login"
+    );
     let score = (lhr["categories"]["accessibility"]["score"].as_f64().unwrap() * 100.0).round() as u32;
     let failed = lhr["audits"]
         .as_object()
@@ -225,6 +319,9 @@ async fn lighthouse_scores_the_main_pages_at_least_90_for_accessibility() {
         let url = format!("{}{path}", app.address);
         let (score, failed) = lighthouse_accessibility(&url, &user.cookie_header()).await;
         eprintln!("lighthouse accessibility {path}: {score} (failing: {failed:?})");
-        assert!(score >= 90, "{path}: accessibility {score}, failing audits {failed:?}");
+        assert!(
+            score >= 90,
+            "{path}: accessibility {score}, failing audits {failed:?}"
+        );
     }
 }
